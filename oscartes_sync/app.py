@@ -1,0 +1,95 @@
+"""What a command does once its arguments are parsed: open the store, build the instances, run, record.
+
+The CLI stays a thin layer of parsing and printing over these functions, and the tests call them directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from filelock import FileLock, Timeout
+
+from .config import Config, secret
+from .fields import default_form_map
+from .report import summary
+from .store import Store
+from .sync.engine import Instance, SyncResult, run_sync
+from .sync.model import SyncPolicy
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ATTENTION, EXIT_USAGE = 0, 1, 2
+
+
+class Busy(Exception):
+    """Another run holds the lock."""
+
+
+def build_instances(cfg: Config) -> dict[str, Instance]:
+    from .targets.yeswiki import YesWikiClient
+
+    out: dict[str, Instance] = {}
+    for w in cfg.wiki:
+        forms = w.form_ids()
+        maps = {kind: default_form_map(kind, forms, w.fields.get(kind)) for kind in cfg.sync.kinds}
+        missing = [env for env in (w.api_token_env, w.admin_password_env) if not secret(env)]
+        if missing:
+            out[w.name] = Instance(w.name, None, maps,
+                                   error=f"secret variable {', '.join(missing)} is not set: wiki skipped")
+            continue
+        client = YesWikiClient(w.name, w.url, token=secret(w.api_token_env), admin_user=w.admin_user,
+                               admin_password=secret(w.admin_password_env))
+        out[w.name] = Instance(w.name, client, maps)
+    return out
+
+
+@contextmanager
+def one_run_at_a_time(cfg: Config) -> Iterator[None]:
+    lock = FileLock(str(cfg.path(cfg.sync.lock_file)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise Busy(f"another oscartes-sync run holds {cfg.path(cfg.sync.lock_file)}; nothing done") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass
+class RunSummary:
+    result: SyncResult
+    exit_code: int
+    report: dict[str, Any]
+    titles: dict[str, str]
+    stats: dict[str, Any]
+
+
+def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_run: bool = False,
+              allow_deletes: int = 0, **engine_kw) -> RunSummary:
+    policy = SyncPolicy(cfg.sync.max_delete_ratio, cfg.sync.min_delete_count, allow_deletes, cfg.sync.newest_wins)
+    run_id = None if dry_run else store.start_run()
+    for inst in instances.values():
+        stats = getattr(inst.target, "stats", None)
+        if stats is not None:
+            stats.counts.clear()
+    result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
+    stats = {n: dict(i.target.stats.counts) for n, i in instances.items()
+             if getattr(i.target, "stats", None) is not None}
+    code = EXIT_ATTENTION if result.needs_person(store) else EXIT_OK
+    rep = summary(result, stats)
+    if run_id is not None:
+        store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
+    titles = {r.id: r.fields.get("name") or r.id for r in store.records(include_deleted=True)}
+    return RunSummary(result, code, rep, titles, stats)
+
+
+def open_store(cfg: Config) -> Store:
+    url = cfg.store_url()
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return Store(url)

@@ -1,0 +1,162 @@
+"""The TOML config (PRODUCT.md §5) as pydantic models.
+
+Secrets never live in the file: it names environment variables, and `secret()` reads them here and nowhere
+else. A config error is a user mistake: `ConfigError` carries one readable message (exit 2, no traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .records import KINDS
+
+DEFAULT_PATH = "oscartes.toml"
+# Form ids the provisioned Bazar forms ask for (bn_id_nature), away from the ids a fresh wiki already uses.
+DEFAULT_FORM_IDS = {"actor": "20", "project": "21", "event": "22", "offer": "23", "call": "24"}
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the message names the file and the setting."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreConfig(_Strict):
+    url: str = "sqlite:///oscartes.db"
+
+
+class SyncConfig(_Strict):
+    max_delete_ratio: float = Field(0.2, ge=0, le=1)
+    min_delete_count: int = Field(3, ge=0)
+    newest_wins: bool = False
+    kinds: list[str] = ["actor"]
+    lock_file: str = "oscartes.lock"
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, v: list[str]) -> list[str]:
+        unknown = [k for k in v if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown kind(s) {unknown}; known: {sorted(KINDS)}")
+        return v
+
+
+class ExportConfig(_Strict):
+    licence: str = "CC BY-SA 4.0"
+
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
+
+
+def _check_name(v: str) -> str:
+    if not _NAME.match(v):
+        raise ValueError("must be lowercase letters, digits, '-' or '_' (e.g. 'polesnoe')")
+    return v
+
+
+def _check_url(v: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", v):
+        raise ValueError("must be an http:// or https:// address")
+    return v if v.endswith("/") else v + "/"
+
+
+class WikiConfig(_Strict):
+    name: str
+    url: str
+    api_token_env: str
+    admin_user: str
+    admin_password_env: str
+    forms: dict[str, str] = Field(default_factory=dict)  # kind -> form id; provisioned ids by default
+    fields: dict[str, dict[str, str]] = Field(default_factory=dict)  # kind -> canonical field -> entry key
+
+    _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
+
+    @field_validator("forms", "fields")
+    @classmethod
+    def _kinds(cls, v: dict) -> dict:
+        unknown = [k for k in v if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown kind(s) {unknown}; known: {sorted(KINDS)}")
+        return v
+
+    def form_ids(self) -> dict[str, str]:
+        return {**DEFAULT_FORM_IDS, **{k: str(v) for k, v in self.forms.items()}}
+
+
+class NextcloudConfig(_Strict):
+    name: str
+    url: str
+    user: str
+    app_password_env: str
+    group: str
+
+    _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
+
+
+class Config(_Strict):
+    store: StoreConfig = StoreConfig()
+    sync: SyncConfig = SyncConfig()
+    export: ExportConfig = ExportConfig()
+    wiki: list[WikiConfig] = Field(default_factory=list)
+    nextcloud: list[NextcloudConfig] = Field(default_factory=list)
+    base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder
+
+    @field_validator("wiki")
+    @classmethod
+    def _unique(cls, v: list[WikiConfig]) -> list[WikiConfig]:
+        names = [w.name for w in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"wiki names must be unique, repeated: {dupes}")
+        return v
+
+    def path(self, p: str) -> Path:
+        path = Path(p)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    def store_url(self) -> str:
+        url = self.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+            return prefix + str(self.path(url[len(prefix):]).resolve())
+        return url
+
+
+def secret(env_name: str) -> str | None:
+    """The value of a secret variable, or None when unset or empty."""
+    value = os.environ.get(env_name, "")
+    return value or None
+
+
+def config_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get("OSCARTES_CONFIG") or DEFAULT_PATH)
+
+
+def load_config(path: Path) -> Config:
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found (give --config PATH or set OSCARTES_CONFIG; "
+                          "`oscartes-sync demo` needs none)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        cfg = Config.model_validate({**data, "base_dir": str(path.resolve().parent)})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"{path}: invalid config:\n" + "\n".join(lines)) from None
+    return cfg

@@ -1,0 +1,152 @@
+"""The local sandbox: two emulated YesWikis with the provisioned actor form, as `demo`, the tests and the
+benchmarks use it. Everything a member does here goes through HTTP, as it would on a real wiki."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import requests
+
+from ..config import DEFAULT_FORM_IDS, Config, StoreConfig, SyncConfig, WikiConfig
+from ..records import KINDS
+from ..templates import render_form_template
+from .server import RunningServer, start_server
+from .yeswiki_emulator import YesWikiEmulator
+
+WIKI_NAMES = ("polesnoe", "tel")
+FORM_LABELS = {"actor": "Acteurs", "project": "Projets", "event": "Événements", "offer": "Offres",
+               "call": "Appels à projets"}
+
+
+@dataclass
+class SandboxWiki:
+    name: str
+    emulator: YesWikiEmulator
+    server: RunningServer
+    admin_user: str
+    admin_password: str
+    token: str
+    member_user: str
+    member_password: str
+    member_token: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def env_prefix(self) -> str:
+        return "OSCARTES_SANDBOX_" + self.name.upper()
+
+    def member_session(self) -> requests.Session:
+        s = requests.Session()
+        r = s.post(self.url + "?PagePrincipale", data={"name": self.member_user, "password": self.member_password,
+                                                       "action": "login"}, allow_redirects=False)
+        if r.status_code != 302:
+            raise RuntimeError(f"sandbox member login failed on {self.name}: {r.status_code}")
+        return s
+
+    def member_create(self, form_id: str, values: dict[str, str], session: requests.Session | None = None) -> str:
+        """A member adds an entry (the API create, as the Bazar form would)."""
+        s = session or requests
+        r = s.post(f"{self.url}?api/entries/{form_id}", data=values,
+                   headers={"Authorization": f"Bearer {self.member_token}"})
+        if r.status_code != 201:
+            raise RuntimeError(f"sandbox create failed on {self.name}: {r.status_code} {r.text[:200]}")
+        return r.json()["success"].split("?", 1)[1]
+
+    def member_edit(self, entry_id: str, changes: dict[str, str], session: requests.Session | None = None) -> None:
+        """A member edits an entry through the wiki's web form: title + fields shown, as a browser posts them
+        (the form re-sends every field it shows, the map included)."""
+        current = self.read(entry_id)
+        form = {k: v for k, v in current.items() if isinstance(v, str) and (k.startswith(("bf_", "checkbox", "liste")))}
+        form.update(changes)
+        form["antispam"] = "1"
+        s = session or self.member_session()
+        r = s.post(f"{self.url}?{entry_id}/edit", data=form, allow_redirects=False)
+        if r.status_code != 302:
+            raise RuntimeError(f"sandbox edit failed on {self.name}: {r.status_code}")
+
+    def member_delete(self, entry_id: str) -> None:
+        r = requests.delete(f"{self.url}?api/pages/{entry_id}", headers={"Authorization": f"Bearer {self.token}"})
+        if r.status_code != 200:
+            raise RuntimeError(f"sandbox delete failed on {self.name}: {r.status_code}")
+
+    def read(self, entry_id: str) -> dict:
+        r = requests.get(f"{self.url}?api/entries/json/{entry_id}", headers={"Authorization": f"Bearer {self.token}"})
+        return r.json().get(entry_id, {})
+
+    def list(self, form_id: str) -> dict[str, dict]:
+        r = requests.get(f"{self.url}?api/forms/{form_id}/entries", headers={"Authorization": f"Bearer {self.token}"})
+        body = r.json()
+        return body if isinstance(body, dict) else {}
+
+
+@dataclass
+class Sandbox:
+    wikis: dict[str, SandboxWiki] = field(default_factory=dict)
+    kinds: tuple[str, ...] = ("actor",)
+
+    def config(self, *, store_url: str, lock: str, **sync_options) -> Config:
+        """A config for these wikis; their secrets go into this process's environment, as a coordinator's
+        secrets file would put them."""
+        wikis = []
+        for w in self.wikis.values():
+            os.environ[w.env_prefix + "_TOKEN"] = w.token
+            os.environ[w.env_prefix + "_PASSWORD"] = w.admin_password
+            wikis.append(WikiConfig(name=w.name, url=w.url, api_token_env=w.env_prefix + "_TOKEN",
+                                    admin_user=w.admin_user, admin_password_env=w.env_prefix + "_PASSWORD"))
+        return Config(store=StoreConfig(url=store_url),
+                      sync=SyncConfig(kinds=list(self.kinds), lock_file=lock, **sync_options), wiki=wikis)
+
+    def seed_sample(self, entries: dict[str, list[dict[str, str]]]) -> dict[str, int]:
+        counts = {}
+        for name, rows in entries.items():
+            wiki = self.wikis[name]
+            for values in rows:
+                wiki.member_create(DEFAULT_FORM_IDS["actor"], values)
+            counts[name] = len(rows)
+        return counts
+
+    def member_edit_one(self, name: str) -> str:
+        """The demo's member edit: new opening hours for the first entry of the wiki."""
+        wiki = self.wikis[name]
+        entries = wiki.list(DEFAULT_FORM_IDS["actor"])
+        entry_id = sorted(entries)[0]
+        wiki.member_edit(entry_id, {"bf_horaires": "Mo-Fr 09:00-18:00; Sa 10:00-12:00"})
+        return f"{name}: {entries[entry_id].get('bf_titre')} ({entry_id}) now opens Mo-Fr 09:00-18:00; Sa 10:00-12:00"
+
+    def stop(self) -> None:
+        for w in self.wikis.values():
+            w.server.stop()
+
+
+def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.0) -> SandboxWiki:
+    emulator = YesWikiEmulator(name)
+    admin, member = "WikiAdmin", "MembreActif"
+    admin_pw, member_pw = secrets.token_hex(8), secrets.token_hex(8)
+    token, member_token = secrets.token_hex(16), secrets.token_hex(16)
+    emulator.add_user(admin, admin_pw, token=token, admin=True)
+    emulator.add_user(member, member_pw, token=member_token, admin=False)
+    forms = dict(DEFAULT_FORM_IDS)
+    for kind in kinds:
+        emulator.add_form(forms[kind], FORM_LABELS[kind], render_form_template(kind, forms))
+    server = start_server(emulator, latency=latency)
+    return SandboxWiki(name, emulator, server, admin, admin_pw, token, member, member_pw, member_token)
+
+
+@contextmanager
+def start_sandbox(names: tuple[str, ...] = WIKI_NAMES, kinds: tuple[str, ...] = ("actor",),
+                  latency: float = 0.0) -> Iterator[Sandbox]:
+    sandbox = Sandbox(kinds=kinds)
+    try:
+        for name in names:
+            sandbox.wikis[name] = new_wiki(name, kinds, latency)
+        yield sandbox
+    finally:
+        sandbox.stop()

@@ -1,0 +1,659 @@
+"""The store: records with their full revision history, one link per instance, conflicts, the review queue,
+runs and a little engine state (PRODUCT.md §2, DECISIONS §1, §4, §10).
+
+SQLite (default) or PostgreSQL (`postgresql+psycopg://…`); the schema is brought to the newest Alembic
+revision every time a store is opened. All timestamps are timezone-aware UTC datetimes. Every value given to
+the store must be JSON-serialisable; it comes back as a fresh copy (dicts, lists, str, numbers, bool, None).
+
+Transactions: `with store.transaction():` makes everything inside atomic. A nested `transaction()` is a
+savepoint inside the outer one: if its block raises, only its own writes are undone, and the outer transaction
+can go on (on PostgreSQL this is the only way to go on after a database error). Write methods called outside
+any transaction run in their own short one. One transaction per thread; a Store may be shared by threads.
+
+Errors: every failure of the database, the URL or the schema is a `StoreError` whose message names the
+database without its password; `NotFoundError` (a `StoreError`) for an unknown record, conflict or item.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from oscartes_sync.hashing import content_hash
+from oscartes_sync.store import models as m
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+CONFLICT_STATUSES = ("open", "resolved")
+REVIEW_STATUSES = ("open", "merged", "distinct")
+_PG_MIGRATION_LOCK = 0x05CA27E5  # advisory lock id: two processes opening a new database migrate one by one
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message is fit for a user and holds no password."""
+
+
+class NotFoundError(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    id: str
+    kind: str
+    fields: dict
+    deleted: bool
+    revision: int
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    record_id: str
+    number: int
+    fields: dict
+    author: str
+    origin: str
+    at: datetime
+    note: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    record_id: str
+    instance: str
+    remote_id: str | None  # None: a create was started and not confirmed yet (crash recovery)
+    form_id: str
+    snapshot: dict  # canonical values last seen or written there
+    snapshot_hash: str
+    written_hash: str | None
+    pending: dict | None  # a member's revision our write hid (DECISIONS §4), merged next run
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    id: int
+    record_id: str
+    field: str
+    base: object
+    candidates: dict  # instance -> value
+    status: str  # open | resolved
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution: object
+    resolved_by: str | None
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    id: int
+    instance: str
+    remote_id: str
+    kind: str
+    values: dict
+    candidates: list  # record ids with scores
+    status: str  # open | merged | distinct
+    opened_at: datetime
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    exit_code: int | None
+    report: dict
+
+
+# ---------------------------------------------------------------------------------------------- URLs, errors
+
+_URL_HELP = "expected sqlite:///path/to/oscartes.db or postgresql+psycopg://user:password@host:5432/dbname"
+_USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL as it can be shown: password replaced by ***."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparseable: hide whatever sits between "user:" and "@"
+        return _USERINFO.sub(r"\1:***@", str(url))
+
+
+def _scrub(message: str, password: str | None) -> str:
+    if password:
+        for form in {password, quote(password, safe=""), quote_plus(password)}:
+            message = message.replace(form, "***")
+    return _USERINFO.sub(r"\1:***@", message)
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words (first line), without SQLAlchemy's SQL echo and background link."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0].strip() if lines else type(exc).__name__
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None):
+    """An Alembic `Config` for the package's migrations, without any alembic.ini."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _normalise_url(raw: str) -> URL:
+    if not isinstance(raw, str) or "://" not in raw:
+        raise StoreError(f"invalid database URL {redact_url(str(raw))!r}: {_URL_HELP}")
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise StoreError(f"invalid database URL {redact_url(raw)!r}: {_URL_HELP}") from None
+    # psycopg 3 is the only PostgreSQL driver we ship; plain postgresql:// would look for psycopg2
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"unsupported database {redact_url(url)!r}: {_URL_HELP}")
+    if backend == "sqlite" and url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        parent = Path(url.database).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StoreError(f"cannot open the SQLite database {url.database!r}: directory {str(parent)!r} "
+                             "does not exist")
+    return url
+
+
+def _json_dumps(value) -> str:
+    # NaN is not JSON: PostgreSQL refuses it, so SQLite must too, or the two would behave differently.
+    # StoreError, so that it reaches the caller as one whatever the driver wraps it in.
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"value cannot be stored as JSON: {exc}") from None
+
+
+def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        file_db = bool(url.database) and url.database != ":memory:"
+        engine = create_engine(url, json_serializer=_json_dumps,
+                               connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # pysqlite's own transaction handling skips BEGIN before DDL and breaks SAVEPOINT: we emit BEGIN
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if file_db:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # A writer takes the write lock at once (waiting up to `timeout`) instead of failing halfway
+            # when another process wrote in between; readers never block a writer in WAL mode.
+            immediate = conn.get_execution_options().get("oscartes_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    connect_args = {"application_name": "oscartes-sync"}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 10
+    return create_engine(url, json_serializer=_json_dumps, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _hash(value) -> str:
+    try:
+        return content_hash(value)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"value cannot be stored as JSON: {exc}") from None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------------------------------- the store
+
+class Store:
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None):
+        self._url = _normalise_url(url)
+        self.url = redact_url(self._url)  # for messages and `status`
+        self._clock = clock or _utcnow
+        self._local = threading.local()
+        try:
+            self._engine = _make_engine(self._url)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise StoreError(f"cannot use the database {self.url!r}: {self._clean(_reason(exc))}") from None
+        try:
+            self._migrate()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    # -- plumbing
+
+    def _clean(self, message: str) -> str:
+        return _scrub(message, self._url.password)
+
+    @contextmanager
+    def _guard(self, doing: str = "") -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except SQLAlchemyError as exc:
+            if isinstance(getattr(exc, "orig", None), StoreError):
+                raise exc.orig from None
+            what = f" while {doing}" if doing else ""
+            raise StoreError(f"database error on {self.url!r}{what}: {self._clean(_reason(exc))}") from exc
+
+    def _migrate(self) -> None:
+        from alembic import command
+        from alembic.util.exc import CommandError
+
+        try:
+            conn = self._engine.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot connect to the database {self.url!r}: {self._clean(_reason(exc))}") from None
+        try:
+            with self._guard("bringing the schema up to date"):
+                conn.execution_options(oscartes_write=True)
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+                    try:
+                        command.upgrade(alembic_config(connection=conn), "head")
+                    except CommandError as exc:
+                        raise StoreError(
+                            f"the schema of {self.url!r} is not one this version of oscartes-sync knows "
+                            f"({self._clean(str(exc))}); was it written by a newer version?") from None
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            with self._guard():
+                savepoint = conn.begin_nested()
+            try:
+                yield
+            except BaseException:
+                if savepoint.is_active:
+                    with self._guard():
+                        savepoint.rollback()
+                raise
+            with self._guard():
+                if savepoint.is_active:
+                    savepoint.commit()
+            return
+
+        with self._guard("opening a transaction"):
+            conn = self._engine.connect()
+        try:
+            conn.execution_options(oscartes_write=True)
+            with self._guard("opening a transaction"):
+                tx = conn.begin()
+            self._local.conn = conn
+            try:
+                yield
+            except BaseException:
+                try:
+                    tx.rollback()
+                except SQLAlchemyError:
+                    pass  # the connection is gone; the original error says more
+                raise
+            with self._guard("committing"):
+                tx.commit()
+        finally:
+            self._local.conn = None
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """The current transaction's connection, or a short transaction of its own."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with self._guard():
+                yield conn
+            return
+        with self.transaction(), self._guard():
+            yield self._local.conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with self._guard():
+                yield conn
+            return
+        with self._guard():
+            with self._engine.connect() as conn:
+                yield conn
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+    # -- records
+
+    @staticmethod
+    def _record_row(r) -> RecordRow:
+        return RecordRow(id=r.id, kind=r.kind, fields=r.fields, deleted=r.deleted, revision=r.revision)
+
+    def records(self, kind: str | None = None, include_deleted: bool = False) -> list[RecordRow]:
+        q = select(m.records).order_by(m.records.c.id)
+        if kind is not None:
+            q = q.where(m.records.c.kind == kind)
+        if not include_deleted:
+            q = q.where(m.records.c.deleted.is_(False))
+        with self._read() as conn:
+            return [self._record_row(r) for r in conn.execute(q)]
+
+    def record(self, record_id: str) -> RecordRow | None:
+        with self._read() as conn:
+            r = conn.execute(select(m.records).where(m.records.c.id == record_id)).first()
+        return self._record_row(r) if r is not None else None
+
+    def _require_record(self, conn: Connection, record_id: str):
+        r = conn.execute(select(m.records).where(m.records.c.id == record_id)).first()
+        if r is None:
+            raise NotFoundError(f"no record {record_id!r}")
+        return r
+
+    def _add_revision(self, conn: Connection, record_id: str, number: int, fields: dict, deleted: bool, *,
+                      author: str, origin: str, note: str, at: datetime) -> None:
+        conn.execute(insert(m.revisions).values(
+            record_id=record_id, number=number, fields=fields, deleted=deleted,
+            author=author, origin=origin, note=note, at=at))
+
+    def create_record(self, kind: str, fields: dict, *, author: str, origin: str, record_id: str | None = None,
+                      note: str = "") -> str:
+        if not isinstance(fields, dict):
+            raise StoreError("record fields must be a dict")
+        record_id = record_id or str(uuid.uuid4())
+        now = self._now()
+        with self._write() as conn:
+            if conn.execute(select(m.records.c.id).where(m.records.c.id == record_id)).first() is not None:
+                raise StoreError(f"a record {record_id!r} already exists")
+            conn.execute(insert(m.records).values(
+                id=record_id, kind=kind, fields=fields, deleted=False, revision=1, created_at=now, updated_at=now))
+            self._add_revision(conn, record_id, 1, fields, False, author=author, origin=origin, note=note, at=now)
+        return record_id
+
+    def update_record(self, record_id: str, fields: dict, *, author: str, origin: str, note: str = "") -> int:
+        """Replace the fields (a new revision). Equal fields (same content hash): nothing written. The
+        deleted flag is kept as it is; `restore` undeletes."""
+        if not isinstance(fields, dict):
+            raise StoreError("record fields must be a dict")
+        with self._write() as conn:
+            current = self._require_record(conn, record_id)
+            if _hash(current.fields) == _hash(fields):
+                return current.revision
+            return self._new_revision(conn, current, fields, current.deleted,
+                                      author=author, origin=origin, note=note)
+
+    def _new_revision(self, conn: Connection, current, fields: dict, deleted: bool, *, author: str, origin: str,
+                      note: str) -> int:
+        number = current.revision + 1
+        now = self._now()
+        # the WHERE on the old revision turns a concurrent writer into an error instead of a lost update
+        done = conn.execute(update(m.records)
+                            .where(m.records.c.id == current.id, m.records.c.revision == current.revision)
+                            .values(fields=fields, deleted=deleted, revision=number, updated_at=now))
+        if done.rowcount != 1:
+            raise StoreError(f"record {current.id!r} was changed by another writer; try again")
+        self._add_revision(conn, current.id, number, fields, deleted, author=author, origin=origin, note=note,
+                           at=now)
+        return number
+
+    def tombstone_record(self, record_id: str, *, author: str, origin: str, note: str = "") -> None:
+        """Mark deleted; the fields and the whole history stay, and the deletion is itself a revision (with
+        `deleted=True`) so that who deleted it, from where, is known. Already deleted: nothing happens."""
+        with self._write() as conn:
+            current = self._require_record(conn, record_id)
+            if current.deleted:
+                return
+            self._new_revision(conn, current, current.fields, True, author=author, origin=origin, note=note)
+
+    def history(self, record_id: str) -> list[RevisionRow]:
+        q = select(m.revisions).where(m.revisions.c.record_id == record_id).order_by(m.revisions.c.number)
+        with self._read() as conn:
+            return [RevisionRow(record_id=r.record_id, number=r.number, fields=r.fields, author=r.author,
+                                origin=r.origin, at=r.at, note=r.note, deleted=r.deleted)
+                    for r in conn.execute(q)]
+
+    def restore(self, record_id: str, number: int, *, author: str) -> int:
+        """A new revision with the fields of revision `number`, not deleted. Origin is "restore"."""
+        with self._write() as conn:
+            current = self._require_record(conn, record_id)
+            old = conn.execute(select(m.revisions).where(m.revisions.c.record_id == record_id,
+                                                         m.revisions.c.number == number)).first()
+            if old is None:
+                raise NotFoundError(f"record {record_id!r} has no revision {number}")
+            if not current.deleted and _hash(current.fields) == _hash(old.fields):
+                return current.revision
+            return self._new_revision(conn, current, old.fields, False, author=author, origin="restore",
+                                      note=f"restored revision {number}")
+
+    # -- links
+
+    @staticmethod
+    def _link_row(r) -> LinkRow:
+        return LinkRow(record_id=r.record_id, instance=r.instance, remote_id=r.remote_id, form_id=r.form_id,
+                       snapshot=r.snapshot, snapshot_hash=r.snapshot_hash, written_hash=r.written_hash,
+                       pending=r.pending)
+
+    def links(self, instance: str | None = None, record_id: str | None = None) -> list[LinkRow]:
+        q = select(m.links).order_by(m.links.c.record_id, m.links.c.instance)
+        if instance is not None:
+            q = q.where(m.links.c.instance == instance)
+        if record_id is not None:
+            q = q.where(m.links.c.record_id == record_id)
+        with self._read() as conn:
+            return [self._link_row(r) for r in conn.execute(q)]
+
+    def link(self, record_id: str, instance: str) -> LinkRow | None:
+        q = select(m.links).where(m.links.c.record_id == record_id, m.links.c.instance == instance)
+        with self._read() as conn:
+            r = conn.execute(q).first()
+        return self._link_row(r) if r is not None else None
+
+    def link_by_remote(self, instance: str, remote_id: str) -> LinkRow | None:
+        q = select(m.links).where(m.links.c.instance == instance, m.links.c.remote_id == remote_id)
+        with self._read() as conn:
+            r = conn.execute(q).first()
+        return self._link_row(r) if r is not None else None
+
+    def set_link(self, record_id: str, instance: str, *, form_id: str, remote_id: str | None, snapshot: dict,
+                 written_hash: str | None = None, pending: dict | None = None) -> None:
+        """Create or replace the link of a record in one instance. Every column is set from the arguments:
+        leaving out `written_hash` or `pending` clears them."""
+        values = dict(form_id=form_id, remote_id=remote_id, snapshot=snapshot, snapshot_hash=_hash(snapshot),
+                      written_hash=written_hash, pending=pending, updated_at=self._now())
+        with self._write() as conn:
+            self._require_record(conn, record_id)
+            if remote_id is not None:
+                other = conn.execute(select(m.links.c.record_id).where(
+                    m.links.c.instance == instance, m.links.c.remote_id == remote_id,
+                    m.links.c.record_id != record_id)).first()
+                if other is not None:
+                    raise StoreError(f"{instance} entry {remote_id!r} is already linked to record "
+                                     f"{other.record_id!r}")
+            done = conn.execute(update(m.links)
+                                .where(m.links.c.record_id == record_id, m.links.c.instance == instance)
+                                .values(**values))
+            if done.rowcount == 0:
+                conn.execute(insert(m.links).values(record_id=record_id, instance=instance, **values))
+
+    def remove_link(self, record_id: str, instance: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(m.links).where(m.links.c.record_id == record_id, m.links.c.instance == instance))
+
+    # -- conflicts
+
+    @staticmethod
+    def _conflict_row(r) -> ConflictRow:
+        return ConflictRow(id=r.id, record_id=r.record_id, field=r.field, base=r.base, candidates=r.candidates,
+                           status=r.status, opened_at=r.opened_at, resolved_at=r.resolved_at,
+                           resolution=r.resolution, resolved_by=r.resolved_by)
+
+    def conflicts(self, status: str | None = "open", record_id: str | None = None) -> list[ConflictRow]:
+        q = select(m.conflicts).order_by(m.conflicts.c.id)
+        if status is not None:
+            q = q.where(m.conflicts.c.status == status)
+        if record_id is not None:
+            q = q.where(m.conflicts.c.record_id == record_id)
+        with self._read() as conn:
+            return [self._conflict_row(r) for r in conn.execute(q)]
+
+    def conflict(self, conflict_id: int) -> ConflictRow | None:
+        with self._read() as conn:
+            r = conn.execute(select(m.conflicts).where(m.conflicts.c.id == conflict_id)).first()
+        return self._conflict_row(r) if r is not None else None
+
+    def open_conflict(self, record_id: str, field: str, base, candidates: dict) -> int:
+        """Open a conflict on one field, or, if one is open already, replace its candidates (its base, the
+        last agreed value, stays)."""
+        if not isinstance(candidates, dict):
+            raise StoreError("conflict candidates must be a dict instance -> value")
+        with self._write() as conn:
+            self._require_record(conn, record_id)
+            existing = conn.execute(select(m.conflicts.c.id).where(
+                m.conflicts.c.record_id == record_id, m.conflicts.c.field == field,
+                m.conflicts.c.status == "open")).first()
+            if existing is not None:
+                conn.execute(update(m.conflicts).where(m.conflicts.c.id == existing.id)
+                             .values(candidates=candidates))
+                return existing.id
+            return conn.execute(insert(m.conflicts).values(
+                record_id=record_id, field=field, base=base, candidates=candidates, status="open",
+                opened_at=self._now())).inserted_primary_key[0]
+
+    def resolve_conflict(self, conflict_id: int, value, *, by: str) -> None:
+        """Close a conflict with the chosen value. The record is not touched: the caller updates it in the
+        same transaction."""
+        with self._write() as conn:
+            r = conn.execute(select(m.conflicts).where(m.conflicts.c.id == conflict_id)).first()
+            if r is None:
+                raise NotFoundError(f"no conflict {conflict_id}")
+            if r.status != "open":
+                raise StoreError(f"conflict {conflict_id} is already resolved")
+            conn.execute(update(m.conflicts).where(m.conflicts.c.id == conflict_id).values(
+                status="resolved", resolution=value, resolved_by=by, resolved_at=self._now()))
+
+    # -- review queue
+
+    @staticmethod
+    def _review_row(r) -> ReviewRow:
+        return ReviewRow(id=r.id, instance=r.instance, remote_id=r.remote_id, kind=r.kind, values=r.entry_values,
+                         candidates=r.candidates, status=r.status, opened_at=r.opened_at, closed_at=r.closed_at)
+
+    def review_items(self, status: str | None = "open") -> list[ReviewRow]:
+        q = select(m.review_items).order_by(m.review_items.c.id)
+        if status is not None:
+            q = q.where(m.review_items.c.status == status)
+        with self._read() as conn:
+            return [self._review_row(r) for r in conn.execute(q)]
+
+    def review_item(self, item_id: int) -> ReviewRow | None:
+        with self._read() as conn:
+            r = conn.execute(select(m.review_items).where(m.review_items.c.id == item_id)).first()
+        return self._review_row(r) if r is not None else None
+
+    def add_review_item(self, instance: str, remote_id: str, kind: str, values: dict, candidates: list) -> int:
+        """Queue an entry that may duplicate records; while it is open, adding it again updates it."""
+        with self._write() as conn:
+            existing = conn.execute(select(m.review_items.c.id).where(
+                m.review_items.c.instance == instance, m.review_items.c.remote_id == remote_id,
+                m.review_items.c.status == "open")).first()
+            if existing is not None:
+                conn.execute(update(m.review_items).where(m.review_items.c.id == existing.id)
+                             .values(kind=kind, entry_values=values, candidates=candidates))
+                return existing.id
+            return conn.execute(insert(m.review_items).values(
+                instance=instance, remote_id=remote_id, kind=kind, entry_values=values, candidates=candidates,
+                status="open", opened_at=self._now())).inserted_primary_key[0]
+
+    def close_review_item(self, item_id: int, status: str) -> None:
+        if status not in ("merged", "distinct"):
+            raise StoreError(f"a review item closes as 'merged' or 'distinct', not {status!r}")
+        with self._write() as conn:
+            r = conn.execute(select(m.review_items).where(m.review_items.c.id == item_id)).first()
+            if r is None:
+                raise NotFoundError(f"no review item {item_id}")
+            if r.status == status:
+                return
+            if r.status != "open":
+                raise StoreError(f"review item {item_id} is already closed as {r.status!r}")
+            conn.execute(update(m.review_items).where(m.review_items.c.id == item_id)
+                         .values(status=status, closed_at=self._now()))
+
+    # -- runs
+
+    def start_run(self) -> int:
+        with self._write() as conn:
+            return conn.execute(insert(m.runs).values(started_at=self._now(), status="running",
+                                                      report={})).inserted_primary_key[0]
+
+    def finish_run(self, run_id: int, *, status: str, exit_code: int, report: dict) -> None:
+        with self._write() as conn:
+            done = conn.execute(update(m.runs).where(m.runs.c.id == run_id).values(
+                finished_at=self._now(), status=status, exit_code=exit_code, report=report))
+            if done.rowcount != 1:
+                raise NotFoundError(f"no run {run_id}")
+
+    def runs(self, limit: int = 10) -> list[RunRow]:
+        q = select(m.runs).order_by(m.runs.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [RunRow(id=r.id, started_at=r.started_at, finished_at=r.finished_at, status=r.status,
+                           exit_code=r.exit_code, report=r.report) for r in conn.execute(q)]
+
+    # -- engine state
+
+    def get_state(self, key: str) -> object | None:
+        with self._read() as conn:
+            r = conn.execute(select(m.state.c.value).where(m.state.c.key == key)).first()
+        return r.value if r is not None else None
+
+    def set_state(self, key: str, value) -> None:
+        """Store a JSON value under a key; None removes the key."""
+        with self._write() as conn:
+            if value is None:
+                conn.execute(delete(m.state).where(m.state.c.key == key))
+                return
+            done = conn.execute(update(m.state).where(m.state.c.key == key)
+                                .values(value=value, updated_at=self._now()))
+            if done.rowcount == 0:
+                conn.execute(insert(m.state).values(key=key, value=value, updated_at=self._now()))

@@ -1,0 +1,152 @@
+"""One sync cycle: read -> plan -> act -> record, kind by kind.
+
+Read: one listing per synced form per wiki (nothing else on a no-op run), plus a Source-Url look-up for a
+create that an earlier run started and never confirmed. Plan: the pure planner. Act: the executor, unless
+this is a dry run, in which case the plan is returned to be printed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..fields import FormMap, to_canonical
+from ..targets.base import EntryTarget, TargetError, TerminalError
+from .execute import Executor, Outcome, source_url
+from .model import Action, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
+from .plan import plan as make_plan
+
+
+@dataclass
+class Instance:
+    """A configured wiki as the engine sees it: a target, or the reason it cannot be used this run."""
+
+    name: str
+    target: EntryTarget | None
+    form_maps: dict[str, FormMap]  # kind -> map
+    error: str | None = None
+
+
+@dataclass
+class SyncResult:
+    plans: list[Plan] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=Outcome)
+    listing_errors: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def notices(self) -> list[Notice]:
+        return [n for p in self.plans for n in p.notices] + self.outcome.notices
+
+    @property
+    def instance_errors(self) -> dict[str, str]:
+        return {**self.listing_errors, **self.outcome.failed_instances}
+
+    def needs_person(self, store=None) -> bool:
+        if self.instance_errors or any(n.level == "attention" for n in self.notices):
+            return True
+        return bool(store and (store.conflicts("open") or store.review_items("open")))
+
+
+def observe(raw: dict, fmap: FormMap, remote_id: str) -> Observed:
+    values, problems = to_canonical(raw, fmap)
+    return Observed(
+        remote_id=remote_id,
+        values=values,
+        validated=str(raw.get("statut_fiche", "1")) == "1",
+        updated=str(raw.get("date_maj_fiche") or ""),
+        user=str(raw.get("user") or ""),
+        problems=tuple((p.field, p.message) for p in problems),
+    )
+
+
+def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, *,
+             dry_run: bool = False, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+             stop_after: Callable[[Action], bool] | None = None) -> SyncResult:
+    result = SyncResult(dry_run=dry_run)
+    for name, inst in instances.items():
+        if inst.error:
+            result.listing_errors[name] = inst.error
+    for kind in kinds:
+        usable = {n: i for n, i in instances.items()
+                  if i.target is not None and n not in result.instance_errors and kind in i.form_maps}
+        if not usable:
+            continue
+        listings = _read(store, usable, kind, result, dry_run)
+        inp = _plan_input(store, kind, instances, usable, listings, policy)
+        plan = make_plan(inp, new_id)
+        _note_refused_values(plan, listings, inp)
+        result.plans.append(plan)
+        if not dry_run:
+            executor = Executor(store, {n: i.target for n, i in usable.items()},
+                                {n: i.form_maps[kind] for n, i in usable.items()}, stop_after)
+            executor.run(plan, result.outcome)
+    return result
+
+
+def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry_run: bool) -> dict[str, Listing]:
+    listings: dict[str, Listing] = {}
+    for name, inst in usable.items():
+        fmap = inst.form_maps[kind]
+        try:
+            raw = inst.target.list_entries(fmap.form_id)
+        except TargetError as exc:
+            listings[name] = Listing(name, None, exc.message)
+            if isinstance(exc, TerminalError):
+                result.listing_errors[name] = exc.message
+            continue
+        entries = {rid: observe(values, fmap, rid) for rid, values in raw.items()}
+        listings[name] = Listing(name, entries)
+        try:
+            _resolve_intents(store, inst, kind, entries, dry_run)
+        except TargetError as exc:
+            listings[name] = Listing(name, None, f"could not check unfinished creates: {exc.message}")
+    return listings
+
+
+def _resolve_intents(store, inst: Instance, kind: str, entries: dict[str, Observed], dry_run: bool) -> None:
+    """A create an earlier run started but did not confirm: find the entry by its Source-Url, or let the
+    planner create it again (the look-up proved it does not exist)."""
+    for link in store.links(instance=inst.name):
+        if link.remote_id is not None or link.form_id != inst.form_maps[kind].form_id:
+            continue
+        found = [rid for rid in inst.target.find_by_source(source_url(link.record_id)) if rid in entries]
+        if found and not dry_run:
+            obs = entries[found[0]]
+            store.set_link(link.record_id, inst.name, form_id=link.form_id, remote_id=found[0],
+                           snapshot=dict(obs.values))
+
+
+def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[str, Instance],
+                listings: dict[str, Listing], policy: SyncPolicy) -> PlanInput:
+    records = {r.id: RecordState(r.id, r.kind, dict(r.fields), r.deleted)
+               for r in store.records(kind, include_deleted=True)}
+    links = {(l.record_id, l.instance): LinkState(l.record_id, l.instance, l.remote_id, dict(l.snapshot), l.pending)
+             for l in store.links() if l.record_id in records and l.instance in instances}
+    conflicts = {(c.record_id, c.field): dict(c.candidates) for c in store.conflicts("open")
+                 if c.record_id in records}
+    reviews = {(r.instance, r.remote_id): tuple(c[0] for c in r.candidates)
+               for r in store.review_items("open") if r.kind == kind}
+    distinct = frozenset((r.instance, r.remote_id) for r in store.review_items("distinct") if r.kind == kind)
+    return PlanInput(
+        kind=kind,
+        instances=tuple(usable),
+        fields_by_instance={n: i.form_maps[kind].fields for n, i in usable.items()},
+        records=records,
+        links=links,
+        listings=listings,
+        open_conflicts=conflicts,
+        open_reviews=reviews,
+        distinct=distinct,
+        policy=policy,
+    )
+
+
+def _note_refused_values(plan: Plan, listings: dict[str, Listing], inp: PlanInput) -> None:
+    by_remote = {(l.instance, l.remote_id): l.record_id for l in inp.links.values() if l.remote_id}
+    for name, listing in listings.items():
+        for rid, obs in (listing.entries or {}).items():
+            for field_name, message in obs.problems:
+                record = by_remote.get((name, rid))
+                plan.note("attention", name, record, f"entry {rid}: {field_name} refused ({message})")

@@ -1,0 +1,187 @@
+"""Applies a Plan through the targets, recording each result in the store as it goes.
+
+Each action is applied and recorded on its own, so a run killed between two actions leaves the store
+describing exactly what was done; the next run's planner starts from there. Remote writes follow
+DECISIONS §3-§5: a create leaves an intent before the request (found again by its Source-Url if the run
+dies), an update re-reads the entry first and checks the revision history afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..fields import FormMap, to_canonical, to_wiki
+from ..targets.base import EntryError, EntryTarget, TargetError, TerminalError, TransientError
+from .model import (
+    WRITTEN, Action, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, Notice, OpenConflict, Plan,
+    ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord, Values,
+)
+from .plan import seen_values
+
+log = logging.getLogger(__name__)
+
+SOURCE_URL = "https://oscartes-sync.invalid/records/{record_id}"
+
+
+def source_url(record_id: str) -> str:
+    """The identity anchor sent as `Source-Url` on create: survives a lost store (DECISIONS §2)."""
+    return SOURCE_URL.format(record_id=record_id)
+
+
+@dataclass
+class Outcome:
+    applied: list[Action] = field(default_factory=list)
+    skipped: list[tuple[Action, str]] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    failed_instances: dict[str, str] = field(default_factory=dict)
+
+
+class Executor:
+    def __init__(self, store, targets: dict[str, EntryTarget], form_maps: dict[str, FormMap],
+                 stop_after: Callable[[Action], bool] | None = None):
+        self.store = store
+        self.targets = targets
+        self.maps = form_maps  # instance -> FormMap of the kind being executed
+        self.stop_after = stop_after  # tests: simulate a run killed after an action
+
+    def run(self, plan: Plan, outcome: Outcome) -> Outcome:
+        for action in plan.actions:
+            inst = getattr(action, "instance", None)
+            if inst in outcome.failed_instances and action.writes_remote:
+                outcome.skipped.append((action, f"{inst} unusable this run"))
+                continue
+            try:
+                self._apply(action, outcome)
+                outcome.applied.append(action)
+            except TerminalError as exc:
+                outcome.failed_instances[exc.instance] = exc.message
+                outcome.skipped.append((action, str(exc)))
+                outcome.notices.append(Notice("attention", exc.instance, action.record_id,
+                                              f"stopped: {exc.message}"))
+            except (EntryError, TransientError, TargetError) as exc:
+                outcome.skipped.append((action, str(exc)))
+                outcome.notices.append(Notice("attention", exc.instance, action.record_id, exc.message))
+            if self.stop_after and self.stop_after(action):
+                raise KilledForTest(action)
+        return outcome
+
+    # ---- one action ---------------------------------------------------------------------------------
+
+    def _apply(self, a: Action, outcome: Outcome) -> None:
+        s = self.store
+        if isinstance(a, CreateRecord):
+            with s.transaction():
+                s.create_record(a.kind, a.fields, author=a.author or a.instance, origin=a.instance,
+                                record_id=a.record_id, note=f"new entry {a.remote_id} in {a.instance}")
+                s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id,
+                           remote_id=a.remote_id, snapshot=a.snapshot)
+        elif isinstance(a, UpdateRecord):
+            s.update_record(a.record_id, a.fields, author="oscartes-sync", origin=a.origin,
+                            note=f"merged edits from {a.origin}")
+        elif isinstance(a, LinkEntry):
+            old = s.link(a.record_id, a.instance)
+            s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id, remote_id=a.remote_id,
+                       snapshot=a.snapshot, pending=None if a.clear_pending else (old.pending if old else None))
+        elif isinstance(a, OpenConflict):
+            s.open_conflict(a.record_id, a.field, a.base, a.candidates)
+        elif isinstance(a, ReviewDuplicate):
+            s.add_review_item(a.instance, a.remote_id, self.maps[a.instance].kind.name, a.values,
+                              [list(c) for c in a.candidates])
+        elif isinstance(a, TombstoneRecord):
+            s.tombstone_record(a.record_id, author="oscartes-sync", origin=a.origin,
+                               note=f"deleted in {a.origin}")
+        elif isinstance(a, ForgetLink):
+            s.remove_link(a.record_id, a.instance)
+        elif isinstance(a, CreateEntry):
+            self._create(a)
+        elif isinstance(a, UpdateEntry):
+            self._update(a, outcome)
+        elif isinstance(a, DeleteEntry):
+            self._delete(a, outcome)
+        else:  # pragma: no cover - a new action type without its executor is a programming error
+            raise TypeError(f"no executor for {type(a).__name__}")
+
+    def _create(self, a: CreateEntry) -> None:
+        target, fmap = self.targets[a.instance], self.maps[a.instance]
+        url = source_url(a.record_id)
+        # Intent first: if the run dies after the POST, the next run finds the entry by its Source-Url.
+        self.store.set_link(a.record_id, a.instance, form_id=fmap.form_id, remote_id=None,
+                            snapshot={WRITTEN: a.values})
+        raw = {k: v for k, v in to_wiki(a.values, fmap).items() if v != ""}
+        remote_id = target.create_entry(fmap.form_id, raw, url)
+        self._record_readback(a.record_id, a.instance, remote_id, dict(a.values), None)
+
+    def _update(self, a: UpdateEntry, outcome: Outcome) -> None:
+        target, fmap = self.targets[a.instance], self.maps[a.instance]
+        before = target.read_entry(a.remote_id)
+        if before is None:
+            outcome.notices.append(Notice("info", a.instance, a.record_id,
+                                          f"entry {a.remote_id} vanished before the write: next run decides"))
+            return
+        now, _ = to_canonical(before.values, fmap)
+        if any(now.get(f) != v for f, v in a.expected.items()):
+            # A member saved since the listing: writing now would hide that edit. Next run merges it.
+            outcome.notices.append(Notice("info", a.instance, a.record_id,
+                                          f"entry {a.remote_id} changed since the listing: write postponed"))
+            return
+        title = to_wiki({fmap.kind.title_field: a.title}, fmap)[fmap.title_key]
+        changes = to_wiki(a.changes, fmap, list(a.changes))
+        always: dict[str, Any] = {}
+        geo = fmap.geo_keys()
+        if geo:
+            always = to_wiki(a.full, fmap, ["latitude", "longitude"])
+        changes.pop(fmap.title_key, None)
+        target.update_entry(fmap.form_id, a.remote_id, title, changes, always)
+        expected_after = {**a.expected, **a.changes}
+        self._record_readback(a.record_id, a.instance, a.remote_id, expected_after, before.revision, a.changes)
+
+    def _record_readback(self, record_id: str, instance: str, remote_id: str, expected: Values,
+                         previous_revision: str | None, written: Values | None = None) -> None:
+        """Link the entry to what it holds now. Where the history shows a member's save between our read and
+        our write, or after it, the snapshot stays on what we wrote, so that their values are merged next run."""
+        target, fmap = self.targets[instance], self.maps[instance]
+        after = target.read_entry(remote_id)
+        old = self.store.link(record_id, instance)
+        old_written = (old.snapshot.get(WRITTEN, {}) if old else {})
+        snapshot: Values = dict(expected)
+        pending = old.pending if old else None
+        if after is not None:
+            seen, _ = to_canonical(after.values, fmap)
+            clean_history = True
+            if previous_revision is not None:
+                revs = target.revisions(remote_id)
+                ours_on_top = bool(revs) and revs[0].id == after.revision
+                below = revs[1] if len(revs) > 1 else None
+                clean_history = ours_on_top and below is not None and below.id == previous_revision
+                if ours_on_top and below is not None and below.id != previous_revision:
+                    hidden = target.read_revision(remote_id, below)
+                    if hidden is not None:
+                        pending, _ = to_canonical(hidden, fmap)
+            if clean_history:
+                snapshot = seen  # trust how the wiki stored our values (purified HTML, number formats)
+        snapshot[WRITTEN] = {**old_written, **(written if written is not None else expected)}
+        self.store.set_link(record_id, instance, form_id=fmap.form_id, remote_id=remote_id, snapshot=snapshot,
+                            pending=pending)
+
+    def _delete(self, a: DeleteEntry, outcome: Outcome) -> None:
+        target, fmap = self.targets[a.instance], self.maps[a.instance]
+        before = target.read_entry(a.remote_id)
+        if before is not None:
+            now, _ = to_canonical(before.values, fmap)
+            if any(now.get(f) != v for f, v in seen_values(a.expected).items()):
+                outcome.notices.append(Notice("attention", a.instance, a.record_id,
+                                              f"entry {a.remote_id} edited since the listing: not deleted"))
+                return
+            target.delete_entry(a.remote_id)
+        self.store.remove_link(a.record_id, a.instance)
+
+
+class KilledForTest(Exception):
+    """Raised by the executor when a test asked to stop the run right after an action."""
+
+    def __init__(self, action: Action):
+        super().__init__(f"run stopped after {type(action).__name__}")
+        self.action = action

@@ -1,0 +1,204 @@
+"""Plain values that flow into the planner and the actions that flow out of it.
+
+Nothing here does I/O: the reader builds the inputs from the store and the listings, the executor applies
+the actions. Keeping them as frozen dataclasses is what lets a table of cases and a state machine drive the
+planner directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Values = dict[str, Any]  # canonical field -> canonical value (None = empty)
+
+WRITTEN = "_written"  # key of a snapshot holding the values we last sent, per field
+
+
+@dataclass(frozen=True)
+class RecordState:
+    id: str
+    kind: str
+    fields: Values
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class LinkState:
+    record_id: str
+    instance: str
+    remote_id: str | None  # None: a create was started and never confirmed
+    snapshot: Values  # canonical values last seen or written there (+ WRITTEN)
+    pending: Values | None = None  # a member's revision our write hid (DECISIONS §4)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One entry as listed: canonical values (refused ones left out), moderation, and problems."""
+
+    remote_id: str
+    values: Values
+    validated: bool = True
+    updated: str = ""
+    user: str = ""  # last editor, for the record's history
+    problems: tuple[tuple[str, str], ...] = ()  # (field, message)
+
+
+@dataclass(frozen=True)
+class Listing:
+    instance: str
+    entries: dict[str, Observed] | None  # None: the listing failed; never act on this instance
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    max_delete_ratio: float = 0.2
+    min_delete_count: int = 3
+    allow_deletes: int = 0  # a person accepted this many refused deletions for this run
+    newest_wins: bool = False
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    kind: str
+    instances: tuple[str, ...]  # in config order: earlier instances' new entries become records first
+    fields_by_instance: dict[str, tuple[str, ...]]  # canonical fields each instance's form carries
+    records: dict[str, RecordState]
+    links: dict[tuple[str, str], LinkState]  # (record_id, instance)
+    listings: dict[str, Listing]
+    open_conflicts: dict[tuple[str, str], dict[str, Any]]  # (record_id, field) -> candidates
+    # (instance, remote_id) of an entry waiting for a person -> the record ids it may duplicate; those
+    # records are copied nowhere until the person decides (DECISIONS §1)
+    open_reviews: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    distinct: frozenset[tuple[str, str]] = frozenset()  # (instance, remote_id) a person marked as no duplicate
+    policy: SyncPolicy = SyncPolicy()
+
+
+# ---- actions -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    record_id: str
+
+    @property
+    def writes_remote(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class CreateRecord(Action):
+    """A member's new entry with no likely duplicate becomes a source record, linked to it."""
+
+    kind: str
+    fields: Values
+    instance: str
+    remote_id: str
+    snapshot: Values
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateRecord(Action):
+    fields: Values
+    origin: str  # instances whose edits this merges, comma separated, or "store"
+
+
+@dataclass(frozen=True)
+class LinkEntry(Action):
+    """Set or refresh what we know of an entry: its id and the values last seen there."""
+
+    instance: str
+    remote_id: str
+    snapshot: Values
+    clear_pending: bool = False
+
+
+@dataclass(frozen=True)
+class OpenConflict(Action):
+    field: str
+    base: Any
+    candidates: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CreateEntry(Action):
+    instance: str
+    values: Values  # canonical values to send
+
+    @property
+    def writes_remote(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class UpdateEntry(Action):
+    instance: str
+    remote_id: str
+    changes: Values  # canonical values of the fields to write
+    title: Any
+    expected: Values  # what the listing showed: the write is skipped if the entry changed since
+    full: Values  # every value the entry will hold afterwards (for the map field, re-sent each time)
+
+    @property
+    def writes_remote(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class DeleteEntry(Action):
+    instance: str
+    remote_id: str
+    expected: Values
+
+    @property
+    def writes_remote(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class TombstoneRecord(Action):
+    origin: str
+
+
+@dataclass(frozen=True)
+class ForgetLink(Action):
+    instance: str
+
+
+@dataclass(frozen=True)
+class ReviewDuplicate(Action):
+    """An unsure duplicate: copied nowhere until a person decides (record_id is the best candidate)."""
+
+    instance: str
+    remote_id: str
+    values: Values
+    candidates: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the run report names: refused values, refused deletions, skipped instances."""
+
+    level: str  # "info" | "attention" (needs a person: exit 1)
+    instance: str
+    record_id: str | None
+    message: str
+
+
+@dataclass
+class Plan:
+    kind: str
+    actions: list[Action] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+    def add(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def note(self, level: str, instance: str, record_id: str | None, message: str) -> None:
+        self.notices.append(Notice(level, instance, record_id, message))
+
+    @property
+    def remote_writes(self) -> list[Action]:
+        return [a for a in self.actions if a.writes_remote]

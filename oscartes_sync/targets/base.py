@@ -1,0 +1,109 @@
+"""The one small interface every kind of instance speaks, and its error types.
+
+A target knows nothing of records or the store: it speaks the remote system's language (entry ids, raw
+field dicts). Errors are split the dlt way: a TransientError may succeed on a later run and stops nothing
+but the one call; a TerminalError means this instance is not usable for the rest of the run (bad token,
+HTML where JSON is due, unreachable host); an EntryError refuses one entry and lets the others go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class TargetError(Exception):
+    """Base of every error raised by a target. `instance` names the instance, never a secret."""
+
+    def __init__(self, instance: str, message: str):
+        super().__init__(f"{instance}: {message}")
+        self.instance = instance
+        self.message = message
+
+
+class TransientError(TargetError):
+    """May work on a later try: timeout, connection reset, 5xx that is not a disguised refusal."""
+
+
+class TerminalError(TargetError):
+    """The instance cannot be used this run: authentication refused, wrong kind of answer, misconfiguration."""
+
+
+class AuthError(TerminalError):
+    """Credentials refused (401/403). Stop at once: repeated failures lock hosts out."""
+
+
+class EntryError(TargetError):
+    """One entry was refused (e.g. a title the wiki cannot derive an id from). Other entries go on."""
+
+
+class ListingFailed(TargetError):
+    """A listing could not be trusted (error, or an answer that is not a listing). Never act on it."""
+
+
+@dataclass(frozen=True)
+class EntryVersion:
+    """One entry as read back from an instance just before or after a write.
+
+    `revision` is an opaque token that changes on every save (YesWiki: the pages.id revision id);
+    None where the instance has none.
+    """
+
+    remote_id: str
+    values: dict[str, Any]
+    revision: str | None = None
+    time: str | None = None
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    time: str
+    user: str
+
+
+class EntryTarget(Protocol):
+    """What the sync engine needs from a wiki-like instance. Implemented by the YesWiki adapter and by
+    the in-memory target of the tests."""
+
+    name: str
+
+    def list_entries(self, form_id: str) -> dict[str, dict[str, Any]]:
+        """All entries of a form keyed by remote id, raw values. Raises ListingFailed or TerminalError."""
+
+    def read_entry(self, remote_id: str) -> EntryVersion | None:
+        """The current version of one entry, with its revision token; None if it does not exist."""
+
+    def create_entry(self, form_id: str, values: dict[str, Any], source_url: str) -> str:
+        """Create an entry carrying the source anchor; return its remote id. Never sends an id."""
+
+    def find_by_source(self, source_url: str) -> list[str]:
+        """Remote ids of the entries created with this source anchor (crash recovery, lost store)."""
+
+    def update_entry(self, form_id: str, remote_id: str, title: str, changes: dict[str, Any],
+                     always: dict[str, Any]) -> None:
+        """Merge `changes` into the entry. `always` holds values the instance drops unless re-sent
+        (YesWiki's map field); they are sent with every update."""
+
+    def delete_entry(self, remote_id: str) -> None:
+        """Remove one entry."""
+
+    def revisions(self, remote_id: str) -> list[Revision]:
+        """Revisions of one entry, newest first."""
+
+    def read_revision(self, remote_id: str, revision: Revision) -> dict[str, Any] | None:
+        """The values an entry had at one revision."""
+
+
+@dataclass
+class RequestStats:
+    """Requests sent to one instance during a run, by verb, for the run report and the cost tests."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, verb: str) -> None:
+        self.counts[verb] = self.counts.get(verb, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

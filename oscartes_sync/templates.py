@@ -1,0 +1,98 @@
+"""Wiki setup templates (`wiki_templates/`): Bazar form templates and Bazar lists.
+
+Forms are Jinja2 templates rendering a form's `bn_template` (contract §4); lists are JSON files
+{"id", "titre", "values": {key: label}}. The list of communes is built from geo.py.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from . import geo
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "wiki_templates"
+FORM_KINDS = ("actor", "project", "event", "offer", "call")
+COMMUNES_LIST_ID = "ListeCommunes91"
+COMMUNES_LIST_TITLE = "Communes 91"  # YesWiki derives the list id from the title: "Liste Communes 91"
+
+# Field types whose entry key is type + name (+ suffix in column 6): contract §3.5.
+_PREFIXED_TYPES = frozenset({"checkbox", "liste", "radio", "checkboxfiche", "listefiche", "image", "fichier"})
+_LIST_TYPES = frozenset({"checkbox", "liste", "radio"})
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # bn_template is plain text, not HTML
+        keep_trailing_newline=False,
+    )
+
+
+def render_form_template(kind: str, forms: dict[str, str | int]) -> str:
+    """The `bn_template` of the Bazar form of `kind`; `forms` maps kinds to this wiki's form ids."""
+    if kind not in FORM_KINDS:
+        raise ValueError(f"unknown form kind: {kind!r}")
+    text = _env().get_template(f"forms/{kind}.txt.j2").render(forms=forms)
+    return "\n".join(line for line in text.splitlines() if line.strip())
+
+
+def parse_template(bn_template: str) -> list[list[str]]:
+    """Lines of a `bn_template` split into columns (stripped)."""
+    return [[c.strip() for c in line.split("***")] for line in bn_template.splitlines() if line.strip()]
+
+
+def field_keys(columns: list[str]) -> list[str]:
+    """Entry JSON keys written by one template line (contract §3.5)."""
+    ftype = columns[0]
+    name = columns[1] if len(columns) > 1 else ""
+    if ftype == "map":
+        return [c for c in columns[1:3] if c]
+    if ftype in _PREFIXED_TYPES:
+        suffix = columns[6] if len(columns) > 6 else ""
+        return [f"{ftype}{name}{suffix}"]
+    return [name] if name else []
+
+
+def template_field_keys(bn_template: str) -> list[str]:
+    """Every entry key of a form template, in order."""
+    return [k for cols in parse_template(bn_template) for k in field_keys(cols)]
+
+
+def template_list_ids(bn_template: str) -> list[str]:
+    """Bazar lists a form template refers to."""
+    return [cols[1] for cols in parse_template(bn_template) if cols[0] in _LIST_TYPES]
+
+
+@lru_cache(maxsize=1)
+def _load_lists() -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for path in sorted((TEMPLATES_DIR / "lists").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out[data["id"]] = {"titre": data["titre"], "values": dict(data["values"])}
+    return out
+
+
+def load_lists() -> dict[str, dict]:
+    """{list_id: {"titre": ..., "values": {key: label}}} for the lists of wiki_templates/lists/."""
+    return {k: {"titre": v["titre"], "values": dict(v["values"])} for k, v in _load_lists().items()}
+
+
+def communes_list() -> dict:
+    """The list of communes of Essonne: key = INSEE code, label = official name (sorted by name)."""
+    return {
+        "titre": COMMUNES_LIST_TITLE,
+        "values": {c.insee: c.name for c in geo.all_communes()},
+    }
+
+
+def all_lists() -> dict[str, dict]:
+    """Every Bazar list `provision` sets up: the JSON lists and the communes."""
+    lists = load_lists()
+    lists[COMMUNES_LIST_ID] = communes_list()
+    return lists

@@ -1,0 +1,31 @@
+"""Fixtures shared by the engine, CLI and state-machine tests: a sandbox of two emulated wikis and a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+
+
+@pytest.fixture
+def sandbox():
+    from oscartes_sync.sandbox.sandbox import start_sandbox
+
+    with start_sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def cfg(sandbox, tmp_path):
+    return sandbox.config(store_url=f"sqlite:///{tmp_path / 'store.db'}", lock=str(tmp_path / "lock"))
+
+
+@pytest.fixture
+def store(cfg):
+    from oscartes_sync.store import Store
+
+    s = Store(cfg.store_url())
+    yield s
+    s.close()

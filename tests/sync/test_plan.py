@@ -1,0 +1,289 @@
+"""Decision table of the pure planner: one case per rule of the issue and DECISIONS."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import pytest
+
+from oscartes_sync.sync.model import (
+    WRITTEN, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, LinkState, Listing, Observed,
+    OpenConflict, PlanInput, RecordState, ReviewDuplicate, SyncPolicy, TombstoneRecord, UpdateEntry, UpdateRecord,
+)
+from oscartes_sync.sync.plan import plan
+
+FIELDS = ("name", "commune", "website")
+
+
+@dataclass
+class Match:
+    sure: str | None = None
+    likely: list = field(default_factory=list)
+
+
+def toy_match(candidate, records):
+    """Sure on equal lowercase name; likely when only the first word is equal."""
+    name = (candidate.get("name") or "").lower()
+    for rid, f in records:
+        if (f.get("name") or "").lower() == name:
+            return Match(rid)
+    likely = [(rid, 90.0) for rid, f in records if (f.get("name") or "").lower().split()[:1] == name.split()[:1]]
+    return Match(None, likely)
+
+
+def ids():
+    counter = itertools.count(1)
+    return lambda: f"new{next(counter)}"
+
+
+def rec(rid="r1", **f):
+    base = {"name": "Recyclerie", "commune": "Orsay", "website": None}
+    return RecordState(rid, "actor", {**base, **f})
+
+
+def obs(remote, **f):
+    base = {"name": "Recyclerie", "commune": "Orsay", "website": None}
+    return Observed(remote, {**base, **f})
+
+
+def linked(rid, inst, remote, **f):
+    base = {"name": "Recyclerie", "commune": "Orsay", "website": None}
+    return LinkState(rid, inst, remote, {**base, **f})
+
+
+def make(records=(), links=(), a=None, b=None, conflicts=None, policy=SyncPolicy(), reviews=None, distinct=()):
+    return PlanInput(
+        kind="actor",
+        instances=("a", "b"),
+        fields_by_instance={"a": FIELDS, "b": FIELDS},
+        records={r.id: r for r in records},
+        links={(l.record_id, l.instance): l for l in links},
+        listings={"a": Listing("a", a), "b": Listing("b", b)},
+        open_conflicts=conflicts or {},
+        open_reviews=reviews or {},
+        distinct=frozenset(distinct),
+        policy=policy,
+    )
+
+
+def types(p):
+    return [type(a).__name__ for a in p.actions]
+
+
+def synced_pair(rid="r1"):
+    return [rec(rid)], [linked(rid, "a", f"A{rid}"), linked(rid, "b", f"B{rid}")]
+
+
+def test_no_op_plans_nothing():
+    records, links = synced_pair()
+    p = plan(make(records, links, a={"Ar1": obs("Ar1")}, b={"Br1": obs("Br1")}), ids(), toy_match)
+    assert p.actions == [] and p.notices == []
+
+
+def test_edit_in_one_wiki_updates_record_and_writes_only_that_field_to_the_other():
+    records, links = synced_pair()
+    p = plan(make(records, links, a={"Ar1": obs("Ar1", commune="Palaiseau")}, b={"Br1": obs("Br1")}), ids(), toy_match)
+    upd = [a for a in p.actions if isinstance(a, UpdateEntry)]
+    assert len(upd) == 1 and upd[0].instance == "b" and upd[0].changes == {"commune": "Palaiseau"}
+    assert upd[0].expected == obs("Br1").values
+    rec_upd = [a for a in p.actions if isinstance(a, UpdateRecord)]
+    assert rec_upd[0].fields["commune"] == "Palaiseau" and rec_upd[0].origin == "a"
+    assert any(isinstance(a, LinkEntry) and a.instance == "a" for a in p.actions)
+
+
+def test_different_edits_of_one_field_are_a_conflict_and_nothing_is_written_for_it():
+    records, links = synced_pair()
+    p = plan(make(records, links, a={"Ar1": obs("Ar1", commune="Palaiseau", website="https://a.fr")},
+                  b={"Br1": obs("Br1", commune="Massy")}), ids(), toy_match)
+    conflict = [a for a in p.actions if isinstance(a, OpenConflict)]
+    assert [(c.field, c.base, c.candidates) for c in conflict] == [("commune", "Orsay", {"a": "Palaiseau", "b": "Massy"})]
+    upd = [a for a in p.actions if isinstance(a, UpdateEntry)]
+    assert [(u.instance, u.changes) for u in upd] == [("b", {"website": "https://a.fr"})]
+    assert any(n.level == "attention" for n in p.notices)
+
+
+def test_same_edit_in_both_wikis_is_no_conflict():
+    records, links = synced_pair()
+    p = plan(make(records, links, a={"Ar1": obs("Ar1", commune="Massy")}, b={"Br1": obs("Br1", commune="Massy")}),
+             ids(), toy_match)
+    assert "OpenConflict" not in types(p) and "UpdateEntry" not in types(p)
+    assert [a.fields["commune"] for a in p.actions if isinstance(a, UpdateRecord)] == ["Massy"]
+
+
+def test_open_conflict_field_is_left_alone_and_candidates_refresh():
+    records, links = synced_pair()
+    links = [linked("r1", "a", "Ar1", commune="Palaiseau"), linked("r1", "b", "Br1", commune="Massy")]
+    conflicts = {("r1", "commune"): {"a": "Palaiseau", "b": "Massy"}}
+    p = plan(make(records, links, a={"Ar1": obs("Ar1", commune="Palaiseau")}, b={"Br1": obs("Br1", commune="Igny")},
+                  conflicts=conflicts), ids(), toy_match)
+    assert not [a for a in p.actions if isinstance(a, UpdateEntry)]
+    refreshed = [a for a in p.actions if isinstance(a, OpenConflict)]
+    assert refreshed and refreshed[0].candidates == {"a": "Palaiseau", "b": "Igny"}
+
+
+def test_newest_wins_when_the_config_asks():
+    records, links = synced_pair()
+    a = {"Ar1": Observed("Ar1", {**obs("Ar1").values, "commune": "Palaiseau"}, updated="2026-11-20 10:00:00")}
+    b = {"Br1": Observed("Br1", {**obs("Br1").values, "commune": "Massy"}, updated="2026-11-21 10:00:00")}
+    p = plan(make(records, links, a=a, b=b, policy=SyncPolicy(newest_wins=True)), ids(), toy_match)
+    assert "OpenConflict" not in types(p)
+    assert [(u.instance, u.changes) for u in p.actions if isinstance(u, UpdateEntry)] == [("a", {"commune": "Massy"})]
+
+
+def test_deletion_propagates_when_nothing_changed_elsewhere():
+    records, links = [], []
+    for i in range(10):
+        r, l = synced_pair(f"r{i}")
+        records += r
+        links += l
+    a = {f"Ar{i}": obs(f"Ar{i}") for i in range(10) if i != 3}
+    b = {f"Br{i}": obs(f"Br{i}") for i in range(10)}
+    p = plan(make(records, links, a=a, b=b), ids(), toy_match)
+    assert [type(x).__name__ for x in p.actions if x.record_id == "r3"] == ["TombstoneRecord", "ForgetLink", "DeleteEntry"]
+    assert [x.instance for x in p.actions if isinstance(x, DeleteEntry)] == ["b"]
+
+
+def test_deletion_loses_against_an_edit_elsewhere():
+    records, links = synced_pair()
+    p = plan(make(records, links, a={"Ax": obs("Ax", name="Autre")}, b={"Br1": obs("Br1", website="https://new.fr")}),
+             ids(), toy_match)
+    assert "TombstoneRecord" not in types(p)
+    creates = [a for a in p.actions if isinstance(a, CreateEntry) and a.record_id == "r1"]
+    assert creates and creates[0].instance == "a" and creates[0].values["website"] == "https://new.fr"
+
+
+def test_deletions_over_the_limit_are_refused_then_accepted_once():
+    records, links = [], []
+    for i in range(10):
+        r, l = synced_pair(f"r{i}")
+        records += r
+        links += l
+    a = {f"Ar{i}": obs(f"Ar{i}") for i in range(4, 10)}  # 4 of 10 gone: limit is max(0.2*10, 3) = 3
+    b = {f"Br{i}": obs(f"Br{i}") for i in range(10)}
+    p = plan(make(records, links, a=a, b=b), ids(), toy_match)
+    assert not [x for x in p.actions if isinstance(x, (TombstoneRecord, DeleteEntry, CreateEntry))]
+    assert any("refused" in n.message and n.level == "attention" for n in p.notices)
+    p2 = plan(make(records, links, a=a, b=b, policy=SyncPolicy(allow_deletes=4)), ids(), toy_match)
+    assert len([x for x in p2.actions if isinstance(x, TombstoneRecord)]) == 4
+
+
+def test_failed_listing_acts_on_nothing_there():
+    records, links = synced_pair()
+    inp = make(records, links, a={"Ar1": obs("Ar1", commune="Massy")}, b=None)
+    p = plan(inp, ids(), toy_match)
+    assert all(getattr(a, "instance", "a") == "a" for a in p.actions)
+    assert "UpdateRecord" in types(p)
+    assert any(n.instance == "b" and "listing failed" in n.message for n in p.notices)
+
+
+def test_empty_listing_with_links_deletes_nothing():
+    records, links = synced_pair()
+    p = plan(make(records, links, a={"Ar1": obs("Ar1")}, b={}), ids(), toy_match)
+    assert p.actions == []
+    assert any("empty" in n.message for n in p.notices)
+
+
+def test_new_entry_without_duplicate_becomes_a_record_and_is_copied():
+    p = plan(make(a={"X": obs("X", name="Atelier vélo")}, b={}), ids(), toy_match)
+    assert types(p) == ["CreateRecord", "CreateEntry"]
+    cr, ce = p.actions
+    assert cr.record_id == ce.record_id == "new1" and cr.remote_id == "X" and ce.instance == "b"
+    assert cr.fields["name"] == "Atelier vélo"
+
+
+def test_same_actor_in_both_wikis_becomes_one_record_with_conflicts_for_differing_values():
+    a = {"X": obs("X", name="Ressourcerie", website="https://a.fr")}
+    b = {"Y": obs("Y", name="ressourcerie", commune="Igny")}
+    p = plan(make(a=a, b=b), ids(), toy_match)
+    assert types(p).count("CreateRecord") == 1 and "CreateEntry" not in types(p)
+    conflicts = {c.field: c.candidates for c in p.actions if isinstance(c, OpenConflict)}
+    assert conflicts == {"commune": {"a": "Orsay", "b": "Igny"}, "name": {"a": "Ressourcerie", "b": "ressourcerie"}}
+    # b lacked the website: it is filled, not a conflict
+    assert [(u.instance, u.changes) for u in p.actions if isinstance(u, UpdateEntry)] == [("b", {"website": "https://a.fr"})]
+
+
+def test_unsure_duplicate_waits_for_review_and_its_candidate_is_copied_nowhere():
+    records = [rec("r1", name="Jardin partagé des Coteaux")]
+    links = [linked("r1", "a", "J", name="Jardin partagé des Coteaux")]
+    p = plan(make(records, links, a={"J": obs("J", name="Jardin partagé des Coteaux")},
+                  b={"K": obs("K", name="Jardin des Coteaux")}), ids(), toy_match)
+    assert types(p) == ["ReviewDuplicate"]
+    again = plan(make(records, links, a={"J": obs("J", name="Jardin partagé des Coteaux")},
+                      b={"K": obs("K", name="Jardin des Coteaux")}, reviews={("b", "K"): ("r1",)}), ids(), toy_match)
+    assert again.actions == []
+    # once a person said "distinct", the entry becomes its own record and both are copied
+    after = plan(make(records, links, a={"J": obs("J", name="Jardin partagé des Coteaux")},
+                      b={"K": obs("K", name="Jardin des Coteaux")}, distinct=[("b", "K")]), ids(), toy_match)
+    assert sorted(types(after)) == ["CreateEntry", "CreateEntry", "CreateRecord"]
+
+
+def test_entry_awaiting_validation_is_not_copied():
+    pending = {"X": Observed("X", obs("X", name="Nouveau").values, validated=False)}
+    p = plan(make(a=pending, b={}), ids(), toy_match)
+    assert p.actions == [] and "awaits validation" in p.notices[0].message
+
+
+def test_refused_value_is_neither_a_change_nor_overwritten():
+    records, links = synced_pair()
+    bad = Observed("Ar1", {"name": "Recyclerie", "commune": "Orsay"})  # website refused by cleaning
+    records = [rec("r1", website="https://ok.fr")]
+    links = [linked("r1", "a", "Ar1", website="https://ok.fr"), linked("r1", "b", "Br1", website="https://ok.fr")]
+    p = plan(make(records, links, a={"Ar1": bad}, b={"Br1": obs("Br1", website="https://ok.fr")}), ids(), toy_match)
+    assert "UpdateRecord" not in types(p) and "UpdateEntry" not in types(p)
+
+
+def test_mass_blanking_of_a_field_is_not_propagated():
+    records, links = [], []
+    for i in range(10):
+        records.append(rec(f"r{i}", website=f"https://{i}.fr"))
+        links += [linked(f"r{i}", "a", f"A{i}", website=f"https://{i}.fr"),
+                  linked(f"r{i}", "b", f"B{i}", website=f"https://{i}.fr")]
+    a = {f"A{i}": obs(f"A{i}") for i in range(10)}  # the website field vanished from a's form
+    b = {f"B{i}": obs(f"B{i}", website=f"https://{i}.fr") for i in range(10)}
+    p = plan(make(records, links, a=a, b=b), ids(), toy_match)
+    assert not [x for x in p.actions if isinstance(x, (UpdateRecord, UpdateEntry))]
+    assert any("website" in n.message and n.level == "attention" for n in p.notices)
+
+
+def test_a_member_revision_hidden_by_our_write_is_merged_next_run():
+    records, links = synced_pair()
+    links[1] = LinkState("r1", "b", "Br1", dict(links[1].snapshot), pending={**links[1].snapshot, "commune": "Igny"})
+    p = plan(make(records, links, a={"Ar1": obs("Ar1")}, b={"Br1": obs("Br1")}), ids(), toy_match)
+    assert [a.fields["commune"] for a in p.actions if isinstance(a, UpdateRecord)] == ["Igny"]
+    assert [(u.instance, u.changes) for u in p.actions if isinstance(u, UpdateEntry)] == [
+        ("a", {"commune": "Igny"}), ("b", {"commune": "Igny"})]
+
+
+def test_a_value_the_wiki_stores_in_its_own_form_is_not_rewritten_forever():
+    records = [rec("r1", name="Café <b>vélo</b>")]
+    snap = {"name": "Café vélo", "commune": "Orsay", "website": None, WRITTEN: {"name": "Café <b>vélo</b>"}}
+    links = [linked("r1", "a", "Ar1", name="Café <b>vélo</b>"), LinkState("r1", "b", "Br1", snap)]
+    p = plan(make(records, links, a={"Ar1": obs("Ar1", name="Café <b>vélo</b>")}, b={"Br1": obs("Br1", name="Café vélo")}),
+             ids(), toy_match)
+    assert p.actions == []
+
+
+def test_unconfirmed_create_is_retried():
+    records = [rec("r1")]
+    links = [linked("r1", "a", "Ar1"), LinkState("r1", "b", None, {WRITTEN: {}})]
+    p = plan(make(records, links, a={"Ar1": obs("Ar1")}, b={"Bz": obs("Bz", name="Autre chose")}), ids(), toy_match)
+    assert sorted((a.instance, a.record_id) for a in p.actions if isinstance(a, CreateEntry)) == [("a", "new1"), ("b", "r1")]
+
+
+def test_deleted_record_entries_are_removed_unless_edited_since():
+    records = [RecordState("r1", "actor", rec().fields, deleted=True)]
+    links = [linked("r1", "b", "Br1")]
+    p = plan(make(records, links, a={"Q": obs("Q", name="Q")}, b={"Br1": obs("Br1")}), ids(), toy_match)
+    assert [type(a).__name__ for a in p.actions if a.record_id == "r1"] == ["DeleteEntry"]
+    p2 = plan(make(records, links, a={"Q": obs("Q", name="Q")}, b={"Br1": obs("Br1", commune="Igny")}), ids(), toy_match)
+    assert not [a for a in p2.actions if a.record_id == "r1"]
+    assert any(n.record_id == "r1" for n in p2.notices)
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_planning_is_deterministic(first):
+    records, links = synced_pair()
+    inp = make(records, links, a={"Ar1": obs("Ar1", commune="Massy"), "N": obs("N", name="Neuf")},
+               b={"Br1": obs("Br1")})
+    assert plan(inp, ids(), toy_match).actions == plan(inp, ids(), toy_match).actions

@@ -1,0 +1,181 @@
+"""The whole cycle against two emulated wikis over real HTTP: first import, cost of a no-op, k edits -> k
+writes, conflicts, deletions, and the bad inputs of the issue."""
+
+from __future__ import annotations
+
+import pytest
+
+from oscartes_sync.app import build_instances, sync_once
+from oscartes_sync.config import DEFAULT_FORM_IDS
+
+FORM = DEFAULT_FORM_IDS["actor"]
+
+
+NAMES = ["Recyclerie des Ulis", "Atelier vélo Roue Libre", "AMAP des Coteaux", "Épicerie La Fourmi",
+         "Repair café de Massy", "Jardin des Sablons", "Coworking La Fabrique", "Ressourcerie Cyclamen",
+         "Tiers-lieu Le Hangar", "Fablab Orsay Sciences"]
+
+
+def entry(title, commune="Orsay", postcode="91400", **extra):
+    return {"bf_titre": title, "bf_ville": commune, "bf_codepostal": postcode, **extra}
+
+
+def run(cfg, store, **kw):
+    return sync_once(cfg, store, build_instances(cfg), **kw)
+
+
+def writes(sandbox):
+    """Entry writes received by each wiki: creates, edits, deletes (the admin login is not a write)."""
+    return {n: w.emulator.count("POST", "api/entries/") + w.emulator.count("POST", "/edit")
+            + w.emulator.count("DELETE") for n, w in sandbox.wikis.items()}
+
+
+def reset(sandbox):
+    for w in sandbox.wikis.values():
+        w.emulator.reset_log()
+
+
+def test_first_run_copies_new_entries_and_merges_the_same_actor(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Recyclerie du Val d'Yvette", bf_site_internet="https://recyclerie.example"))
+    a.member_create(FORM, entry("Atelier vélo Roue Libre", "Palaiseau", "91120"))
+    b.member_create(FORM, entry("recyclerie du val d’yvette", bf_horaires="Sa 10:00-18:00"))
+    result = run(cfg, store)
+    assert len(store.records("actor")) == 2
+    assert len(a.list(FORM)) == 2 and len(b.list(FORM)) == 2
+    # the duplicate was linked, not copied; each side gained what it lacked
+    b_recyclerie = next(e for e in b.list(FORM).values() if "yvette" in e["bf_titre"].lower())
+    assert b_recyclerie["bf_site_internet"] == "https://recyclerie.example"
+    a_recyclerie = next(e for e in a.list(FORM).values() if "yvette" in e["bf_titre"].lower())
+    assert a_recyclerie["bf_horaires"] == "Sa 10:00-18:00"
+    # the two spellings of the title are a conflict for a person, and the exit code says so
+    assert [c.field for c in store.conflicts("open")] == ["name"]
+    assert result.exit_code == 1
+
+
+def test_no_op_sync_sends_one_listing_per_wiki_and_no_write(sandbox, cfg, store):
+    sandbox.seed_sample({"polesnoe": [entry(n) for n in NAMES[:5]],
+                         "tel": [entry(n, "Massy", "91300") for n in NAMES[5:9]]})
+    run(cfg, store)
+    reset(sandbox)
+    result = run(cfg, store)
+    for w in sandbox.wikis.values():
+        assert w.emulator.request_log == [("GET", f"/?api/forms/{FORM}/entries")]
+    assert result.exit_code == 0
+    assert not result.result.outcome.applied
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_member_edits_make_exactly_k_writes_to_the_wiki_that_lacks_them(sandbox, cfg, store, k):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    ids = [a.member_create(FORM, entry(n)) for n in NAMES[:6]]
+    run(cfg, store)
+    for i in range(k):
+        a.member_edit(ids[i], {"bf_horaires": f"Mo {8 + i:02d}:00-12:00"})
+    reset(sandbox)
+    result = run(cfg, store)
+    assert b.emulator.count("POST", "/edit") == k
+    assert writes(sandbox) == {"polesnoe": 0, "tel": k}
+    hours = sorted(e.get("bf_horaires") for e in b.list(FORM).values() if e.get("bf_horaires"))
+    assert hours == sorted(f"Mo {8 + i:02d}:00-12:00" for i in range(k))
+    assert result.exit_code == 0
+
+
+def test_same_field_edited_in_both_wikis_is_a_conflict_left_in_place(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    aid = a.member_create(FORM, entry("Épicerie solidaire La Fourmi"))
+    run(cfg, store)
+    bid = next(iter(b.list(FORM)))
+    a.member_edit(aid, {"bf_horaires": "Mo 09:00-12:00"})
+    b.member_edit(bid, {"bf_horaires": "Tu 14:00-18:00"})
+    result = run(cfg, store)
+    assert result.exit_code == 1
+    [c] = store.conflicts("open")
+    assert c.field == "opening_hours" and c.candidates == {"polesnoe": "Mo 09:00-12:00", "tel": "Tu 14:00-18:00"}
+    assert a.read(aid)["bf_horaires"] == "Mo 09:00-12:00" and b.read(bid)["bf_horaires"] == "Tu 14:00-18:00"
+    # settled by a person: written everywhere on the next run
+    store.resolve_conflict(c.id, "Tu 14:00-18:00", by="test")
+    rec = store.record(c.record_id)
+    store.update_record(rec.id, {**rec.fields, "opening_hours": "Tu 14:00-18:00"}, author="test", origin="test")
+    assert run(cfg, store).exit_code == 0
+    assert a.read(aid)["bf_horaires"] == "Tu 14:00-18:00"
+
+
+def test_deletion_in_one_wiki_propagates(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    ids = [a.member_create(FORM, entry(n)) for n in NAMES[:6]]
+    run(cfg, store)
+    a.member_delete(ids[0])
+    run(cfg, store)
+    assert len(b.list(FORM)) == 5
+    assert len(store.records("actor")) == 5
+    deleted = [r for r in store.records("actor", include_deleted=True) if r.deleted]
+    assert len(deleted) == 1 and store.history(deleted[0].id)[-1].deleted
+
+
+def test_failing_listing_deletes_nothing_and_the_other_wiki_still_syncs(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("AMAP des Coteaux"))
+    run(cfg, store)
+    b.emulator.inject("GET", r"api/forms/.*/entries", "html200")
+    a.member_create(FORM, entry("Coworking La Fabrique", "Massy", "91300"))
+    result = run(cfg, store)
+    assert result.exit_code == 1
+    assert "tel" in result.result.instance_errors
+    assert len(store.records("actor")) == 2 and len(b.list(FORM)) == 1
+    assert run(cfg, store).exit_code == 0
+    assert len(b.list(FORM)) == 2
+
+
+def test_missing_secret_skips_that_wiki_only(sandbox, cfg, store, monkeypatch):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Ressourcerie Les Ulis", "Les Ulis", "91940"))
+    monkeypatch.delenv(cfg.wiki[1].api_token_env)
+    result = run(cfg, store)
+    assert result.exit_code == 1
+    assert "is not set" in result.result.instance_errors["tel"]
+    assert cfg.wiki[1].api_token_env in result.result.instance_errors["tel"]
+    assert len(store.records("actor")) == 1
+
+
+def test_bad_member_values_are_named_and_not_propagated(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Tiers-lieu La Ruche", bf_site_internet="javascript:alert(1)", bf_latitude="abc",
+                                bf_longitude="2.2", bf_description="<script>alert(1)</script>Bienvenue"))
+    result = run(cfg, store)
+    copied = next(iter(b.list(FORM).values()))
+    assert copied["bf_site_internet"] == "" and copied.get("bf_latitude", "") in ("", None)
+    assert "script" not in copied["bf_description"]
+    messages = [n["message"] for n in result.report["notices"]]
+    assert any("website" in m and "polesnoe" for m in messages)
+    assert any("latitude" in m for m in messages)
+    assert result.exit_code == 1
+
+
+def test_huge_value_is_refused_with_a_message(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Fablab", bf_description="x" * 2_000_000))
+    result = run(cfg, store)
+    assert any("description" in n["message"] for n in result.report["notices"])
+    assert len(b.list(FORM)) == 1 and next(iter(b.list(FORM).values()))["bf_description"] == ""
+
+
+def test_rejected_token_stops_that_wiki_with_one_message(sandbox, cfg, store, monkeypatch):
+    a = sandbox.wikis["polesnoe"]
+    a.member_create(FORM, entry("Atelier couture"))
+    monkeypatch.setenv(cfg.wiki[1].api_token_env, "not-the-token")
+    result = run(cfg, store)
+    assert result.exit_code == 1
+    err = result.result.instance_errors["tel"]
+    assert "not-the-token" not in err
+    assert len(store.records("actor")) == 1
+
+
+def test_dry_run_writes_nothing(sandbox, cfg, store):
+    a = sandbox.wikis["polesnoe"]
+    a.member_create(FORM, entry("Vélo-école"))
+    reset(sandbox)
+    result = run(cfg, store, dry_run=True)
+    assert writes(sandbox) == {"polesnoe": 0, "tel": 0}
+    assert store.records("actor") == [] and store.runs() == []
+    assert {type(x).__name__ for p in result.result.plans for x in p.actions} == {"CreateRecord", "CreateEntry"}
