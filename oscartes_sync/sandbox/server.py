@@ -47,6 +47,10 @@ class RunningServer:
                                         name=f"wsgi-{self.port}", daemon=True)
         self._thread.start()
 
+    def wrap(self, middleware: Callable[[WSGIApp], WSGIApp]) -> None:
+        """Put a WSGI middleware in front of the app (tests: act at a precise moment of a request)."""
+        self._server.app = middleware(self._server.app)
+
     def stop(self) -> None:
         if self._thread.is_alive():
             self._server.shutdown()

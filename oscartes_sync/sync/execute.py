@@ -96,7 +96,7 @@ class Executor:
         elif isinstance(a, ForgetLink):
             s.remove_link(a.record_id, a.instance)
         elif isinstance(a, CreateEntry):
-            self._create(a)
+            self._create(a, outcome)
         elif isinstance(a, UpdateEntry):
             self._update(a, outcome)
         elif isinstance(a, DeleteEntry):
@@ -104,15 +104,15 @@ class Executor:
         else:  # pragma: no cover - a new action type without its executor is a programming error
             raise TypeError(f"no executor for {type(a).__name__}")
 
-    def _create(self, a: CreateEntry) -> None:
+    def _create(self, a: CreateEntry, outcome: Outcome) -> None:
         target, fmap = self.targets[a.instance], self.maps[a.instance]
         url = source_url(a.record_id)
         # Intent first: if the run dies after the POST, the next run finds the entry by its Source-Url.
         self.store.set_link(a.record_id, a.instance, form_id=fmap.form_id, remote_id=None,
-                            snapshot={WRITTEN: a.values})
+                            snapshot={})
         raw = {k: v for k, v in to_wiki(a.values, fmap).items() if v != ""}
         remote_id = target.create_entry(fmap.form_id, raw, url)
-        self._record_readback(a.record_id, a.instance, remote_id, dict(a.values), None)
+        self._record_readback(a.record_id, a.instance, remote_id, dict(a.values), None, outcome)
 
     def _update(self, a: UpdateEntry, outcome: Outcome) -> None:
         target, fmap = self.targets[a.instance], self.maps[a.instance]
@@ -127,7 +127,12 @@ class Executor:
             outcome.notices.append(Notice("info", a.instance, a.record_id,
                                           f"entry {a.remote_id} changed since the listing: write postponed"))
             return
-        title = to_wiki({fmap.kind.title_field: a.title}, fmap)[fmap.title_key]
+        # The edit handler needs the title every time: send the new one only when it is a change (a title in
+        # conflict stays as this wiki has it), else exactly what the wiki holds now.
+        if fmap.kind.title_field in a.changes:
+            title = to_wiki({fmap.kind.title_field: a.title}, fmap)[fmap.title_key]
+        else:
+            title = str(before.values.get(fmap.title_key) or "")
         changes = to_wiki(a.changes, fmap, list(a.changes))
         always: dict[str, Any] = {}
         geo = fmap.geo_keys()
@@ -136,10 +141,11 @@ class Executor:
         changes.pop(fmap.title_key, None)
         target.update_entry(fmap.form_id, a.remote_id, title, changes, always)
         expected_after = {**a.expected, **a.changes}
-        self._record_readback(a.record_id, a.instance, a.remote_id, expected_after, before.revision, a.changes)
+        self._record_readback(a.record_id, a.instance, a.remote_id, expected_after, before.revision, outcome,
+                              a.changes)
 
     def _record_readback(self, record_id: str, instance: str, remote_id: str, expected: Values,
-                         previous_revision: str | None, written: Values | None = None) -> None:
+                         previous_revision: str | None, outcome: Outcome, written: Values | None = None) -> None:
         """Link the entry to what it holds now. Where the history shows a member's save between our read and
         our write, or after it, the snapshot stays on what we wrote, so that their values are merged next run."""
         target, fmap = self.targets[instance], self.maps[instance]
@@ -147,7 +153,7 @@ class Executor:
         old = self.store.link(record_id, instance)
         old_written = (old.snapshot.get(WRITTEN, {}) if old else {})
         snapshot: Values = dict(expected)
-        pending = old.pending if old else None
+        pending = None  # what an earlier hidden revision held was merged by the plan that led to this write
         if after is not None:
             seen, _ = to_canonical(after.values, fmap)
             clean_history = True
@@ -160,9 +166,14 @@ class Executor:
                     hidden = target.read_revision(remote_id, below)
                     if hidden is not None:
                         pending, _ = to_canonical(hidden, fmap)
+                    else:
+                        outcome.notices.append(Notice("attention", instance, record_id,
+                                                   f"a member saved entry {remote_id} during our write and that "
+                                                   "revision cannot be read back: check its history in the wiki"))
             if clean_history:
                 snapshot = seen  # trust how the wiki stored our values (purified HTML, number formats)
-        snapshot[WRITTEN] = {**old_written, **(written if written is not None else expected)}
+        sent = written if written is not None else expected
+        snapshot[WRITTEN] = {**old_written, **{f: [v, snapshot.get(f)] for f, v in sent.items()}}
         self.store.set_link(record_id, instance, form_id=fmap.form_id, remote_id=remote_id, snapshot=snapshot,
                             pending=pending)
 

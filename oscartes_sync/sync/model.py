@@ -12,7 +12,9 @@ from typing import Any
 
 Values = dict[str, Any]  # canonical field -> canonical value (None = empty)
 
-WRITTEN = "_written"  # key of a snapshot holding the values we last sent, per field
+# Key of a snapshot holding, per field, [value we sent, value the wiki stored for it]. Self-checking: it
+# only says "nothing to write" while the wiki still holds exactly what it stored for our value.
+WRITTEN = "_written"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Observed:
     validated: bool = True
     updated: str = ""
     user: str = ""  # last editor, for the record's history
+    source: str | None = None  # record id named by the entry's Source-Url (read only for unlinked entries)
     problems: tuple[tuple[str, str], ...] = ()  # (field, message)
 
 

@@ -49,42 +49,61 @@ def plan(inp: PlanInput, new_id: Callable[[], str], match: Matcher | None = None
     new_records: dict[str, RecordState] = {}
     # (record_id, instance) with no merge base: linked this run, or linked by a person with `match link`
     first_links: set[tuple[str, str]] = {k for k, l in links.items() if l.remote_id and not seen_values(l.snapshot)}
-    for inst in ok:
-        entries = inp.listings[inst].entries or {}
-        for remote_id in sorted(entries):
-            if (inst, remote_id) in by_remote:
-                continue
-            obs = entries[remote_id]
-            if not obs.validated:
-                out.note("info", inst, None, f"entry {remote_id} awaits validation: not copied")
-                continue
-            if (inst, remote_id) in inp.open_reviews:
-                continue
-            if (inst, remote_id) in inp.distinct:
-                result = NoMatch
+
+    def attach(rid: str, inst: str, remote_id: str, snapshot: Values) -> None:
+        link = LinkState(rid, inst, remote_id, snapshot)
+        links[(rid, inst)] = link
+        by_remote[(inst, remote_id)] = link
+        if not snapshot:
+            first_links.add((rid, inst))
+
+    def new_record(rid: str, inst: str, obs: Observed) -> None:
+        new_records[rid] = RecordState(rid, inp.kind, {n: obs.values.get(n) for n in inp.fields_by_instance[inst]})
+        attach(rid, inst, obs.remote_id, dict(obs.values))
+        out.add(CreateRecord(rid, inp.kind, {}, inst, obs.remote_id, dict(obs.values), obs.user))  # fields: pass 4
+
+    def has_live_entry(rid: str, inst: str) -> bool:
+        existing = links.get((rid, inst))
+        return bool(existing and existing.remote_id in (inp.listings[inst].entries or {}))
+
+    # Entries that carry a Source-Url go first: they name their record, so a lost store or an unrecorded
+    # create relinks them to it (DECISIONS §2), and the members' own entries then match those records.
+    unlinked = [(inst, rid) for inst in ok for rid in sorted(inp.listings[inst].entries or {})
+                if (inst, rid) not in by_remote]
+    unlinked.sort(key=lambda k: inp.listings[k[0]].entries[k[1]].source is None)
+    for inst, remote_id in unlinked:
+        obs = inp.listings[inst].entries[remote_id]
+        if not obs.validated:
+            out.note("info", inst, None, f"entry {remote_id} awaits validation: not copied")
+            continue
+        if (inst, remote_id) in inp.open_reviews:
+            continue
+        if obs.source is not None:
+            src = records.get(obs.source) or new_records.get(obs.source)
+            if src is None:
+                new_record(obs.source, inst, obs)
+            elif src.deleted:
+                out.note("attention", inst, src.id, f"entry {remote_id} belongs to a deleted record: left as is; "
+                                                    "`restore` the record or delete the entry by hand")
+            elif has_live_entry(src.id, inst):
+                _review(out, inst, remote_id, obs, ((src.id, 100.0),), held)  # two entries of one record
             else:
-                pool = [(r.id, r.fields) for r in list(records.values()) + list(new_records.values()) if not r.deleted]
-                result = match(obs.values, pool)
-            sure = result.sure
-            if sure is not None:
-                existing = links.get((sure, inst))
-                if existing and existing.remote_id in entries:
-                    _review(out, inst, remote_id, obs, ((sure, 100.0),), held)
-                    continue
-                link = LinkState(sure, inst, remote_id, {})
-                links[(sure, inst)] = link
-                by_remote[(inst, remote_id)] = link
-                first_links.add((sure, inst))
-            elif result.likely:
-                _review(out, inst, remote_id, obs, tuple(result.likely), held)
+                attach(src.id, inst, remote_id, {})
+            continue
+        if (inst, remote_id) in inp.distinct:
+            result = NoMatch
+        else:
+            pool = [(r.id, r.fields) for r in list(records.values()) + list(new_records.values()) if not r.deleted]
+            result = match(obs.values, pool)
+        if result.sure is not None:
+            if has_live_entry(result.sure, inst):
+                _review(out, inst, remote_id, obs, ((result.sure, 100.0),), held)
             else:
-                rid = new_id()
-                fields = {name: obs.values.get(name) for name in inp.fields_by_instance[inst]}
-                new_records[rid] = RecordState(rid, inp.kind, fields)
-                link = LinkState(rid, inst, remote_id, dict(obs.values))
-                links[(rid, inst)] = link
-                by_remote[(inst, remote_id)] = link
-                out.add(CreateRecord(rid, inp.kind, {}, inst, remote_id, dict(obs.values), obs.user))  # fields: pass 4
+                attach(result.sure, inst, remote_id, {})
+        elif result.likely:
+            _review(out, inst, remote_id, obs, tuple(result.likely), held)
+        else:
+            new_record(new_id(), inst, obs)
 
     every = {**records, **new_records}
 
@@ -280,7 +299,8 @@ def _sync_record(out: Plan, rec: RecordState, is_new: bool, changes: dict[str, d
                 if f in conflicts or (inst, f) in frozen or f not in obs.values or obs.values[f] == merged.get(f):
                     continue
                 # the wiki stores our value in its own form (purified HTML...): writing again would loop
-                if written.get(f, MISSING) == merged.get(f) and obs.values[f] == link.snapshot.get(f, MISSING):
+                pair = written.get(f)
+                if pair and pair[0] == merged.get(f) and pair[1] == obs.values[f]:
                     continue
                 diff[f] = merged.get(f)
             if diff:

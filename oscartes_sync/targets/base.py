@@ -80,6 +80,9 @@ class EntryTarget(Protocol):
     def find_by_source(self, source_url: str) -> list[str]:
         """Remote ids of the entries created with this source anchor (crash recovery, lost store)."""
 
+    def source_of(self, remote_id: str) -> str | None:
+        """The source anchor an entry was created with, or None (a member's own entry)."""
+
     def update_entry(self, form_id: str, remote_id: str, title: str, changes: dict[str, Any],
                      always: dict[str, Any]) -> None:
         """Merge `changes` into the entry. `always` holds values the instance drops unless re-sent

@@ -120,6 +120,8 @@ def _id_from_entry_url(url: str) -> str:
     return unquote(url.split("?", 1)[1].split("&", 1)[0])
 
 
+SOURCE_URL_PROPERTY = "http://outils-reseaux.org/_vocabulary/sourceUrl"
+
 class YesWikiClient:
     """EntryTarget for one YesWiki instance. Thread-safe for the engine's use: creates are serialised."""
 
@@ -373,6 +375,22 @@ class YesWikiClient:
             raise self._err(TerminalError, "GET ?api/entry/url/... answered JSON that is not a list of URLs")
         return [i for i in (_id_from_entry_url(u) for u in data) if i]
 
+    def source_of(self, remote_id: str) -> str | None:
+        """The Source-Url an entry was created with (its `sourceUrl` triple), or None: how a lost store and
+        an unrecorded create find their record again (DECISIONS §2)."""
+        query = f"api/triples/{_q(remote_id)}&property={quote(SOURCE_URL_PROPERTY, safe='')}"
+        data = self._get_json("source", query, auth="token", ok404=True)
+        if data is None:
+            return None
+        if not isinstance(data, list):
+            raise self._err(TerminalError, "GET ?api/triples/... answered JSON that is not a list")
+        for triple in data:
+            if isinstance(triple, dict) and triple.get("property") == SOURCE_URL_PROPERTY:
+                value = triple.get("value")
+                if isinstance(value, str) and value:
+                    return value
+        return None
+
     def create_entry(self, form_id: str, values: dict[str, Any], source_url: str) -> str:
         self._check_values(values)
         query = f"api/entries/{_q(form_id)}"
@@ -521,6 +539,9 @@ class YesWikiClient:
         query = f"api/pages/{_q(remote_id)}&time={quote(revision.time, safe='')}"
         data = self._get_json("revision", query, auth="token", ok404=True)
         if data is None:
+            return None
+        if isinstance(data, dict) and str(data.get("id")) != revision.id:
+            # `&time=` has a one-second resolution: two saves in the same second cannot be told apart here.
             return None
         return self._entry_values(data, remote_id, f"GET ?{query}")
 

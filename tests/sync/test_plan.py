@@ -257,16 +257,28 @@ def test_a_member_revision_hidden_by_our_write_is_merged_next_run():
 
 def test_a_value_the_wiki_stores_in_its_own_form_is_not_rewritten_forever():
     records = [rec("r1", name="Café <b>vélo</b>")]
-    snap = {"name": "Café vélo", "commune": "Orsay", "website": None, WRITTEN: {"name": "Café <b>vélo</b>"}}
+    snap = {"name": "Café vélo", "commune": "Orsay", "website": None, WRITTEN: {"name": ["Café <b>vélo</b>", "Café vélo"]}}
     links = [linked("r1", "a", "Ar1", name="Café <b>vélo</b>"), LinkState("r1", "b", "Br1", snap)]
     p = plan(make(records, links, a={"Ar1": obs("Ar1", name="Café <b>vélo</b>")}, b={"Br1": obs("Br1", name="Café vélo")}),
              ids(), toy_match)
     assert p.actions == []
 
 
+def test_what_we_once_wrote_does_not_hide_a_later_change():
+    # We created b's entry with website X; a member of b then set Y (synced everywhere); now a member of a
+    # sets X again: b must be written, although X is what we once sent there.
+    records = [rec("r1", website="https://y.fr")]
+    snap_b = {**linked("r1", "b", "Br1", website="https://y.fr").snapshot,
+              WRITTEN: {"website": ["https://x.fr", "https://x.fr"]}}
+    links = [linked("r1", "a", "Ar1", website="https://y.fr"), LinkState("r1", "b", "Br1", snap_b)]
+    p = plan(make(records, links, a={"Ar1": obs("Ar1", website="https://x.fr")},
+                  b={"Br1": obs("Br1", website="https://y.fr")}), ids(), toy_match)
+    assert [(u.instance, u.changes) for u in p.actions if isinstance(u, UpdateEntry)] == [("b", {"website": "https://x.fr"})]
+
+
 def test_unconfirmed_create_is_retried():
     records = [rec("r1")]
-    links = [linked("r1", "a", "Ar1"), LinkState("r1", "b", None, {WRITTEN: {}})]
+    links = [linked("r1", "a", "Ar1"), LinkState("r1", "b", None, {})]
     p = plan(make(records, links, a={"Ar1": obs("Ar1")}, b={"Bz": obs("Bz", name="Autre chose")}), ids(), toy_match)
     assert sorted((a.instance, a.record_id) for a in p.actions if isinstance(a, CreateEntry)) == [("a", "new1"), ("b", "r1")]
 

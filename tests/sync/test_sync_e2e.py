@@ -48,8 +48,11 @@ def test_first_run_copies_new_entries_and_merges_the_same_actor(sandbox, cfg, st
     assert b_recyclerie["bf_site_internet"] == "https://recyclerie.example"
     a_recyclerie = next(e for e in a.list(FORM).values() if "yvette" in e["bf_titre"].lower())
     assert a_recyclerie["bf_horaires"] == "Sa 10:00-18:00"
-    # the two spellings of the title are a conflict for a person, and the exit code says so
+    # the two spellings of the title are a conflict for a person, each wiki keeps its own, and the exit code
+    # says so
     assert [c.field for c in store.conflicts("open")] == ["name"]
+    assert b_recyclerie["bf_titre"] == "recyclerie du val d’yvette"
+    assert a_recyclerie["bf_titre"] == "Recyclerie du Val d'Yvette"
     assert result.exit_code == 1
 
 
