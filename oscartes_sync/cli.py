@@ -13,8 +13,11 @@ from typing import Any
 import click
 
 from . import app
-from .config import ConfigError, config_path, load_config
+from .clean import clean
+from .config import ConfigError, config_origin, config_path, load_config
+from .records import KINDS
 from .report import render
+from .store import StoreError
 
 
 class Context:
@@ -23,7 +26,7 @@ class Context:
         self.verbose = verbose
 
     def load(self):
-        return load_config(config_path(self.config_arg))
+        return load_config(config_path(self.config_arg), config_origin(self.config_arg))
 
 
 def _fail_usage(message: str) -> None:
@@ -31,21 +34,42 @@ def _fail_usage(message: str) -> None:
     sys.exit(app.EXIT_USAGE)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns the store's readable errors into one line and exit 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:  # its message names the database and never carries the password
+            click.echo(f"error: store: {exc}", err=True)
+            sys.exit(app.EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", metavar="PATH", help="Config file (default oscartes.toml, or OSCARTES_CONFIG).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each request.")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     """Keep one source record per actor in sync across the OSCARTES wikis."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not verbose:
+        # urllib3 warns on each retry; the report already names the instance that failed, once
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     ctx.obj = Context(config, verbose)
 
 
-def _with_store(ctx: Context):
+def _load(ctx: Context):
     try:
-        cfg = ctx.load()
+        return ctx.load()
     except ConfigError as exc:
         _fail_usage(str(exc))
+
+
+def _with_store(ctx: Context, cfg=None):
+    cfg = cfg or _load(ctx)
     try:
         store = app.open_store(cfg)
     except Exception as exc:  # the store reports a readable StoreError; anything else is a bad URL
@@ -61,18 +85,30 @@ def _with_store(ctx: Context):
 @click.pass_obj
 def sync(ctx: Context, dry_run: bool, allow_deletes: int, as_json: bool) -> None:
     """One full sync cycle."""
-    cfg, store = _with_store(ctx)
+    cfg = _load(ctx)
+    if not cfg.wiki:
+        _fail_usage(f"{config_path(ctx.config_arg)}: no [[wiki]] configured: nothing to sync")
+    lock = cfg.path(cfg.sync.lock_file)
     try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail_usage(f"sync.lock_file: cannot create the folder of {lock} ({exc.strerror or exc})")
+    try:
+        # the lock first: a second run must not even open (and migrate) the store
         with app.one_run_at_a_time(cfg):
-            instances = app.build_instances(cfg)
-            run = app.sync_once(cfg, store, instances, dry_run=dry_run, allow_deletes=allow_deletes)
+            _, store = _with_store(ctx, cfg)
+            try:
+                instances = app.build_instances(cfg)
+                run = app.sync_once(cfg, store, instances, dry_run=dry_run, allow_deletes=allow_deletes)
+                open_conflicts, open_reviews = len(store.conflicts("open")), len(store.review_items("open"))
+            finally:
+                store.close()
     except app.Busy as exc:
-        click.echo(str(exc), err=True)
+        click.echo(f"error: {exc}", err=True)
         sys.exit(app.EXIT_ATTENTION)
-    finally:
-        store.close()
     click.echo(json.dumps(run.report, indent=2, ensure_ascii=False) if as_json
-               else render(run.result, run.stats, run.titles))
+               else render(run.result, run.stats, run.titles, open_conflicts=open_conflicts,
+                           open_reviews=open_reviews))
     sys.exit(run.exit_code)
 
 
@@ -178,8 +214,12 @@ def conflicts_resolve(ctx: Context, conflict_id: int, take: str | None, value: s
             try:
                 chosen = json.loads(value)
             except json.JSONDecodeError as exc:
-                _fail_usage(f"--value is not JSON: {exc}")
+                _fail_usage(f"--value is not JSON ({exc}); a text needs quotes: --value '\"Orsay\"'")
         rec = store.record(c.record_id)
+        if rec is None:
+            _fail_usage(f"conflict #{conflict_id} belongs to record {c.record_id}, which no longer exists")
+        if value is not None:
+            chosen = _checked_value(rec.kind, c.field, chosen)
         with store.transaction():
             store.resolve_conflict(c.id, chosen, by="coordinator")
             store.update_record(c.record_id, {**rec.fields, c.field: chosen}, author="coordinator",
@@ -244,7 +284,8 @@ def match(ctx: click.Context) -> None:
         if not rows:
             click.echo("No possible duplicate waiting.")
         for r in rows:
-            cands = ", ".join(f"{titles.get(c[0]) or c[0]} ({c[0][:8]}, {c[1]:.0f})" for c in r.candidates)
+            # the full record id: it is what `match link` takes
+            cands = ", ".join(f"{titles.get(c[0]) or c[0]} (record {c[0]}, score {c[1]:.0f})" for c in r.candidates)
             click.echo(f"#{r.id}  {r.instance}:{r.remote_id} {r.values.get('name')!r} may be: {cands}")
         sys.exit(app.EXIT_ATTENTION if rows else app.EXIT_OK)
 
@@ -298,6 +339,20 @@ def demo(keep: bool, workdir: str | None) -> None:
     from .sandbox.demo import run_demo
 
     sys.exit(run_demo(keep=keep, workdir=workdir, echo=click.echo))
+
+
+def _checked_value(kind: str, field: str, value: Any) -> Any:
+    """A coordinator's value, cleaned as a member's would be; refused with the reason, exit 2."""
+    try:
+        fdef = KINDS[kind].field(field)
+    except KeyError:
+        return value  # a field this version does not know: kept as given
+    cleaned = clean(fdef.type, value, max_length=fdef.max_length)
+    if cleaned.problem:
+        _fail_usage(f"--value for {field} refused: {cleaned.problem}")
+    if cleaned.value is None and field == KINDS[kind].title_field:
+        _fail_usage(f"--value for {field} refused: the {field} cannot be empty")
+    return cleaned.value
 
 
 def _short(v: Any, n: int = 40) -> str:

@@ -141,22 +141,77 @@ def config_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("OSCARTES_CONFIG") or DEFAULT_PATH)
 
 
-def load_config(path: Path) -> Config:
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found (give --config PATH or set OSCARTES_CONFIG; "
-                          "`oscartes-sync demo` needs none)")
+def config_origin(explicit: str | None) -> str:
+    """Where `config_path` took the path from, for the message of a missing file."""
+    if explicit:
+        return "given with --config"
+    if os.environ.get("OSCARTES_CONFIG"):
+        return "named by OSCARTES_CONFIG"
+    return "the default; give --config PATH or set OSCARTES_CONFIG"
+
+
+def load_config(path: Path, origin: str | None = None) -> Config:
+    if not path.is_file():
+        what = "is a folder, not a config file" if path.is_dir() else "config file not found"
+        hint = origin or "give --config PATH or set OSCARTES_CONFIG"
+        raise ConfigError(f"{path}: {what} ({hint}; `oscartes-sync demo` needs none)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if "base_dir" in data:  # internal: set from the file's location, never from the file
+        raise ConfigError(f"{path}: invalid config:\n  base_dir: unknown setting")
     try:
         cfg = Config.model_validate({**data, "base_dir": str(path.resolve().parent)})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {where}: {err['msg']}")
+        lines = [f"  {_where(err['loc'])}: {_explain(err)}" for err in exc.errors()]
         raise ConfigError(f"{path}: invalid config:\n" + "\n".join(lines)) from None
     return cfg
+
+
+def _where(loc: tuple) -> str:
+    """`wiki[1].url` for pydantic's ('wiki', 0, 'url'): 1-based, as a person counts the [[wiki]] tables."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The config model that holds the setting at `loc`, to list the settings it knows."""
+    model: type[BaseModel] | None = Config
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        candidates = [ann, *args]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return model
+
+
+def _explain(err: dict) -> str:
+    kind, loc, msg = err["type"], err["loc"], err["msg"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        known = sorted(n for n in (model.model_fields if model else {}) if n != "base_dir")
+        return "unknown setting" + (f" (known here: {', '.join(known)})" if known else "")
+    if kind == "missing":
+        return "missing: this setting is required"
+    if kind == "list_type" and len(loc) == 1 and loc[0] in ("wiki", "nextcloud"):
+        return f"must be a list of tables: write [[{loc[0]}]] (double brackets), once per instance"
+    if kind == "model_type" and len(loc) == 1:
+        return f"must be a table: write [{loc[0]}]"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return msg

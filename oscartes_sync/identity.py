@@ -72,8 +72,10 @@ class MatchResult:
 
 @lru_cache(maxsize=65536)
 def _facts_of(name: str, siret: str, commune: str, postcode: str, insee: str) -> "_Facts":
+    title = normalise_title(name)
     return _Facts(
-        title=normalise_title(name),
+        title=title,
+        core=_core(title, name_key(commune)),
         siret=clean("siret", siret).value,
         commune=name_key(commune) or None,
         postcode=clean("postcode", postcode).value,
@@ -81,9 +83,22 @@ def _facts_of(name: str, siret: str, commune: str, postcode: str, insee: str) ->
     )
 
 
+# Words that say nothing of who an actor is; with the commune's own words they are left out of the fuzzy
+# comparison, so that "Énergies citoyennes d'Évry" and "AMAP d'Évry" are not look-alikes for their place.
+CORE_VETO = 60
+FILLER_WORDS = frozenset("a au aux d de des du en et l la le les sur sous".split())
+
+
+def _core(title: str, commune_key: str) -> str:
+    place = set(commune_key.replace("-", " ").split()) if commune_key else set()
+    words = [w for w in title.split() if w not in FILLER_WORDS and w not in place]
+    return " ".join(words) or title
+
+
 @dataclass(frozen=True)
 class _Facts:
     title: str
+    core: str
     siret: str | None
     commune: str | None
     postcode: str | None
@@ -151,6 +166,8 @@ class MatchIndex:
                 rid = self._ids[i]
                 if i == by_title_index or (c.siret and r.siret == c.siret):
                     continue
+                if fuzz.token_set_ratio(c.core, r.core) < CORE_VETO:
+                    continue  # alike only by their place name and filler words
                 if score >= LIKELY_THRESHOLD_ANYWHERE or _same_place(c, r):
                     scores[rid] = max(float(score), scores.get(rid, 0.0))
         sure = by_siret or by_title

@@ -179,3 +179,12 @@ def test_records_with_missing_fields():
     store = [("a", {"name": None, "commune": None}), ("b", {})]
     assert match({"name": "Jardins de Massy", "commune": "Massy"}, store) == MatchResult(None, [])
     assert match({}, store) == MatchResult(None, [])
+
+
+def test_titles_alike_only_by_their_commune_are_not_likely():
+    store = [("amap", {"name": "AMAP d'Évry-Courcouronnes", "commune": "Évry-Courcouronnes", "postcode": "91000"})]
+    r = match({"name": "Énergies citoyennes d'Évry-Courcouronnes", "commune": "Évry-Courcouronnes",
+               "postcode": "91000"}, store)
+    assert r == MatchResult(None, [])
+    typo = match({"name": "AMAP d'Evry Courcouronne", "commune": "Évry-Courcouronnes", "postcode": "91000"}, store)
+    assert typo.sure is None and [rid for rid, _ in typo.likely] == ["amap"]

@@ -38,22 +38,27 @@ def _demo(sandbox: Sandbox, base: Path, keep: bool, echo: Callable[[str], None])
 
     cfg = sandbox.config(store_url=f"sqlite:///{base / 'oscartes-demo.db'}", lock=str(base / "demo.lock"))
     store = Store(cfg.store_url())
+
+    def show(run) -> None:
+        echo(render(run.result, run.stats, run.titles, open_conflicts=len(store.conflicts("open")),
+                    open_reviews=len(store.review_items("open"))))
+
     try:
         instances = build_instances(cfg)
         echo("\n== Run 1: first import (duplicate check before anything is copied)")
         run = sync_once(cfg, store, instances)
-        echo(render(run.result, run.stats, run.titles))
+        show(run)
 
         echo("\n== A member of polesnoe edits an entry through the wiki's own form")
         edited = sandbox.member_edit_one("polesnoe")
         echo(f"  {edited}")
         echo("\n== Run 2: the edit reaches the other wiki")
         run = sync_once(cfg, store, instances)
-        echo(render(run.result, run.stats, run.titles))
+        show(run)
 
         echo("\n== Run 3: nothing changed, so one listing per wiki and no write")
         run = sync_once(cfg, store, instances)
-        echo(render(run.result, run.stats, run.titles))
+        show(run)
 
         records = store.records("actor")
         echo(f"\nSource records: {len(records)} actors; open conflicts: {len(store.conflicts('open'))}; "

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..fields import FormMap, to_canonical
-from ..targets.base import EntryTarget, TargetError, TerminalError
-from .execute import Executor, Outcome, source_url
-from .model import Action, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
+from ..targets.base import EntryTarget, TargetError
+from .execute import Executor, Outcome, record_id_of, source_url
+from .model import Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
 from .plan import plan as make_plan
 
 
@@ -92,16 +92,18 @@ def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry
         try:
             raw = inst.target.list_entries(fmap.form_id)
         except TargetError as exc:
+            # any failed listing leaves this wiki unsynced for the run: monitoring must see it as an error
             listings[name] = Listing(name, None, exc.message)
-            if isinstance(exc, TerminalError):
-                result.listing_errors[name] = exc.message
+            result.listing_errors[name] = exc.message
             continue
         entries = {rid: observe(values, fmap, rid) for rid, values in raw.items()}
-        listings[name] = Listing(name, entries)
         try:
             _resolve_intents(store, inst, kind, entries, dry_run)
+            entries = _read_sources(store, inst, entries)
         except TargetError as exc:
-            listings[name] = Listing(name, None, f"could not check unfinished creates: {exc.message}")
+            listings[name] = Listing(name, None, f"could not check unlinked entries: {exc.message}")
+            continue
+        listings[name] = Listing(name, entries)
     return listings
 
 
@@ -116,6 +118,22 @@ def _resolve_intents(store, inst: Instance, kind: str, entries: dict[str, Observ
             obs = entries[found[0]]
             store.set_link(link.record_id, inst.name, form_id=link.form_id, remote_id=found[0],
                            snapshot=dict(obs.values))
+
+
+def _read_sources(store, inst: Instance, entries: dict[str, Observed]) -> dict[str, Observed]:
+    """The Source-Url of each entry no link names yet: one look-up per new entry, none on a quiet run."""
+    linked = {l.remote_id for l in store.links(instance=inst.name) if l.remote_id}
+    source_of = getattr(inst.target, "source_of", None)
+    if source_of is None:
+        return entries
+    out = dict(entries)
+    for rid, obs in entries.items():
+        if rid in linked:
+            continue
+        record_id = record_id_of(source_of(rid))
+        if record_id:
+            out[rid] = replace(obs, source=record_id)
+    return out
 
 
 def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[str, Instance],
@@ -145,6 +163,7 @@ def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[s
 
 def _note_refused_values(plan: Plan, listings: dict[str, Listing], inp: PlanInput) -> None:
     by_remote = {(l.instance, l.remote_id): l.record_id for l in inp.links.values() if l.remote_id}
+    by_remote.update({(a.instance, a.remote_id): a.record_id for a in plan.actions if isinstance(a, CreateRecord)})
     for name, listing in listings.items():
         for rid, obs in (listing.entries or {}).items():
             for field_name, message in obs.problems:
