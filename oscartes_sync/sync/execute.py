@@ -9,6 +9,7 @@ dies), an update re-reads the entry first and checks the revision history afterw
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,15 @@ SOURCE_URL = "https://oscartes-sync.invalid/records/{record_id}"
 def source_url(record_id: str) -> str:
     """The identity anchor sent as `Source-Url` on create: survives a lost store (DECISIONS §2)."""
     return SOURCE_URL.format(record_id=record_id)
+
+
+def record_id_of(url: str | None) -> str | None:
+    """The record id in one of our Source-Urls; None for any other URL (another tool's import)."""
+    prefix = SOURCE_URL.format(record_id="")
+    if not url or not url.startswith(prefix):
+        return None
+    rid = url[len(prefix):]
+    return rid if re.fullmatch(r"[0-9a-fA-F-]{8,64}", rid) else None
 
 
 @dataclass
