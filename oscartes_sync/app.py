@@ -35,7 +35,8 @@ def build_instances(cfg: Config) -> dict[str, Instance]:
     out: dict[str, Instance] = {}
     for w in cfg.wiki:
         forms = w.form_ids()
-        maps = {kind: default_form_map(kind, forms, w.fields.get(kind)) for kind in cfg.sync.kinds}
+        maps = {kind: default_form_map(kind, forms, w.fields.get(kind), w.keys, w.restricted.get(kind))
+                for kind in cfg.sync.kinds}
         missing = [env for env in (w.api_token_env, w.admin_password_env) if not secret(env)]
         if missing:
             out[w.name] = Instance(w.name, None, maps,

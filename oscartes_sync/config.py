@@ -75,11 +75,16 @@ class WikiConfig(_Strict):
     admin_password_env: str
     forms: dict[str, str] = Field(default_factory=dict)  # kind -> form id; provisioned ids by default
     fields: dict[str, dict[str, str]] = Field(default_factory=dict)  # kind -> canonical field -> entry key
+    # a wiki's own Bazar lists: list id -> {this wiki's key: canonical key} (DECISIONS §9)
+    keys: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # kind -> canonical fields whose read ACL is restricted in this wiki's form (default: what our forms
+    # restrict, the contact fields); a restricted value is never written where it would be more visible
+    restricted: dict[str, list[str]] = Field(default_factory=dict)
 
     _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
 
-    @field_validator("forms", "fields")
+    @field_validator("forms", "fields", "restricted")
     @classmethod
     def _kinds(cls, v: dict) -> dict:
         unknown = [k for k in v if k not in KINDS]

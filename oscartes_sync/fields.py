@@ -9,7 +9,7 @@ Writing renders canonical values as the strings a Bazar form expects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import clean
 from .records import KINDS, Kind
@@ -27,11 +27,21 @@ class Problem:
     message: str
 
 
+class IdMap(Protocol):
+    """Entry ids of one wiki <-> record ids, for link fields (DECISIONS §9)."""
+
+    def record_of(self, kind: str, remote_id: str) -> str | None: ...
+
+    def remote_of(self, kind: str, record_id: str) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class FormMap:
     kind: Kind
     form_id: str
     keys: dict[str, str] = field(default_factory=dict)  # canonical name -> entry key
+    list_keys: dict[str, dict[str, str]] = field(default_factory=dict)  # list id -> {wiki key: canonical key}
+    restricted: frozenset[str] = frozenset()  # fields whose read ACL is restricted in this form
 
     @property
     def title_key(self) -> str:
@@ -47,9 +57,19 @@ class FormMap:
         return None
 
 
-def default_form_map(kind_name: str, forms: dict[str, str], overrides: dict[str, str] | None = None) -> FormMap:
+def link_kind(fdef) -> str | None:
+    """The kind a `links` field points to, named in its key pattern (`checkboxfiche{form:actor}...`)."""
+    if "{form:" not in fdef.wiki_key:
+        return None
+    return fdef.wiki_key.split("{form:", 1)[1].split("}", 1)[0]
+
+
+def default_form_map(kind_name: str, forms: dict[str, str], overrides: dict[str, str] | None = None,
+                     list_keys: dict[str, dict[str, str]] | None = None,
+                     restricted: list[str] | None = None) -> FormMap:
     """The map of the forms this project provisions; `overrides` (from the config) rename or drop keys
-    (an empty string drops a field the wiki does not have)."""
+    (an empty string drops a field the wiki does not have), `list_keys` translate a wiki's own list keys,
+    `restricted` replaces the default set of members-only fields."""
     kind = KINDS[kind_name]
     keys: dict[str, str] = {}
     for f in kind.fields:
@@ -65,10 +85,11 @@ def default_form_map(kind_name: str, forms: dict[str, str], overrides: dict[str,
             keys[name] = key
         else:
             keys.pop(name, None)
-    return FormMap(kind, str(forms[kind_name]), keys)
+    limited = frozenset(restricted) if restricted is not None else frozenset(f.name for f in kind.fields if f.contact)
+    return FormMap(kind, str(forms[kind_name]), keys, dict(list_keys or {}), limited)
 
 
-def to_canonical(raw: dict[str, Any], fmap: FormMap) -> tuple[dict[str, Any], list[Problem]]:
+def to_canonical(raw: dict[str, Any], fmap: FormMap, ids: IdMap | None = None) -> tuple[dict[str, Any], list[Problem]]:
     """Canonical values of one raw entry, refused values left out and reported."""
     values: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -78,16 +99,38 @@ def to_canonical(raw: dict[str, Any], fmap: FormMap) -> tuple[dict[str, Any], li
         if cleaned.problem:
             problems.append(Problem(name, cleaned.problem))
             continue
-        values[name] = cleaned.value
+        value = cleaned.value
+        if value is not None and fdef.type in ("key", "keys") and fdef.list_id in fmap.list_keys:
+            table = fmap.list_keys[fdef.list_id]
+            value = table.get(value, value) if fdef.type == "key" else sorted({table.get(k, k) for k in value})
+        if value is not None and fdef.type == "links":
+            target = link_kind(fdef)
+            records = [ids.record_of(target, r) if ids else None for r in value]
+            if None in records:
+                # an entry of the other kind that is not synced yet: read again next run, once it is linked
+                problems.append(Problem(name, "links to an entry that is not synced yet"))
+                continue
+            value = sorted(set(records))
+        values[name] = value
     return values, problems
 
 
-def to_wiki(values: dict[str, Any], fmap: FormMap, names: list[str] | tuple[str, ...] | None = None) -> dict[str, str]:
-    """Entry keys and strings for the given canonical fields (all mapped fields by default)."""
+def to_wiki(values: dict[str, Any], fmap: FormMap, names: list[str] | tuple[str, ...] | None = None,
+            ids: IdMap | None = None) -> dict[str, str]:
+    """Entry keys and strings for the given canonical fields (all mapped fields by default). Links to
+    records that have no entry in this wiki yet are left out (they are written once it has one)."""
     out: dict[str, str] = {}
     for name in names if names is not None else fmap.fields:
         if name not in fmap.keys:
             continue
         fdef = fmap.kind.field(name)
-        out[fmap.keys[name]] = clean.to_wiki_string(fdef.type, values.get(name))
+        value = values.get(name)
+        if value is not None and fdef.type in ("key", "keys") and fdef.list_id in fmap.list_keys:
+            back = {c: w for w, c in fmap.list_keys[fdef.list_id].items()}
+            value = back.get(value, value) if fdef.type == "key" else [back.get(k, k) for k in value]
+        if value is not None and fdef.type == "links":
+            target = link_kind(fdef)
+            remote = [ids.remote_of(target, r) if ids else None for r in value]
+            value = [r for r in remote if r] or None
+        out[fmap.keys[name]] = clean.to_wiki_string(fdef.type, value)
     return out

@@ -801,6 +801,15 @@ class YesWikiEmulator:
             if _php_empty(id_fiche):
                 raise PhpException(MSG_NO_ID)
         data["id_fiche"] = id_fiche
+        if form is not None:
+            # The API create fills a field's default (template column 5) when the field is not sent at all;
+            # sent empty, it stays empty (recorded on the live 4.4.2: tests/contract/recorded/entries_x1_*,
+            # seen for texte and liste fields). The web edit handler does not do this.
+            for f in form.property_fields():
+                if f.kind in ("texte", "liste") and f.propertyname not in data and len(f.columns) > 5:
+                    default = f.columns[5].strip()
+                    if default:
+                        data[f.propertyname] = default
         self._finish_and_save(data, form_id, ctx, posted, id_fiche)
         source_url = ctx.request.headers.get("Source-Url")
         if source_url:

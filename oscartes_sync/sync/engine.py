@@ -49,8 +49,30 @@ class SyncResult:
         return bool(store and (store.conflicts("open") or store.review_items("open")))
 
 
-def observe(raw: dict, fmap: FormMap, remote_id: str) -> Observed:
-    values, problems = to_canonical(raw, fmap)
+class StoreIdMap:
+    """Entry ids of one wiki <-> record ids, from the store's links, for link fields (DECISIONS §9)."""
+
+    def __init__(self, store, instance: str):
+        self._store, self._instance = store, instance
+        self._maps: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+
+    def _map(self, kind: str) -> tuple[dict[str, str], dict[str, str]]:
+        if kind not in self._maps:
+            ids = {r.id for r in self._store.records(kind)}
+            forward = {l.remote_id: l.record_id for l in self._store.links(instance=self._instance)
+                       if l.remote_id and l.record_id in ids}
+            self._maps[kind] = (forward, {r: e for e, r in forward.items()})
+        return self._maps[kind]
+
+    def record_of(self, kind: str, remote_id: str) -> str | None:
+        return self._map(kind)[0].get(remote_id)
+
+    def remote_of(self, kind: str, record_id: str) -> str | None:
+        return self._map(kind)[1].get(record_id)
+
+
+def observe(raw: dict, fmap: FormMap, remote_id: str, ids=None) -> Observed:
+    values, problems = to_canonical(raw, fmap, ids)
     return Observed(
         remote_id=remote_id,
         values=values,
@@ -73,19 +95,22 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
                   if i.target is not None and n not in result.instance_errors and kind in i.form_maps}
         if not usable:
             continue
-        listings = _read(store, usable, kind, result, dry_run)
+        # built after the previous kind was executed: links to actors created this run resolve
+        ids = {n: StoreIdMap(store, n) for n in usable}
+        listings = _read(store, usable, kind, result, dry_run, ids)
         inp = _plan_input(store, kind, instances, usable, listings, policy)
         plan = make_plan(inp, new_id)
         _note_refused_values(plan, listings, inp)
         result.plans.append(plan)
         if not dry_run:
             executor = Executor(store, {n: i.target for n, i in usable.items()},
-                                {n: i.form_maps[kind] for n, i in usable.items()}, stop_after)
+                                {n: i.form_maps[kind] for n, i in usable.items()}, stop_after, ids)
             executor.run(plan, result.outcome)
     return result
 
 
-def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry_run: bool) -> dict[str, Listing]:
+def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry_run: bool,
+          ids: dict[str, StoreIdMap]) -> dict[str, Listing]:
     listings: dict[str, Listing] = {}
     for name, inst in usable.items():
         fmap = inst.form_maps[kind]
@@ -96,7 +121,7 @@ def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry
             listings[name] = Listing(name, None, exc.message)
             result.listing_errors[name] = exc.message
             continue
-        entries = {rid: observe(values, fmap, rid) for rid, values in raw.items()}
+        entries = {rid: observe(values, fmap, rid, ids[name]) for rid, values in raw.items()}
         try:
             _resolve_intents(store, inst, kind, entries, dry_run)
             entries = _read_sources(store, inst, entries)
@@ -151,6 +176,7 @@ def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[s
         kind=kind,
         instances=tuple(usable),
         fields_by_instance={n: i.form_maps[kind].fields for n, i in usable.items()},
+        restricted={n: i.form_maps[kind].restricted & frozenset(i.form_maps[kind].fields) for n, i in usable.items()},
         records=records,
         links=links,
         listings=listings,

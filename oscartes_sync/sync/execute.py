@@ -51,11 +51,12 @@ class Outcome:
 
 class Executor:
     def __init__(self, store, targets: dict[str, EntryTarget], form_maps: dict[str, FormMap],
-                 stop_after: Callable[[Action], bool] | None = None):
+                 stop_after: Callable[[Action], bool] | None = None, ids: dict | None = None):
         self.store = store
         self.targets = targets
         self.maps = form_maps  # instance -> FormMap of the kind being executed
         self.stop_after = stop_after  # tests: simulate a run killed after an action
+        self.ids = ids or {}  # instance -> IdMap, for link fields
 
     def run(self, plan: Plan, outcome: Outcome) -> Outcome:
         for action in plan.actions:
@@ -120,7 +121,9 @@ class Executor:
         # Intent first: if the run dies after the POST, the next run finds the entry by its Source-Url.
         self.store.set_link(a.record_id, a.instance, form_id=fmap.form_id, remote_id=None,
                             snapshot={})
-        raw = {k: v for k, v in to_wiki(a.values, fmap).items() if v != ""}
+        # Every mapped field is sent, empty ones as "": a field left out takes the form's default on a real
+        # wiki (tests/contract/recorded/entries_x1), which would make the copy say what the member never did.
+        raw = to_wiki(a.values, fmap, ids=self.ids.get(a.instance))
         remote_id = target.create_entry(fmap.form_id, raw, url)
         self._record_readback(a.record_id, a.instance, remote_id, dict(a.values), None, outcome)
 
@@ -131,7 +134,7 @@ class Executor:
             outcome.notices.append(Notice("info", a.instance, a.record_id,
                                           f"entry {a.remote_id} vanished before the write: next run decides"))
             return
-        now, _ = to_canonical(before.values, fmap)
+        now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance))
         if any(now.get(f) != v for f, v in a.expected.items()):
             # A member saved since the listing: writing now would hide that edit. Next run merges it.
             outcome.notices.append(Notice("info", a.instance, a.record_id,
@@ -143,7 +146,7 @@ class Executor:
             title = to_wiki({fmap.kind.title_field: a.title}, fmap)[fmap.title_key]
         else:
             title = str(before.values.get(fmap.title_key) or "")
-        changes = to_wiki(a.changes, fmap, list(a.changes))
+        changes = to_wiki(a.changes, fmap, list(a.changes), self.ids.get(a.instance))
         always: dict[str, Any] = {}
         geo = fmap.geo_keys()
         if geo:
@@ -165,7 +168,7 @@ class Executor:
         snapshot: Values = dict(expected)
         pending = None  # what an earlier hidden revision held was merged by the plan that led to this write
         if after is not None:
-            seen, _ = to_canonical(after.values, fmap)
+            seen, _ = to_canonical(after.values, fmap, self.ids.get(instance))
             clean_history = True
             if previous_revision is not None:
                 revs = target.revisions(remote_id)
@@ -175,7 +178,7 @@ class Executor:
                 if ours_on_top and below is not None and below.id != previous_revision:
                     hidden = target.read_revision(remote_id, below)
                     if hidden is not None:
-                        pending, _ = to_canonical(hidden, fmap)
+                        pending, _ = to_canonical(hidden, fmap, self.ids.get(instance))
                     else:
                         outcome.notices.append(Notice("attention", instance, record_id,
                                                    f"a member saved entry {remote_id} during our write and that "
@@ -191,7 +194,7 @@ class Executor:
         target, fmap = self.targets[a.instance], self.maps[a.instance]
         before = target.read_entry(a.remote_id)
         if before is not None:
-            now, _ = to_canonical(before.values, fmap)
+            now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance))
             if any(now.get(f) != v for f, v in seen_values(a.expected).items()):
                 outcome.notices.append(Notice("attention", a.instance, a.record_id,
                                               f"entry {a.remote_id} edited since the listing: not deleted"))

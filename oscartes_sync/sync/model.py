@@ -75,6 +75,9 @@ class PlanInput:
     # records are copied nowhere until the person decides (DECISIONS §1)
     open_reviews: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     distinct: frozenset[tuple[str, str]] = frozenset()  # (instance, remote_id) a person marked as no duplicate
+    # fields whose read ACL is restricted in each instance's form: a value never goes where it would be more
+    # visible than where a member entered it (DECISIONS §6)
+    restricted: dict[str, frozenset[str]] = field(default_factory=dict)
     policy: SyncPolicy = SyncPolicy()
 
 

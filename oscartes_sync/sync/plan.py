@@ -286,9 +286,12 @@ def _sync_record(out: Plan, rec: RecordState, is_new: bool, changes: dict[str, d
     elif merged != rec.fields:
         out.add(UpdateRecord(rid, merged, ",".join(sorted(origins)) or "store"))
 
+    restricted_somewhere = set().union(*inp.restricted.values()) if inp.restricted else set()
     for inst in ok:
         link = links.get((rid, inst))
-        fields = inp.fields_by_instance[inst]
+        # a members-only value is not written where that field is public (DECISIONS §6)
+        exposed = restricted_somewhere - inp.restricted.get(inst, frozenset())
+        fields = tuple(f for f in inp.fields_by_instance[inst] if f not in exposed)
         if inst in observed:
             obs = observed[inst]
             if not obs.validated:

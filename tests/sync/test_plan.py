@@ -299,3 +299,19 @@ def test_planning_is_deterministic(first):
     inp = make(records, links, a={"Ar1": obs("Ar1", commune="Massy"), "N": obs("N", name="Neuf")},
                b={"Br1": obs("Br1")})
     assert plan(inp, ids(), toy_match).actions == plan(inp, ids(), toy_match).actions
+
+
+def test_a_members_only_value_is_not_written_where_the_field_is_public():
+    records, links = synced_pair()
+    inp = make(records, links, a={"Ar1": obs("Ar1", website="https://members.example")}, b={"Br1": obs("Br1")})
+    restricted = PlanInput(**{**inp.__dict__, "restricted": {"a": frozenset({"website"}), "b": frozenset()}})
+    p = plan(restricted, ids(), toy_match)
+    assert [a.fields["website"] for a in p.actions if isinstance(a, UpdateRecord)] == ["https://members.example"]
+    assert not [a for a in p.actions if isinstance(a, UpdateEntry)]
+    both = PlanInput(**{**inp.__dict__, "restricted": {"a": frozenset({"website"}), "b": frozenset({"website"})}})
+    assert [(u.instance, u.changes) for u in plan(both, ids(), toy_match).actions if isinstance(u, UpdateEntry)] == [
+        ("b", {"website": "https://members.example"})]
+    new = PlanInput(**{**make(a={"X": obs("X", name="Nouveau", website="https://m.example")}, b={}).__dict__,
+                       "restricted": {"a": frozenset({"website"}), "b": frozenset()}})
+    [create] = [a for a in plan(new, ids(), toy_match).actions if isinstance(a, CreateEntry)]
+    assert "website" not in create.values

@@ -38,11 +38,14 @@ def reset(sandbox):
 def test_first_run_copies_new_entries_and_merges_the_same_actor(sandbox, cfg, store):
     a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
     a.member_create(FORM, entry("Recyclerie du Val d'Yvette", bf_site_internet="https://recyclerie.example"))
-    a.member_create(FORM, entry("Atelier vélo Roue Libre", "Palaiseau", "91120"))
+    a.member_create(FORM, entry("Atelier vélo Roue Libre", "Palaiseau", "91120", listeListeVisibilite=""))
     b.member_create(FORM, entry("recyclerie du val d’yvette", bf_horaires="Sa 10:00-18:00"))
     result = run(cfg, store)
     assert len(store.records("actor")) == 2
     assert len(a.list(FORM)) == 2 and len(b.list(FORM)) == 2
+    # the copy says what the member said: no form default slipped in for a field left empty at the source
+    velo = next(e for e in b.list(FORM).values() if e["bf_titre"] == "Atelier vélo Roue Libre")
+    assert velo["listeListeVisibilite"] == ""
     # the duplicate was linked, not copied; each side gained what it lacked
     b_recyclerie = next(e for e in b.list(FORM).values() if "yvette" in e["bf_titre"].lower())
     assert b_recyclerie["bf_site_internet"] == "https://recyclerie.example"
