@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 from filelock import FileLock, Timeout
 
-from .config import Config, secret
-from .fields import default_form_map
+from .config import Config, WikiConfig, secret
+from .fields import FormMap, default_form_map
 from .report import summary
 from .store import Store
 from .sync.engine import Instance, SyncResult, run_sync
@@ -29,14 +29,19 @@ class Busy(Exception):
     """Another run holds the lock."""
 
 
+def form_maps(cfg: Config, w: WikiConfig) -> dict[str, FormMap]:
+    """Kind -> how this wiki's forms carry it, as the sync and `doctor` both see it."""
+    forms = w.form_ids()
+    return {kind: default_form_map(kind, forms, w.fields.get(kind), w.keys, w.restricted.get(kind))
+            for kind in cfg.sync.kinds}
+
+
 def build_instances(cfg: Config) -> dict[str, Instance]:
     from .targets.yeswiki import YesWikiClient
 
     out: dict[str, Instance] = {}
     for w in cfg.wiki:
-        forms = w.form_ids()
-        maps = {kind: default_form_map(kind, forms, w.fields.get(kind), w.keys, w.restricted.get(kind))
-                for kind in cfg.sync.kinds}
+        maps = form_maps(cfg, w)
         missing = [env for env in (w.api_token_env, w.admin_password_env) if not secret(env)]
         if missing:
             out[w.name] = Instance(w.name, None, maps,

@@ -153,6 +153,21 @@ def status(ctx: Context, as_json: bool) -> None:
     sys.exit(app.EXIT_ATTENTION if needs else app.EXIT_OK)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable, for monitoring.")
+@click.pass_obj
+def doctor(ctx: Context, as_json: bool) -> None:
+    """Check each wiki (secrets, reachable, version, token, admin login, forms) and the store."""
+    from .doctor import render_text, run_doctor
+
+    cfg = _load(ctx)
+    if not cfg.wiki and not cfg.nextcloud:
+        _fail_usage(f"{config_path(ctx.config_arg)}: no [[wiki]] configured: nothing to check")
+    report = run_doctor(cfg)
+    click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if as_json else render_text(report))
+    sys.exit(report.exit_code)
+
+
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def conflicts(ctx: click.Context) -> None:

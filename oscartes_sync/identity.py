@@ -95,6 +95,10 @@ def _core(title: str, commune_key: str) -> str:
     return " ".join(words) or title
 
 
+def _numbers(title: str) -> list[str]:
+    return sorted(w for w in title.split() if w.isdigit())
+
+
 @dataclass(frozen=True)
 class _Facts:
     title: str
@@ -131,16 +135,21 @@ class MatchIndex:
         self._facts: list[_Facts] = []
         self._by_siret: dict[str, list[int]] = {}
         self._by_title: dict[str, list[int]] = {}
+        self._titles: list[str] = []
         for rid, rec in records:
-            f = _facts(rec)
-            i = len(self._ids)
-            self._ids.append(rid)
-            self._facts.append(f)
-            if f.siret:
-                self._by_siret.setdefault(f.siret, []).append(i)
-            if f.title:
-                self._by_title.setdefault(f.title, []).append(i)
-        self._titles = [f.title for f in self._facts]
+            self.add(rid, rec)
+
+    def add(self, rid: str, rec: dict) -> None:
+        """One more record to match against (a record made earlier in the same run)."""
+        f = _facts(rec)
+        i = len(self._ids)
+        self._ids.append(rid)
+        self._facts.append(f)
+        self._titles.append(f.title)
+        if f.siret:
+            self._by_siret.setdefault(f.siret, []).append(i)
+        if f.title:
+            self._by_title.setdefault(f.title, []).append(i)
 
     def match(self, candidate: dict) -> MatchResult:
         c = _facts(candidate)
@@ -168,6 +177,8 @@ class MatchIndex:
                     continue
                 if fuzz.token_set_ratio(c.core, r.core) < CORE_VETO:
                     continue  # alike only by their place name and filler words
+                if _numbers(c.title) != _numbers(r.title):
+                    continue  # "Jardin partagé 1" and "Jardin partagé 2" are two gardens
                 if score >= LIKELY_THRESHOLD_ANYWHERE or _same_place(c, r):
                     scores[rid] = max(float(score), scores.get(rid, 0.0))
         sure = by_siret or by_title

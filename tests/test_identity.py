@@ -188,3 +188,10 @@ def test_titles_alike_only_by_their_commune_are_not_likely():
     assert r == MatchResult(None, [])
     typo = match({"name": "AMAP d'Evry Courcouronne", "commune": "Évry-Courcouronnes", "postcode": "91000"}, store)
     assert typo.sure is None and [rid for rid, _ in typo.likely] == ["amap"]
+
+
+def test_titles_that_differ_by_their_number_are_not_likely():
+    store = [("j1", {"name": "Jardin partagé 1", "commune": "Orsay"}), ("t1", {"name": "Association Test 1", "commune": "Orsay"})]
+    assert match({"name": "Jardin partagé 2", "commune": "Orsay"}, store) == MatchResult(None, [])
+    assert match({"name": "Association Test 10", "commune": "Orsay"}, store) == MatchResult(None, [])
+    assert match({"name": "Jardin partage 1", "commune": "Orsay"}, store).sure == "j1"

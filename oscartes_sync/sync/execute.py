@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..fields import FormMap, to_canonical, to_wiki
+from ..hashing import content_hash
 from ..targets.base import EntryError, EntryTarget, TargetError, TerminalError, TransientError
 from .model import (
     WRITTEN, Action, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, Notice, OpenConflict, Plan,
@@ -90,12 +91,13 @@ class Executor:
                 s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id,
                            remote_id=a.remote_id, snapshot=a.snapshot)
         elif isinstance(a, UpdateRecord):
-            s.update_record(a.record_id, a.fields, author="oscartes-sync", origin=a.origin,
+            s.update_record(a.record_id, a.fields, author=a.author or "oscartes-sync", origin=a.origin,
                             note=f"merged edits from {a.origin}")
         elif isinstance(a, LinkEntry):
             old = s.link(a.record_id, a.instance)
             s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id, remote_id=a.remote_id,
-                       snapshot=a.snapshot, pending=None if a.clear_pending else (old.pending if old else None))
+                       snapshot=a.snapshot, written_hash=old.written_hash if old else None,
+                       pending=None if a.clear_pending else (old.pending if old else None))
         elif isinstance(a, OpenConflict):
             s.open_conflict(a.record_id, a.field, a.base, a.candidates)
         elif isinstance(a, ReviewDuplicate):
@@ -188,7 +190,7 @@ class Executor:
         sent = written if written is not None else expected
         snapshot[WRITTEN] = {**old_written, **{f: [v, snapshot.get(f)] for f, v in sent.items()}}
         self.store.set_link(record_id, instance, form_id=fmap.form_id, remote_id=remote_id, snapshot=snapshot,
-                            pending=pending)
+                            written_hash=content_hash(sent), pending=pending)
 
     def _delete(self, a: DeleteEntry, outcome: Outcome) -> None:
         target, fmap = self.targets[a.instance], self.maps[a.instance]

@@ -109,6 +109,7 @@ class CreateRecord(Action):
 class UpdateRecord(Action):
     fields: Values
     origin: str  # instances whose edits this merges, comma separated, or "store"
+    author: str = ""  # who made those edits there (the entries' last editors), for the history
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,24 @@ class NoMatch:
 Matcher = Callable[[Values, list[tuple[str, Values]]], Any]  # identity.match
 
 
+class PoolMatcher:
+    """Adapts a `match(candidate, pool)` function (tests) to the index interface of identity.MatchIndex."""
+
+    def __init__(self, fn: Matcher, records: list[tuple[str, Values]]):
+        self.fn, self.pool = fn, list(records)
+
+    def add(self, rid: str, fields: Values) -> None:
+        self.pool.append((rid, fields))
+
+    def match(self, values: Values) -> Any:
+        return self.fn(values, self.pool)
+
+
 def seen_values(snapshot: Values) -> Values:
     return {k: v for k, v in snapshot.items() if k != WRITTEN}
 
 
 def plan(inp: PlanInput, new_id: Callable[[], str], match: Matcher | None = None) -> Plan:
-    if match is None:
-        from ..identity import match as identity_match
-        match = identity_match
     out = Plan(inp.kind)
     ok = _usable_instances(inp, out)
 
@@ -44,6 +54,12 @@ def plan(inp: PlanInput, new_id: Callable[[], str], match: Matcher | None = None
     links = dict(inp.links)
     by_remote = {(l.instance, l.remote_id): l for l in links.values() if l.remote_id is not None}
     held = {rid for cands in inp.open_reviews.values() for rid in cands}
+    live_records = [(r.id, r.fields) for r in records.values() if not r.deleted]
+    if match is None:
+        from ..identity import MatchIndex
+        index: Any = MatchIndex(live_records)  # built once; a first import of thousands stays linear
+    else:
+        index = PoolMatcher(match, live_records)
 
     # 1. entries nobody has linked yet
     new_records: dict[str, RecordState] = {}
@@ -57,10 +73,14 @@ def plan(inp: PlanInput, new_id: Callable[[], str], match: Matcher | None = None
         if not snapshot:
             first_links.add((rid, inst))
 
+    created_at: dict[str, int] = {}  # record id -> index of its CreateRecord, whose fields pass 4 fills in
+
     def new_record(rid: str, inst: str, obs: Observed) -> None:
         new_records[rid] = RecordState(rid, inp.kind, {n: obs.values.get(n) for n in inp.fields_by_instance[inst]})
+        index.add(rid, new_records[rid].fields)
         attach(rid, inst, obs.remote_id, dict(obs.values))
-        out.add(CreateRecord(rid, inp.kind, {}, inst, obs.remote_id, dict(obs.values), obs.user))  # fields: pass 4
+        created_at[rid] = len(out.actions)
+        out.add(CreateRecord(rid, inp.kind, {}, inst, obs.remote_id, dict(obs.values), obs.user))
 
     def has_live_entry(rid: str, inst: str) -> bool:
         existing = links.get((rid, inst))
@@ -90,11 +110,7 @@ def plan(inp: PlanInput, new_id: Callable[[], str], match: Matcher | None = None
             else:
                 attach(src.id, inst, remote_id, {})
             continue
-        if (inst, remote_id) in inp.distinct:
-            result = NoMatch
-        else:
-            pool = [(r.id, r.fields) for r in list(records.values()) + list(new_records.values()) if not r.deleted]
-            result = match(obs.values, pool)
+        result = NoMatch if (inst, remote_id) in inp.distinct else index.match(obs.values)
         if result.sure is not None:
             if has_live_entry(result.sure, inst):
                 _review(out, inst, remote_id, obs, ((result.sure, 100.0),), held)
@@ -182,7 +198,7 @@ def plan(inp: PlanInput, new_id: Callable[[], str], match: Matcher | None = None
         if rid in to_delete:
             _delete(out, rec, to_delete[rid], links, inp, ok)
             continue
-        _sync_record(out, rec, rid in new_records, changes.get(rid, {}), links, first_links, recreate.get(rid, []),
+        _sync_record(out, rec, created_at.get(rid), changes.get(rid, {}), links, first_links, recreate.get(rid, []),
                      held, frozen, inp, ok)
     return out
 
@@ -232,7 +248,7 @@ def _differs(a: Values, b: Values, fields: tuple[str, ...]) -> bool:
     return any(f in b and a.get(f) != b.get(f) for f in fields)
 
 
-def _sync_record(out: Plan, rec: RecordState, is_new: bool, changes: dict[str, dict[str, Any]],
+def _sync_record(out: Plan, rec: RecordState, created_at: int | None, changes: dict[str, dict[str, Any]],
                  links: dict[tuple[str, str], LinkState], first_links: set[tuple[str, str]],
                  recreate: list[str], held: set[str], frozen: set[tuple[str, str]], inp: PlanInput,
                  ok: list[str]) -> None:
@@ -261,6 +277,12 @@ def _sync_record(out: Plan, rec: RecordState, is_new: bool, changes: dict[str, d
                     per[inst] = v
                     if base is not None:
                         per.setdefault(_holder(rid, f, base, observed, links, first_links), base)
+        # An instance that changed a field it last saw with another value than the record's now (the
+        # record moved on through another wiki while this one was unreachable or not yet written) edited
+        # from a stale base: that is a conflict too, not a silent overwrite of the other edit.
+        for inst in [i for i in per if (rid, i) not in first_links and (rid, i) in links]:
+            if per[inst] != base and not _saw(links[(rid, inst)].snapshot, f, base):
+                per.setdefault(_holder(rid, f, base, observed, links, first_links), base)
         if (rid, f) in inp.open_conflicts:
             cands = dict(inp.open_conflicts[(rid, f)])
             fresh = {**cands, **{i: observed[i].values[f] for i in observed if f in observed[i].values}}
@@ -278,13 +300,12 @@ def _sync_record(out: Plan, rec: RecordState, is_new: bool, changes: dict[str, d
             merged[f] = outcome.value
             origins.update(outcome.origins)
 
-    if is_new:
-        # replace the placeholder CreateRecord with the merged fields
-        for i, a in enumerate(out.actions):
-            if isinstance(a, CreateRecord) and a.record_id == rid:
-                out.actions[i] = CreateRecord(rid, a.kind, merged, a.instance, a.remote_id, a.snapshot, a.author)
+    if created_at is not None:
+        a = out.actions[created_at]  # the record made in pass 1 gets its merged fields
+        out.actions[created_at] = CreateRecord(rid, a.kind, merged, a.instance, a.remote_id, a.snapshot, a.author)
     elif merged != rec.fields:
-        out.add(UpdateRecord(rid, merged, ",".join(sorted(origins)) or "store"))
+        editors = sorted({f"{observed[i].user}@{i}" if observed.get(i) and observed[i].user else i for i in origins})
+        out.add(UpdateRecord(rid, merged, ",".join(sorted(origins)) or "store", ",".join(editors) or "store"))
 
     restricted_somewhere = set().union(*inp.restricted.values()) if inp.restricted else set()
     for inst in ok:
@@ -321,6 +342,14 @@ def _sync_record(out: Plan, rec: RecordState, is_new: bool, changes: dict[str, d
                 out.add(ForgetLink(rid, inst))
             values = {f: merged.get(f) for f in fields}
             out.add(CreateEntry(rid, inst, values))
+
+
+def _saw(snapshot: Values, f: str, value: Any) -> bool:
+    """Whether the instance last held `value` in field `f` (as is, or in the form it stores it in)."""
+    if f not in snapshot:
+        return True  # never seen there: no base to be stale against
+    pair = snapshot.get(WRITTEN, {}).get(f)
+    return snapshot[f] == value or bool(pair and pair[0] == value and pair[1] == snapshot[f])
 
 
 def _holder(rid: str, f: str, base: Any, observed: dict[str, Observed], links: dict, first_links: set) -> str:

@@ -315,3 +315,19 @@ def test_a_members_only_value_is_not_written_where_the_field_is_public():
                        "restricted": {"a": frozenset({"website"}), "b": frozenset()}})
     [create] = [a for a in plan(new, ids(), toy_match).actions if isinstance(a, CreateEntry)]
     assert "website" not in create.values
+
+
+def test_an_edit_made_on_a_stale_base_is_a_conflict_not_an_overwrite():
+    # a's member changed the commune to Massy and it was merged while b could not be written; b's member then
+    # changed the same field from the old value: two edits of one field, neither silently wins
+    records = [rec("r1", commune="Massy")]
+    links = [linked("r1", "a", "Ar1", commune="Massy"), linked("r1", "b", "Br1", commune="Orsay")]
+    p = plan(make(records, links, a={"Ar1": obs("Ar1", commune="Massy")}, b={"Br1": obs("Br1", commune="Igny")}),
+             ids(), toy_match)
+    assert [(c.field, c.candidates) for c in p.actions if isinstance(c, OpenConflict)] == [
+        ("commune", {"a": "Massy", "b": "Igny"})]
+    assert not [a for a in p.actions if isinstance(a, (UpdateEntry, UpdateRecord))]
+    # while b had not changed it, the record's value is simply written there
+    p2 = plan(make(records, links, a={"Ar1": obs("Ar1", commune="Massy")}, b={"Br1": obs("Br1", commune="Orsay")}),
+              ids(), toy_match)
+    assert [(u.instance, u.changes) for u in p2.actions if isinstance(u, UpdateEntry)] == [("b", {"commune": "Massy"})]

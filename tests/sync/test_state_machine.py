@@ -52,6 +52,11 @@ class TwoWikis(RuleBasedStateMachine):
         self.edits: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self.created: dict[str, str] = {}  # title -> wiki it was first created in
         self.deletes_in_window = 0  # kept under min_delete_count: a refused deletion waits for a person
+        # a sync attempt (complete or not) starts a new epoch; two wikis changing one field differently within
+        # one epoch must end as a recorded conflict
+        self.epoch = 0
+        self.epoch_edits: dict[tuple[str, str, int], dict[str, str]] = {}  # (title, field, epoch) -> wiki -> value
+        self.deleted_titles: set[str] = set()
 
     def teardown(self):
         self.store.close()
@@ -71,6 +76,7 @@ class TwoWikis(RuleBasedStateMachine):
         return found[0] if found else None
 
     def sync(self, **kw):
+        self.epoch += 1
         return sync_once(self.cfg, self.store, build_instances(self.cfg), **kw)
 
     # ---- members -------------------------------------------------------------------------------------
@@ -93,6 +99,7 @@ class TwoWikis(RuleBasedStateMachine):
         value = pool[choice % len(pool)]
         self.wiki(wiki).member_edit(eid, {key: value})
         self.edits.setdefault((title, field), []).append((wiki, value))
+        self.epoch_edits.setdefault((title, field, self.epoch), {})[wiki] = value
 
     @rule(wiki=st.sampled_from(WIKIS), pick=st.integers(0, 50))
     def member_deletes(self, wiki, pick):
@@ -104,6 +111,7 @@ class TwoWikis(RuleBasedStateMachine):
         self.deletes_in_window += 1
         # the member's own earlier edits in this wiki went with the entry they deleted
         title = entries[eid]["bf_titre"]
+        self.deleted_titles.add(title)
         for key in list(self.edits):
             if key[0] == title:
                 self.edits[key] = [(w, v) for w, v in self.edits[key] if w != wiki]
@@ -173,7 +181,15 @@ class TwoWikis(RuleBasedStateMachine):
                 assert last in conflict.candidates.values() or rec.fields.get(field) in seen
             else:
                 assert rec.fields.get(field) in seen, f"edit of {title}.{field} lost: {history}"
+        # every conflict recorded: two wikis changed one field differently between two sync attempts
+        for (title, field, _), per_wiki in self.epoch_edits.items():
+            rec = by_title.get(title)
+            if rec is None or title in self.deleted_titles or len(set(per_wiki.values())) < 2:
+                continue
+            assert (rec.id, field) in open_conflicts, f"no conflict recorded for {title}.{field}: {per_wiki}"
         self.edits.clear()
+        self.epoch_edits.clear()
+        self.deleted_titles.clear()
         self.deletes_in_window = 0
 
 

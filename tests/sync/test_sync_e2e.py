@@ -210,3 +210,54 @@ def test_a_lost_store_is_rebuilt_from_the_wikis_without_creating_anything(sandbo
         assert result.exit_code == 0
     finally:
         fresh.close()
+
+
+def test_invalid_utf8_from_a_member_is_stripped_by_the_wiki_and_synced_clean(sandbox, cfg, store):
+    import requests
+
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    body = "bf_titre=Maison+des+associations&bf_ville=Orsay&bf_codepostal=91400&bf_chapeau=Lieu+ouvert".encode()
+    r = requests.post(f"{a.url}?api/entries/{FORM}", data=body + b"\xff\xfe",
+                      headers={"Authorization": f"Bearer {a.member_token}",
+                               "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 201
+    result = run(cfg, store)
+    [copy] = b.list(FORM).values()
+    assert copy["bf_chapeau"] == "Lieu ouvert"
+    assert result.exit_code == 0
+
+
+def test_a_wiki_answering_broken_utf8_is_one_error_and_the_other_still_syncs(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Recyclerie des Ulis", "Les Ulis", "91940"))
+    b.member_create(FORM, entry("Épicerie La Fourmi", "Igny", "91430"))
+
+    def corrupt_listing(app):
+        def wrapped(environ, start_response):
+            captured = {}
+            body = b"".join(app(environ, lambda status, headers, *exc: captured.update(s=status, h=headers)))
+            if "entries" in environ.get("QUERY_STRING", ""):
+                body = body.replace(b"{", b"{\"bf_x\":\"\xc3\",", 1)  # a cut multi-byte character
+            headers = [(k, v) for k, v in captured["h"] if k.lower() != "content-length"]
+            start_response(captured["s"], headers + [("Content-Length", str(len(body)))])
+            return [body]
+        return wrapped
+
+    b.server.wrap(corrupt_listing)
+    result = run(cfg, store)
+    assert result.exit_code == 1
+    err = result.result.instance_errors["tel"]
+    assert "JSON" in err
+    assert [r.fields["name"] for r in store.records("actor")] == ["Recyclerie des Ulis"]
+    assert [e["bf_titre"] for e in b.emulator.entries(FORM).values()] == ["Épicerie La Fourmi"]  # nothing written
+
+
+def test_a_20_mb_field_is_refused_with_one_message_and_the_rest_syncs(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Fablab du Plateau", bf_description="x" * 20_000_000, bf_horaires="Mo 10:00-18:00"))
+    result = run(cfg, store)
+    notes = [n for n in result.report["notices"] if "description" in n["message"]]
+    assert len(notes) == 1 and notes[0]["instance"] == "polesnoe" and "too long" in notes[0]["message"]
+    [copy] = b.list(FORM).values()
+    assert copy["bf_description"] == "" and copy["bf_horaires"] == "Mo 10:00-18:00"
+    assert result.exit_code == 1

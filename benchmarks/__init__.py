@@ -1,0 +1,1 @@
+"""Benchmarks of the sync client (DECISIONS §15); see README.md."""

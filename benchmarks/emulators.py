@@ -1,0 +1,288 @@
+"""Two emulated YesWikis in another process, so that the benchmarks measure the client alone (DECISIONS §15).
+
+`EmulatorProcess` (used by benchmarks/run.py) starts a child process that serves two `YesWikiEmulator`s with
+werkzeug's threaded server, each with the provisioned actor form and the users/tokens it is given, and a
+per-request latency. The parent drives it through a pipe:
+
+* ``seed(wiki, entries)``: adds entries as members would. This is setup and BYPASSES HTTP: it calls the
+  emulator's own create code inside the child (same id derivation and field formatting), which takes
+  seconds for 10,000 entries instead of minutes.
+* ``counts(wiki)`` / ``reset()``: requests received since the last reset, by "METHOD family".
+* ``inject(wiki, ...)``: the emulator's fault injection (a failing listing).
+* ``cpu()``: the child's CPU seconds (the emulators' own cost, kept out of the client's figures).
+
+Latency: ``--latency S`` waits S seconds before each request (default 0.02); ``--contract`` waits what the
+real YesWiki of the contract (§9, 2 cores, loopback) took per route instead.
+
+Standalone, for poking at it by hand::
+
+    OSCARTES_BENCH_TOKEN=... OSCARTES_BENCH_PASSWORD=... \\
+        python -m benchmarks.emulators --port-a 8081 --port-b 8082 --latency 0.02 [--contract] [--seed 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import sys
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any, Callable
+from urllib.parse import unquote
+
+WIKIS = ("polesnoe", "tel")
+ACTOR_FORM = "20"
+
+# Seconds per request on the real YesWiki of the contract (§9, perf_results.json). Routes §9 does not measure
+# are estimated from the nearest measured one (marked "est.").
+CONTRACT_LATENCY = {
+    "GET list": None,        # 170-230 ms at 1000 entries, with token: see _listing_latency
+    "POST create": 0.115,    # 200 + 800 sequential creates: mean 114-117 ms
+    "GET page": 0.120,       # one entry GET with bearer token ~120 ms
+    "GET revision": 0.120,   # same route with &time=
+    "GET source": 0.120,     # est.: bearer-authenticated small API GET, like one entry GET
+    "GET form": 0.060,       # est.: anonymous small API GET (~60 ms)
+    "GET forms": 0.060,      # est.
+    "POST edit": 0.115,      # est.: an entry save through the web handler, like a create
+    "POST login": 0.100,     # est.
+    "GET revisions": 0.120,  # est.
+    "DELETE delete": 0.120,  # est.
+}
+
+
+def family(method: str, path: str) -> str:
+    """`GET list`, `POST create`, ... for a request path as the emulator logs it (`/?api/forms/20/entries`)."""
+    query = path.split("?", 1)[1] if "?" in path else ""
+    first, _, rest = query.partition("&")
+    first = unquote(first)
+    if first.startswith("api/"):
+        sub = first[4:]
+        if re.fullmatch(r"forms/[^/]+/entries(/.*)?", sub):
+            name = "list"
+        elif re.fullmatch(r"forms/[^/]+", sub):
+            name = "form"
+        elif sub == "forms":
+            name = "forms"
+        elif sub.startswith("entries/") and method == "POST":
+            name = "create"
+        elif sub.startswith(("entry/url/", "triples/")):
+            name = "source"
+        elif sub.startswith("pages/"):
+            name = "delete" if method == "DELETE" else ("revision" if "time=" in rest else "page")
+        else:
+            name = "api-other"
+    elif first.endswith("/edit"):
+        name = "edit"
+    elif first.endswith("/revisions"):
+        name = "revisions"
+    elif method == "POST" and first in ("", "PagePrincipale"):
+        name = "login"
+    else:
+        name = "web-other"
+    return f"{method} {name}"
+
+
+WRITE_FAMILIES = ("POST create", "POST edit", "DELETE delete")
+
+
+def _listing_latency(emu) -> float:
+    # 170-230 ms for 1000 entries (1.06 MB): a fixed part plus a part that grows with the JSON sent.
+    n = sum(1 for v in emu.types.values() if v == "fiche_bazar")
+    return 0.03 + 0.16 * n / 1000.0
+
+
+def with_contract_latency(app: Callable, emu) -> Callable:
+    def delayed(environ: dict, start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "/") + "?" + environ.get("QUERY_STRING", "")
+        fam = family(environ.get("REQUEST_METHOD", "GET").upper(), path)
+        delay = _listing_latency(emu) if fam == "GET list" else CONTRACT_LATENCY.get(fam) or 0.06
+        time.sleep(delay)
+        return app(environ, start_response)
+
+    return delayed
+
+
+def make_wiki(name: str, users: dict[str, str]):
+    from oscartes_sync.config import DEFAULT_FORM_IDS
+    from oscartes_sync.sandbox.sandbox import FORM_LABELS
+    from oscartes_sync.sandbox.yeswiki_emulator import YesWikiEmulator
+    from oscartes_sync.templates import render_form_template
+
+    emu = YesWikiEmulator(name)
+    emu.add_user(users["admin_user"], users["admin_password"], token=users["admin_token"], admin=True)
+    emu.add_user(users["member_user"], users["member_password"], token=users["member_token"], admin=False)
+    emu.add_form(ACTOR_FORM, FORM_LABELS["actor"], render_form_template("actor", dict(DEFAULT_FORM_IDS)))
+    return emu
+
+
+def start(emu, port: int, latency: float, contract: bool):
+    from werkzeug.serving import make_server
+
+    from oscartes_sync.sandbox.server import _QuietHandler, with_latency
+
+    app = with_contract_latency(emu, emu) if contract else with_latency(emu, latency)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    return server
+
+
+def seed(emu, entries: list[dict[str, str]], user: str) -> list[str]:
+    """Members' entries, created by the emulator's own create code without HTTP (setup only)."""
+    from oscartes_sync.sandbox.yeswiki_emulator import Posted
+
+    ids = []
+    with emu._lock:
+        for values in entries:
+            ctx = SimpleNamespace(posted=Posted(data=dict(values)), is_admin=False, user=user,
+                                  client_ip="127.0.0.1", request=SimpleNamespace(headers={}))
+            ids.append(emu._create_entry(ctx, ACTOR_FORM))
+    return ids
+
+
+def counts(emu) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with emu._lock:
+        log = list(emu.request_log)
+    for method, path in log:
+        key = family(method, path)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: tuple[int, int]) -> None:
+    emus = {name: make_wiki(name, users) for name in WIKIS}
+    servers = {name: start(emus[name], port, latency, contract) for name, port in zip(WIKIS, ports)}
+    conn.send({name: f"http://127.0.0.1:{s.server_port}/" for name, s in servers.items()})
+    while True:
+        try:
+            cmd, args = conn.recv()
+        except EOFError:
+            break
+        try:
+            if cmd == "stop":
+                conn.send(None)
+                break
+            if cmd == "seed":
+                result: Any = seed(emus[args[0]], args[1], users["member_user"])
+            elif cmd == "counts":
+                result = {name: counts(emus[name]) for name in WIKIS}
+            elif cmd == "reset":
+                for e in emus.values():
+                    e.reset_log()
+                result = None
+            elif cmd == "inject":
+                emus[args[0]].inject(*args[1:])
+                result = None
+            elif cmd == "entry_count":
+                result = {name: len(e.entries(ACTOR_FORM)) for name, e in emus.items()}
+            elif cmd == "cpu":
+                result = time.process_time()
+            else:
+                raise ValueError(f"unknown command {cmd!r}")
+            conn.send(("ok", result))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails loudly
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    for s in servers.values():
+        s.shutdown()
+        s.server_close()
+
+
+class EmulatorProcess:
+    """The two emulated wikis in a child process (spawned: nothing of the parent's state is shared)."""
+
+    def __init__(self, users: dict[str, str], *, latency: float = 0.02, contract: bool = False,
+                 ports: tuple[int, int] = (0, 0)):
+        ctx = mp.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe()
+        self._proc = ctx.Process(target=_child, args=(child_conn, latency, contract, users, ports),
+                                 name="yeswiki-emulators", daemon=True)
+        self._proc.start()
+        if not self._conn.poll(60):
+            self._proc.kill()
+            raise RuntimeError("the emulator process did not start within 60 s")
+        self.urls: dict[str, str] = self._conn.recv()
+
+    def _call(self, cmd: str, *args: Any) -> Any:
+        self._conn.send((cmd, args))
+        status, result = self._conn.recv()
+        if status != "ok":
+            raise RuntimeError(f"emulator process: {result}")
+        return result
+
+    def seed(self, wiki: str, entries: list[dict[str, str]]) -> list[str]:
+        return self._call("seed", wiki, entries)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return self._call("counts")
+
+    def reset(self) -> None:
+        self._call("reset")
+
+    def inject(self, wiki: str, method: str, path_regex: str, fault: str, times: int = 1) -> None:
+        self._call("inject", wiki, method, path_regex, fault, times)
+
+    def entry_count(self) -> dict[str, int]:
+        return self._call("entry_count")
+
+    def cpu(self) -> float:
+        return self._call("cpu")
+
+    def stop(self) -> None:
+        try:
+            self._conn.send(("stop", ()))
+            self._conn.poll(5) and self._conn.recv()
+        except (OSError, EOFError):
+            pass
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+    def __enter__(self) -> "EmulatorProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.emulators", description=__doc__.split("\n\n")[0])
+    p.add_argument("--port-a", type=int, default=8081, help="port of the first wiki (polesnoe)")
+    p.add_argument("--port-b", type=int, default=8082, help="port of the second wiki (tel)")
+    p.add_argument("--latency", type=float, default=0.02, help="seconds waited before each request")
+    p.add_argument("--contract", action="store_true", help="per-route latency measured on a real YesWiki")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed N actors (N/2 per wiki)")
+    args = p.parse_args(argv)
+    token, password = os.environ.get("OSCARTES_BENCH_TOKEN"), os.environ.get("OSCARTES_BENCH_PASSWORD")
+    if not (token and password):
+        print("set OSCARTES_BENCH_TOKEN and OSCARTES_BENCH_PASSWORD (WikiAdmin's API token and password)",
+              file=sys.stderr)
+        return 2
+    users = {"admin_user": "WikiAdmin", "admin_password": password, "admin_token": token,
+             "member_user": "MembreActif", "member_password": password, "member_token": token + "m"}
+    emus = {name: make_wiki(name, users) for name in WIKIS}
+    if args.seed:
+        from .dataset import make_dataset
+
+        data = make_dataset(args.seed)
+        seed(emus["polesnoe"], data.wiki_a, users["member_user"])
+        seed(emus["tel"], data.wiki_b, users["member_user"])
+    servers = [start(emus[n], port, args.latency, args.contract) for n, port in zip(WIKIS, (args.port_a, args.port_b))]
+    for name, s in zip(WIKIS, servers):
+        print(f"{name}: http://127.0.0.1:{s.server_port}/")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
