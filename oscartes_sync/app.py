@@ -90,8 +90,13 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     rep = summary(result, stats)
     if run_id is not None:
         store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
-    titles = {r.id: r.fields.get("name") or r.id for r in store.records(include_deleted=True)}
+    titles = record_titles(store)
     return RunSummary(result, code, rep, titles, stats)
+
+
+def record_titles(store: Store) -> dict[str, str]:
+    """Record id -> its name, so that what is shown to a person says who, not a UUID."""
+    return {r.id: r.fields.get("name") or r.id for r in store.records(include_deleted=True)}
 
 
 def open_store(cfg: Config) -> Store:

@@ -176,7 +176,7 @@ def conflicts(ctx: click.Context) -> None:
         cfg, store = _with_store(ctx.obj)
         try:
             rows = store.conflicts("open")
-            titles = {r.id: r.fields.get("name") for r in store.records(include_deleted=True)}
+            titles = app.record_titles(store)
         finally:
             store.close()
         if not rows:
@@ -293,7 +293,7 @@ def match(ctx: click.Context) -> None:
         cfg, store = _with_store(ctx.obj)
         try:
             rows = store.review_items("open")
-            titles = {r.id: r.fields.get("name") for r in store.records(include_deleted=True)}
+            titles = app.record_titles(store)
         finally:
             store.close()
         if not rows:
