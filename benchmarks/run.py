@@ -243,12 +243,6 @@ class Bench:
             cfg = self.config(emus.urls)
             members = Members(emus.urls, self.users)
             k = args.edits
-            # members edit actors only their own wiki lists (no open conflict can hold their edit back) and
-            # that the first import linked (an entry waiting in the review queue is not synced)
-            store = app.open_store(cfg)
-            linked = {l.remote_id for l in store.links(instance="polesnoe") if l.remote_id}
-            store.close()
-            own_a = [rid for i, rid in enumerate(ids_a) if i not in data.shared_a and rid in linked]
 
             # (1) first import
             m, run = self.measure("(1) first import", emus, cfg)
@@ -270,6 +264,12 @@ class Bench:
                                               f"(got {_fmt(c)})")
 
             # (3) k member edits, then a sync
+            # members edit actors only their own wiki lists (no open conflict can hold their edit back) and
+            # that the first import linked (an entry waiting in the review queue is not synced)
+            store = app.open_store(cfg)
+            linked = {l.remote_id for l in store.links(instance="polesnoe") if l.remote_id}
+            store.close()
+            own_a = [rid for i, rid in enumerate(ids_a) if i not in data.shared_a and rid in linked]
             edited = own_a[:k]
             for i, rid in enumerate(edited):
                 members.edit("polesnoe", rid, {"bf_chapeau": f"Chapeau modifié par un membre ({i}, {time.time():.0f})"})

@@ -154,6 +154,40 @@ def status(ctx: Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--check", is_flag=True, help="Write nothing; print the drift and exit 1 if there is any.")
+@click.option("--force", is_flag=True, help="Also overwrite pages edited by hand (the wiki keeps their history).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def provision(ctx: Context, check: bool, force: bool, as_json: bool) -> None:
+    """Set up the Bazar forms, lists and pages of wiki_templates/ in every wiki."""
+    from dataclasses import asdict
+
+    from .publish.provision import ProvisionError, render_report, run_provision
+
+    if check and force:
+        _fail_usage("--check writes nothing: it cannot be combined with --force")
+    cfg, store = _with_store(ctx)
+    try:
+        if not cfg.wiki:
+            _fail_usage(f"{config_path(ctx.config_arg)}: no [[wiki]] configured: nothing to provision")
+        with app.one_run_at_a_time(cfg):
+            report = run_provision(cfg, store, check=check, force=force)
+    except ProvisionError as exc:
+        _fail_usage(f"templates: {exc} (nothing was written to any wiki)")
+    except app.Busy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(app.EXIT_ATTENTION)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"check": report.check, "errors": report.errors,
+                               "items": [asdict(i) for i in report.items]}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_report(report))
+    sys.exit(report.exit_code)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable, for monitoring.")
 @click.pass_obj
 def doctor(ctx: Context, as_json: bool) -> None:

@@ -69,11 +69,78 @@ def template_list_ids(bn_template: str) -> list[str]:
     return [cols[1] for cols in parse_template(bn_template) if cols[0] in _LIST_TYPES]
 
 
+# Field types YesWiki 4.4 knows (the @Field names of tools/bazar/fields/*.php).
+FIELD_TYPES = frozenset("""
+acls bookmarklet calc checkboxfiche checkbox conditionschecking jour listedatedeb listedatefin champs_mail
+externalcheckboxentryfield externalcheckboxlistfield externalfilefield externalimagefield externalradioentryfield
+externalradiolistfield externalselectentryfield externalselectlistfield externaltagsfield fichier champs_cache
+image labelhtml lien_internet listefichesliees listefiches map carte_google metadatas old mot_de_passe radiofiche
+radio reactions listefiche liste inscriptionliste tabchange tabs tags texte textelong titre yeswiki_user
+utilisateur_wikini
+""".split())
+
+
+class TemplateError(Exception):
+    """A template of wiki_templates/ that cannot be used; names the file and the line."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str):
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.message = str(path), line, message
+
+
+def _source_line(path: Path, needle: str) -> int | None:
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if needle and needle in line:
+            return n
+    return None
+
+
+def check_form_template(kind: str, forms: dict[str, str | int]) -> str:
+    """The rendered template of `kind`, or TemplateError for an unknown field type or a missing title."""
+    path = TEMPLATES_DIR / "forms" / f"{kind}.txt.j2"
+    try:
+        text = render_form_template(kind, forms)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(path, getattr(exc, "lineno", None), f"template error: {exc}") from None
+    has_title = False
+    for cols in parse_template(text):
+        if cols[0] not in FIELD_TYPES:
+            raw = "***".join(cols[:2])
+            raise TemplateError(path, _source_line(path, raw) or _source_line(path, cols[0]),
+                                f"unknown field type {cols[0]!r} (YesWiki 4.4 knows: texte, textelong, liste, ...)")
+        has_title = has_title or cols[0] == "titre" or (len(cols) > 1 and cols[1] == "bf_titre")
+    if not has_title:
+        raise TemplateError(path, None, "no title field: a Bazar form needs a 'texte***bf_titre***...' line "
+                                        "(or a 'titre' field); YesWiki refuses the form otherwise")
+    return text
+
+
+def _no_duplicate_keys(path: Path):
+    def hook(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                lines = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                         if f'"{key}"' in line]
+                raise TemplateError(path, lines[1] if len(lines) > 1 else None, f"duplicate key {key!r}")
+            seen.add(key)
+        return dict(pairs)
+    return hook
+
+
 @lru_cache(maxsize=1)
 def _load_lists() -> dict[str, dict]:
     out: dict[str, dict] = {}
     for path in sorted((TEMPLATES_DIR / "lists").glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys(path))
+        except json.JSONDecodeError as exc:
+            raise TemplateError(path, exc.lineno, f"not JSON: {exc.msg}") from None
+        if not isinstance(data, dict) or not {"id", "titre", "values"} <= data.keys():
+            raise TemplateError(path, None, 'a list file needs "id", "titre" and "values"')
+        if data["id"] in out:
+            raise TemplateError(path, _source_line(path, '"id"'), f"list id {data['id']!r} is used by another file")
         out[data["id"]] = {"titre": data["titre"], "values": dict(data["values"])}
     return out
 

@@ -795,3 +795,21 @@ def test_config_that_is_a_folder_is_exit_2(tmp_path):
     ran = invoke(["--config", str(tmp_path / "conf"), "status"])
     assert ran.code == 2, ran
     assert "is a folder" in ran.stderr
+
+
+def test_provision_check_then_provision_then_check_again(setup):
+    # the sandbox's wikis have the actor form already (set up directly); everything else is missing
+    check = setup.run("provision", "--check")
+    assert check.code == 1 and "to create" in check.stdout and "objects differ from the templates" in check.stdout
+    assert entry_writes(setup) == {"polesnoe": 0, "tel": 0}
+    for w in setup.sandbox.wikis.values():
+        assert w.emulator.count("POST") == 0
+    done = setup.run("provision")
+    assert done.code == 0, done
+    again = setup.run("provision", "--check")
+    assert again.code == 0 and "No drift" in again.stdout
+
+
+def test_provision_check_and_force_together_is_a_usage_error(setup):
+    ran = setup.run("provision", "--check", "--force")
+    assert ran.code == 2 and "cannot be combined" in ran.stderr

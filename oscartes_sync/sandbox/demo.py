@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..app import build_instances, sync_once
+from ..publish.provision import render_report, run_provision
 from ..report import render
 from ..store import Store
 from .sample_data import sample_entries
@@ -24,20 +25,31 @@ def run_demo(*, keep: bool = False, workdir: str | None = None, echo: Callable[[
     with tempfile.TemporaryDirectory(prefix="oscartes-demo-") as tmp:
         base = Path(workdir) if workdir else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
-        with start_sandbox() as sandbox:
+        with start_sandbox(provisioned=False) as sandbox:
             return _demo(sandbox, base, keep, echo)
 
 
 def _demo(sandbox: Sandbox, base: Path, keep: bool, echo: Callable[[str], None]) -> int:
-    echo("Sandbox: two emulated YesWikis on this machine")
+    echo("Sandbox: two emulated YesWikis on this machine, fresh and empty")
     for wiki in sandbox.wikis.values():
         echo(f"  {wiki.name:9s} {wiki.url}")
-    counts = sandbox.seed_sample(sample_entries())
-    echo("Sample data (members' entries, before any sync): "
-         + ", ".join(f"{n} {c} entries" for n, c in counts.items()))
-
     cfg = sandbox.config(store_url=f"sqlite:///{base / 'oscartes-demo.db'}", lock=str(base / "demo.lock"))
     store = Store(cfg.store_url())
+
+    echo("\n== Provision: forms, lists and pages from wiki_templates/, through the wikis' admin pages")
+    report = run_provision(cfg, store)
+    if report.exit_code:
+        echo(render_report(report, show_diff=False))
+        store.close()
+        return 1
+    for name in sandbox.wikis:
+        made = [i for i in report.items if i.wiki == name and i.status == "create"]
+        echo(f"  {name}: {sum(i.kind == 'form' for i in made)} forms, {sum(i.kind == 'list' for i in made)} lists, "
+             f"{sum(i.kind == 'page' for i in made)} pages created")
+
+    counts = sandbox.seed_sample(sample_entries())
+    echo("\nSample data (members' entries, before any sync): "
+         + ", ".join(f"{n} {c} entries" for n, c in counts.items()))
 
     def show(run) -> None:
         echo(render(run.result, run.stats, run.titles, open_conflicts=len(store.conflicts("open")),

@@ -19,8 +19,6 @@ from .server import RunningServer, start_server
 from .yeswiki_emulator import YesWikiEmulator
 
 WIKI_NAMES = ("polesnoe", "tel")
-FORM_LABELS = {"actor": "Acteurs", "project": "Projets", "event": "Événements", "offer": "Offres",
-               "call": "Appels à projets"}
 
 
 @dataclass
@@ -126,7 +124,10 @@ class Sandbox:
             w.server.stop()
 
 
-def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.0) -> SandboxWiki:
+def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.0,
+             provisioned: bool = True) -> SandboxWiki:
+    """A fresh emulated wiki with an admin and a member. `provisioned`: its forms are set up directly, as
+    tests want them; otherwise it is bare, as a new real wiki, and `provision` has to set it up."""
     emulator = YesWikiEmulator(name)
     admin, member = "WikiAdmin", "MembreActif"
     admin_pw, member_pw = secrets.token_hex(8), secrets.token_hex(8)
@@ -134,19 +135,19 @@ def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.
     emulator.add_user(admin, admin_pw, token=token, admin=True)
     emulator.add_user(member, member_pw, token=member_token, admin=False)
     forms = dict(DEFAULT_FORM_IDS)
-    for kind in kinds:
-        emulator.add_form(forms[kind], FORM_LABELS[kind], render_form_template(kind, forms))
+    for kind in kinds if provisioned else ():
+        emulator.add_form(forms[kind], KINDS[kind].label, render_form_template(kind, forms))
     server = start_server(emulator, latency=latency)
     return SandboxWiki(name, emulator, server, admin, admin_pw, token, member, member_pw, member_token)
 
 
 @contextmanager
 def start_sandbox(names: tuple[str, ...] = WIKI_NAMES, kinds: tuple[str, ...] = ("actor",),
-                  latency: float = 0.0) -> Iterator[Sandbox]:
+                  latency: float = 0.0, provisioned: bool = True) -> Iterator[Sandbox]:
     sandbox = Sandbox(kinds=kinds)
     try:
         for name in names:
-            sandbox.wikis[name] = new_wiki(name, kinds, latency)
+            sandbox.wikis[name] = new_wiki(name, kinds, latency, provisioned)
         yield sandbox
     finally:
         sandbox.stop()

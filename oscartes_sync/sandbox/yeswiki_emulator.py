@@ -6,8 +6,9 @@ the broken PATCH/PUT/DELETE page handlers, the create route used as a full-repla
 (PHP clock in the wiki time zone for ``date_*_fiche``, UTC database clock for ``pages.time``),
 the 10,000,000-character truncation, the checkbox JSON-list-as-indexes bug, etc.
 
-Not emulated (other issue): the page edit handler with hashcash, the forms and lists admin web
-routes. ``register_api_route`` and ``register_web_handler`` are the extension points for them.
+The admin side (forms and lists web UI, page edit handler with hashcash, the `json` handler) lives in
+``yeswiki_admin_routes``, installed on every emulator through the extension points ``register_api_route``,
+``register_web_handler``, ``register_bazar_view`` and ``register_path_handler``.
 
 Usage::
 
@@ -36,13 +37,14 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from html.entities import codepoint2name
 from typing import Any, Callable, Iterable
 from urllib.parse import quote, unquote_plus, unquote_to_bytes
 from zoneinfo import ZoneInfo
 
 import nh3
 from werkzeug.wrappers import Request, Response
+
+from oscartes_sync.targets.wikiname import _remove_accents, genere_nom_wiki, wiki_name_base
 
 TYPE_URI = "http://outils-reseaux.org/_vocabulary/type"
 SOURCE_URL_URI = "http://outils-reseaux.org/_vocabulary/sourceUrl"
@@ -109,56 +111,7 @@ def _utcnow() -> datetime:
 # ---------------------------------------------------------------------------------------------
 # id derivation (genere_nom_wiki, contract §3.2)
 
-_ACCENT_ENTITY = re.compile(r"([A-za-z])(?:acute|cedil|caron|circ|grave|orn|ring|slash|th|tilde|uml)")
-_LIGATURE_ENTITY = re.compile(r"([A-za-z]{2})(?:lig)")
-_ASCII_PUNCT = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_UCWORDS_DELIMS = " \t\r\n\f\v"
-
-
-def _remove_accents(text: str) -> str:
-    """PHP removeAccents(): htmlentities (HTML 4.01 table), keep the base letter, drop other entities."""
-    out = []
-    for ch in text:
-        name = codepoint2name.get(ord(ch))
-        if name is None or ch in "\"'":  # ENT_NOQUOTES; other ASCII chars with entities are punctuation
-            out.append(ch)
-            continue
-        m = _ACCENT_ENTITY.fullmatch(name) or _LIGATURE_ENTITY.fullmatch(name)
-        out.append(m.group(1) if m else "")
-    return "".join(out)
-
-
-def _ucwords(text: str) -> str:
-    out, upper_next = [], True
-    for ch in text:
-        out.append(ch.upper() if upper_next and "a" <= ch <= "z" else ch)
-        upper_next = ch in _UCWORDS_DELIMS
-    return "".join(out)
-
-
-def wiki_name_base(title: str) -> str:
-    """First step of genere_nom_wiki: the WikiName for a title, before collision suffixes."""
-    spaced = "".join(" " if ch in _ASCII_PUNCT else ch for ch in title)
-    temp = _remove_accents(spaced[:47])
-    lowered = "".join(ch.lower() if "A" <= ch <= "Z" else ch for ch in temp)  # strtolower is ASCII-only
-    name = "".join(re.sub(r"[^a-zA-Z0-9]", "", word.strip(" \t\n\r\0\x0b"))
-                   for word in _ucwords(lowered).split(" "))
-    if len(re.sub(r"[^A-Z]", "", name)) < 2 and name:
-        name = name[:-1] + name[-1].upper()
-    return name
-
-
-def genere_nom_wiki(title: str, exists: Callable[[str], bool]) -> str:
-    """Full genere_nom_wiki: base name, then X2, X3... while a page with that tag exists."""
-    name = wiki_name_base(title)
-    occurrence = 1
-    while name and exists(name):
-        occurrence += 1
-        if occurrence == 2:
-            name = f"{name}2"
-        else:
-            name = name[: -len(str(occurrence - 1))] + str(occurrence)
-    return name
+# (the derivation lives in the product: oscartes_sync.targets.wikiname)
 
 
 def _query_match(wanted: str, token: str) -> bool:
@@ -523,8 +476,11 @@ class YesWikiEmulator:
         self.api_routes: list[tuple[str, re.Pattern, str, Handler]] = []
         self.web_handlers: dict[str, Handler] = {}
         self.bazar_views: dict[tuple[str, str], Handler] = {}
+        self.path_handlers: dict[str, Handler] = {}
         self._install_routes()
         self.register_bazar_view("saisir", "supprimer", self._bazar_delete_entry)
+        from .yeswiki_admin_routes import install_admin_routes  # imports this module: late import
+        install_admin_routes(self)
         if seed_pages:
             self.add_page("PagePrincipale", "======Félicitations, votre wiki est installé !======\n"
                           "{{include page=\"AccueilYeswiki\"}}\n\n{#Et hop, effacez tout et belle aventure#}",
@@ -622,6 +578,10 @@ class YesWikiEmulator:
     def register_web_handler(self, name: str, handler: Handler) -> None:
         """Add a page handler (`/?Tag/<name>`)."""
         self.web_handlers[name] = handler
+
+    def register_path_handler(self, path: str, handler: Handler) -> None:
+        """Add a script outside index.php (e.g. `/tools/security/wp-hashcash-getkey.php`)."""
+        self.path_handlers[path] = handler
 
     def register_bazar_view(self, vue: str, action: str, handler: Handler) -> None:
         """Add a `/?BazaR&vue=<vue>&action=<action>` web UI route (forms, lists admin)."""
@@ -975,7 +935,10 @@ class YesWikiEmulator:
                 user = None
             ctx = Ctx(request, method, wiki, get, base_url, user, bool(user and self.users[user].admin), False,
                       session_id, request.remote_addr or "127.0.0.1")
-            if wiki == "api" or wiki.startswith("api/"):
+            path_handler = self.path_handlers.get(request.path)
+            if path_handler is not None:
+                response = path_handler(ctx, {})
+            elif wiki == "api" or wiki.startswith("api/"):
                 response = self._api(ctx)
             else:
                 response = self._web(ctx)
@@ -1285,10 +1248,8 @@ class YesWikiEmulator:
             return Response(self._visible_body(revs[-1], ctx), content_type="text/plain; charset=UTF-8")
         if handler == "revisions":
             return self._revisions_page(ctx, tag)
-        if handler == "edit":
-            if self.types.get(tag) == "fiche_bazar":
-                return self._entry_edit(ctx, tag)
-            return self._page_edit(ctx, tag)
+        if handler == "edit" and self.types.get(tag) == "fiche_bazar":
+            return self._entry_edit(ctx, tag)  # the page edit handler is in yeswiki_admin_routes
         return self._show_page(ctx, tag)
 
     def _login(self, ctx: Ctx, tag: str) -> Response:
@@ -1383,17 +1344,6 @@ class YesWikiEmulator:
         self.triples = [t for t in self.triples if not (t["resource"] == tag and t["property"] == SOURCE_URL_URI)]
         return Response("", status=302, content_type="text/html; charset=UTF-8",
                         headers={"Location": f"{ctx.base_url}?BazaR&vue=consulter"})
-
-    def _page_edit(self, ctx: Ctx, tag: str) -> Response:
-        """Page edit handler (hashcash, optimistic locking): not emulated yet (provisioning issue).
-        Like the real handler without a valid hashcash it re-displays the form and saves nothing."""
-        revs = self.revisions.get(tag)
-        previous = str(revs[-1]["id"]) if revs else ""
-        body = _h(revs[-1]["body"]) if revs else ""
-        return self._html(self._html_page(ctx, f"{tag}/edit", (
-            f'<form id="ACEditor" action="{_h(ctx.base_url)}?{_h(tag)}/edit" method="POST">\n'
-            f'<input type="hidden" name="previous" value="{previous}">\n<textarea name="body">{body}</textarea>\n'
-            "</form>")))
 
 
 __all__ = ["YesWikiEmulator", "ManualClock", "genere_nom_wiki", "wiki_name_base", "purify_html", "PhpException"]

@@ -1,0 +1,243 @@
+"""`provision`: the Bazar forms, lists and static pages of wiki_templates/, in every configured wiki.
+
+Everything is read and compared before anything is written, and all templates are checked first: a bad
+template stops the run before any wiki is touched. Then, per wiki and per object: create what is missing,
+update what drifted from the templates, leave alone what matches (a second run writes nothing). Two things are
+never overwritten silently: a form at our id that is not ours (another form of the wiki), and a page a person
+edited by hand since the service last wrote it (reported; `--force` overwrites, the wiki keeps the old revision).
+`--check` writes nothing and shows the drift as a diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Config, WikiConfig, secret
+from ..hashing import content_hash
+from ..records import KINDS
+from ..targets.base import TargetError, TerminalError
+from ..targets.wikiname import list_id_for
+from ..templates import FORM_KINDS, TemplateError, all_lists, check_form_template
+
+CREATE, UPDATE, OK, HAND_EDITED, FOREIGN, MAPPED, FAILED = (
+    "create", "update", "ok", "hand-edited", "foreign", "mapped", "failed")
+NEEDS_PERSON = {HAND_EDITED, FOREIGN, FAILED}
+
+
+class ProvisionError(Exception):
+    """The templates cannot be used: nothing was written anywhere."""
+
+
+@dataclass
+class Item:
+    wiki: str
+    kind: str  # form | list | page
+    name: str
+    status: str
+    diff: str = ""
+    message: str = ""
+
+
+@dataclass
+class ProvisionReport:
+    check: bool
+    items: list[Item] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # wiki -> why it was not provisioned
+
+    @property
+    def drift(self) -> list[Item]:
+        return [i for i in self.items if i.status in (CREATE, UPDATE, HAND_EDITED, FOREIGN)]
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors or any(i.status in NEEDS_PERSON for i in self.items):
+            return 1
+        return 1 if self.check and self.drift else 0
+
+
+@dataclass(frozen=True)
+class Desired:
+    forms: dict[str, tuple[str, str, str]]  # kind -> (form id, label, bn_template)
+    lists: dict[str, tuple[str, dict[str, str]]]  # list id -> (title, labels)
+    pages: dict[str, str]  # tag -> body
+    mapped: tuple[str, ...]  # kinds this wiki keeps in its own forms (mapped in the config)
+
+
+def desired_state(w: WikiConfig) -> Desired:
+    """What the templates say this wiki must hold. Raises ProvisionError naming the file and line."""
+    forms = w.form_ids()
+    mapped = tuple(k for k in FORM_KINDS if k in w.fields)
+    try:
+        wanted_forms = {k: (forms[k], KINDS[k].label, check_form_template(k, forms))
+                        for k in FORM_KINDS if k not in mapped}
+        lists = {}
+        for list_id, data in all_lists().items():
+            if list_id_for(data["titre"]) != list_id:
+                raise TemplateError(f"wiki_templates/lists/{list_id}.json", None,
+                                    f"title {data['titre']!r} gives the id {list_id_for(data['titre'])!r} in "
+                                    f"YesWiki, not {list_id!r}")
+            lists[list_id] = (data["titre"], dict(data["values"]))
+    except TemplateError as exc:
+        raise ProvisionError(str(exc)) from None
+    return Desired(wanted_forms, lists, _static_pages(forms, lists), mapped)
+
+
+def _static_pages(forms: dict[str, str], lists: dict[str, tuple[str, dict[str, str]]]) -> dict[str, str]:
+    from .pages import static_pages
+
+    specs = static_pages(forms, {k: {"titre": t, "values": v} for k, (t, v) in lists.items()})
+    return {p.tag: p.body for p in specs}
+
+
+def _diff(name: str, current: str, wanted: str) -> str:
+    lines = difflib.unified_diff(current.splitlines(), wanted.splitlines(), f"{name} (wiki)",
+                                 f"{name} (templates)", lineterm="")
+    return "\n".join(lines)
+
+
+def _list_text(title: str, labels: dict[str, str]) -> str:
+    return "\n".join([f"titre: {title}"] + [f"{k}: {v}" for k, v in labels.items()])
+
+
+def run_provision(cfg: Config, store, *, check: bool = False, force: bool = False,
+                  admin_factory: Callable[[WikiConfig, str], Any] | None = None) -> ProvisionReport:
+    wanted = {w.name: desired_state(w) for w in cfg.wiki}  # every template checked before any write
+    report = ProvisionReport(check)
+    for w in cfg.wiki:
+        password = secret(w.admin_password_env)
+        if not password:
+            report.errors[w.name] = f"secret variable {w.admin_password_env} is not set: wiki skipped"
+            continue
+        admin = (admin_factory or _admin)(w, password)
+        try:
+            _provision_wiki(w, admin, wanted[w.name], store, report, check, force)
+        except TerminalError as exc:
+            report.errors[w.name] = exc.message
+        finally:
+            admin.close()
+    return report
+
+
+def _admin(w: WikiConfig, password: str):
+    from ..targets.yeswiki_admin import YesWikiAdmin
+
+    return YesWikiAdmin(w.name, w.url, admin_user=w.admin_user, admin_password=password)
+
+
+def _provision_wiki(w: WikiConfig, admin, want: Desired, store, report: ProvisionReport, check: bool,
+                    force: bool) -> None:
+    def item(kind: str, name: str, status: str, diff: str = "", message: str = "") -> None:
+        report.items.append(Item(w.name, kind, name, status, diff, message))
+
+    def attempt(kind: str, name: str, status: str, diff: str, write: Callable[[], Any]) -> Any:
+        if check:
+            item(kind, name, status, diff)
+            return None
+        try:
+            result = write()
+        except TerminalError:
+            raise
+        except TargetError as exc:
+            item(kind, name, FAILED, diff, exc.message)
+            return None
+        item(kind, name, status, diff)
+        return result
+
+    for kind in want.mapped:
+        item("form", kind, MAPPED, message=f"{w.name} keeps its own {kind} form (mapped in the config)")
+    for kind, (form_id, label, template) in want.forms.items():
+        name = f"{kind} (form {form_id})"
+        current = admin.get_form(form_id)
+        if current is None:
+            attempt("form", name, CREATE, _diff(name, "", template),
+                    lambda: admin.create_form(form_id, label, template))
+            continue
+        if str(current.get("bn_label_nature", "")) != label:
+            item("form", name, FOREIGN, message=f"form {form_id} is {current.get('bn_label_nature')!r}, not ours: "
+                                                f"set [wiki.forms] {kind} = <a free id>, or map that form in the config")
+            continue
+        now = str(current.get("bn_template", ""))
+        if _same_text(now, template):
+            item("form", name, OK)
+        else:
+            attempt("form", name, UPDATE, _diff(name, now, template),
+                    lambda: admin.update_form(form_id, label, template))
+    for list_id, (title, labels) in want.lists.items():
+        current = admin.get_list(list_id)
+        if current is None:
+            attempt("list", list_id, CREATE, _diff(list_id, "", _list_text(title, labels)),
+                    lambda: admin.create_list(title, labels))
+            continue
+        # HTMLPurifier stores "&" as "&amp;": compare what a reader sees
+        now = {str(k): html.unescape(str(v)) for k, v in (current.get("label") or {}).items()}
+        if current.get("titre_liste") == title and now == labels and list(now) == list(labels):
+            item("list", list_id, OK)
+        else:
+            attempt("list", list_id, UPDATE,
+                    _diff(list_id, _list_text(str(current.get("titre_liste", "")), now), _list_text(title, labels)),
+                    lambda: admin.update_list(list_id, title, labels))
+    for tag, body in want.pages.items():
+        _provision_page(w, admin, tag, body, store, item, attempt, force)
+
+
+def _provision_page(w: WikiConfig, admin, tag: str, body: str, store, item, attempt, force: bool) -> None:
+    key = f"provision/{w.name}/page/{tag}"
+    current = admin.get_page(tag)
+    ours = store.get_state(key) if store is not None else None
+
+    def save(previous: str | None) -> None:
+        page = admin.save_page(tag, body, previous=previous)
+        if store is not None:
+            store.set_state(key, {"revision": page.revision, "hash": content_hash(body)})
+
+    if current is None:
+        attempt("page", tag, CREATE, _diff(tag, "", body), lambda: save(None))
+        return
+    if _same_text(current.body, body):
+        item("page", tag, OK)
+        if store is not None and not (ours and ours.get("revision") == current.revision):
+            store.set_state(key, {"revision": current.revision, "hash": content_hash(body)})
+        return
+    diff = _diff(tag, current.body, body)
+    written_by_us = bool(ours) and ours.get("revision") == current.revision
+    if written_by_us or force:
+        attempt("page", tag, UPDATE, diff, lambda: save(current.revision))
+    else:
+        item("page", tag, HAND_EDITED, diff, "edited in the wiki since the service wrote it (or written by "
+                                             "someone else first): not overwritten; `provision --force` replaces "
+                                             "it (the wiki keeps the old revision)")
+
+
+def _same_text(a: str, b: str) -> bool:
+    # the wiki stores bodies right-trimmed and may change line endings
+    return a.replace("\r\n", "\n").rstrip() == b.replace("\r\n", "\n").rstrip()
+
+
+def render_report(report: ProvisionReport, show_diff: bool = True) -> str:
+    lines: list[str] = []
+    verb = {CREATE: "to create" if report.check else "created", UPDATE: "to update" if report.check else "updated",
+            OK: "up to date", HAND_EDITED: "edited by hand: left alone", FOREIGN: "not ours: left alone",
+            MAPPED: "mapped (the wiki's own form)", FAILED: "FAILED"}
+    for wiki in sorted({i.wiki for i in report.items} | set(report.errors)):
+        lines.append(f"== {wiki}")
+        if wiki in report.errors:
+            lines.append(f"  ERROR: {report.errors[wiki]}")
+        items = [i for i in report.items if i.wiki == wiki]
+        quiet = [i for i in items if i.status == OK]
+        for i in items:
+            if i.status == OK:
+                continue
+            lines.append(f"  {i.kind} {i.name}: {verb[i.status]}" + (f" ({i.message})" if i.message else ""))
+            if show_diff and i.diff and i.status in (UPDATE, HAND_EDITED) or (report.check and i.diff):
+                lines.extend("    " + d for d in i.diff.splitlines())
+        if quiet:
+            lines.append(f"  {len(quiet)} objects up to date")
+    drift = len(report.drift)
+    if report.check:
+        lines.append(f"{drift} objects differ from the templates." if drift else "No drift: every wiki matches "
+                                                                                 "the templates.")
+    return "\n".join(lines)
