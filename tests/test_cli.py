@@ -340,7 +340,8 @@ def test_dry_run_json_lists_planned_actions(setup):
     ran = setup.run("sync", "--dry-run", "--json")
     data = json.loads(ran.stdout)
     assert data["dry_run"] is True
-    assert data["actions"] == {"CreateRecord": 1, "CreateEntry": 1}
+    # the record, its copy in tel, and the INSEE code written back to the member's entry
+    assert data["actions"] == {"CreateRecord": 1, "CreateEntry": 1, "UpdateEntry": 1}
     assert wiki(setup, "tel").list(FORM) == {}
 
 
@@ -361,7 +362,9 @@ def test_status_before_and_after_runs(setup):
     assert synced.code == 0, synced
     report = json.loads(synced.stdout)
     assert report["actions"]["CreateRecord"] == 4
-    assert report["writes"] == {"tel": {"CreateEntry": 3}, "polesnoe": {"CreateEntry": 1}}
+    # copies, and the INSEE code the form promises written back to each member's entry
+    assert report["writes"] == {"tel": {"CreateEntry": 3, "UpdateEntry": 1},
+                                "polesnoe": {"CreateEntry": 1, "UpdateEntry": 3}}
     assert report["instance_errors"] == {}
 
     text = setup.run("status")

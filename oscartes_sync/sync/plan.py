@@ -300,6 +300,8 @@ def _sync_record(out: Plan, rec: RecordState, created_at: int | None, changes: d
             merged[f] = outcome.value
             origins.update(outcome.origins)
 
+    _derive_insee(merged, rec.fields, conflicts, inp)
+
     if created_at is not None:
         a = out.actions[created_at]  # the record made in pass 1 gets its merged fields
         out.actions[created_at] = CreateRecord(rid, a.kind, merged, a.instance, a.remote_id, a.snapshot, a.author)
@@ -342,6 +344,23 @@ def _sync_record(out: Plan, rec: RecordState, created_at: int | None, changes: d
                 out.add(ForgetLink(rid, inst))
             values = {f: merged.get(f) for f in fields}
             out.add(CreateEntry(rid, inst, values))
+
+
+def _derive_insee(merged: Values, before: Values, conflicts: set[str], inp: PlanInput) -> None:
+    """The INSEE code follows the commune (the form promises to fill it): set when empty, and updated when
+    the commune or postcode changed and nobody set the code by hand in the same edit. Reference data only:
+    pure."""
+    synced = {f for i in inp.instances for f in inp.fields_by_instance.get(i, ())}
+    if not {"insee", "commune"} <= synced or "insee" in conflicts:
+        return
+    moved = any(merged.get(f) != before.get(f) for f in ("commune", "postcode"))
+    if merged.get("insee") is not None and not (moved and merged.get("insee") == before.get("insee")):
+        return
+    from ..geo import commune_by_name
+
+    found = commune_by_name(merged.get("commune"), merged.get("postcode"))
+    if found is not None:
+        merged["insee"] = found.insee
 
 
 def _saw(snapshot: Values, f: str, value: Any) -> bool:

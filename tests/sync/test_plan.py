@@ -331,3 +331,33 @@ def test_an_edit_made_on_a_stale_base_is_a_conflict_not_an_overwrite():
     p2 = plan(make(records, links, a={"Ar1": obs("Ar1", commune="Massy")}, b={"Br1": obs("Br1", commune="Orsay")}),
               ids(), toy_match)
     assert [(u.instance, u.changes) for u in p2.actions if isinstance(u, UpdateEntry)] == [("b", {"commune": "Massy"})]
+
+
+def test_the_insee_code_follows_the_commune():
+    from oscartes_sync.geo import commune_by_name
+
+    orsay, massy = commune_by_name("Orsay").insee, commune_by_name("Massy").insee
+    fields = ("name", "commune", "postcode", "insee")
+    base = {"name": "Recyclerie", "commune": "Orsay", "postcode": "91400", "insee": None}
+    inp = PlanInput(kind="actor", instances=("a", "b"), fields_by_instance={"a": fields, "b": fields},
+                    records={"r1": RecordState("r1", "actor", dict(base))},
+                    links={("r1", i): LinkState("r1", i, f"{i}1", dict(base)) for i in ("a", "b")},
+                    listings={"a": Listing("a", {"a1": Observed("a1", dict(base))}),
+                              "b": Listing("b", {"b1": Observed("b1", dict(base))})},
+                    open_conflicts={})
+    p = plan(inp, ids(), toy_match)
+    [upd] = [a for a in p.actions if isinstance(a, UpdateRecord)]
+    assert upd.fields["insee"] == orsay
+    assert {u.instance: u.changes for u in p.actions if isinstance(u, UpdateEntry)} == {
+        "a": {"insee": orsay}, "b": {"insee": orsay}}
+    # a member moves the actor to Massy: the code follows
+    done = {**base, "insee": orsay}
+    moved = {**done, "commune": "Massy", "postcode": "91300"}
+    inp2 = PlanInput(kind="actor", instances=("a", "b"), fields_by_instance={"a": fields, "b": fields},
+                     records={"r1": RecordState("r1", "actor", dict(done))},
+                     links={("r1", i): LinkState("r1", i, f"{i}1", dict(done)) for i in ("a", "b")},
+                     listings={"a": Listing("a", {"a1": Observed("a1", moved)}),
+                               "b": Listing("b", {"b1": Observed("b1", dict(done))})},
+                     open_conflicts={})
+    [upd2] = [a for a in plan(inp2, ids(), toy_match).actions if isinstance(a, UpdateRecord)]
+    assert upd2.fields["insee"] == massy

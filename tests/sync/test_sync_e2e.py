@@ -184,7 +184,9 @@ def test_dry_run_writes_nothing(sandbox, cfg, store):
     result = run(cfg, store, dry_run=True)
     assert writes(sandbox) == {"polesnoe": 0, "tel": 0}
     assert store.records("actor") == [] and store.runs() == []
-    assert {type(x).__name__ for p in result.result.plans for x in p.actions} == {"CreateRecord", "CreateEntry"}
+    # the record, its copy in tel, and the INSEE code written back to the member's entry
+    assert {type(x).__name__ for p in result.result.plans for x in p.actions} == {
+        "CreateRecord", "CreateEntry", "UpdateEntry"}
 
 
 def test_a_lost_store_is_rebuilt_from_the_wikis_without_creating_anything(sandbox, cfg, store, tmp_path):
