@@ -15,6 +15,7 @@ from filelock import FileLock, Timeout
 
 from .config import Config, WikiConfig, secret
 from .fields import FormMap, default_form_map
+from .publish.wiki_publish import publish_wikis
 from .report import summary
 from .store import Store
 from .sync.engine import Instance, SyncResult, run_sync
@@ -86,6 +87,15 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
     stats = {n: dict(i.target.stats.counts) for n, i in instances.items()
              if getattr(i.target, "stats", None) is not None}
+    # then what derives from the records (DECISIONS §16), in the wikis that synced
+    pages = publish_wikis(cfg, store, dry_run=dry_run, skip=set(result.instance_errors))
+    result.outcome.notices.extend(pages.notices)
+    result.outcome.failed_instances.update(pages.instance_errors)
+    result.page_writes = pages.writes
+    for name, counts in pages.requests.items():
+        merged = stats.setdefault(name, {})
+        for key, n in counts.items():
+            merged[f"pages {key}"] = merged.get(f"pages {key}", 0) + n
     code = EXIT_ATTENTION if result.needs_person(store) else EXIT_OK
     rep = summary(result, stats)
     if run_id is not None:

@@ -52,6 +52,13 @@ class ExportConfig(_Strict):
     licence: str = "CC BY-SA 4.0"
 
 
+class PublishConfig(_Strict):
+    """What `sync` publishes in the wikis besides entries (DECISIONS §16)."""
+
+    dashboards: bool = True  # a dashboard per theme and per commune, rewritten only when a figure changed
+    articles_dir: str | None = None  # a folder of Markdown knowledge-base articles (relative to the config)
+
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -102,6 +109,11 @@ class NextcloudConfig(_Strict):
     user: str
     app_password_env: str
     group: str
+    # Optional: where the service publishes (DECISIONS §18). Names Nextcloud refuses are reported at run time
+    # for this instance only, so the other instances keep syncing.
+    addressbook: str = "oscartes"
+    exports_folder: str = "OSCARTES/Donnees-ouvertes"
+    articles_folder: str = "OSCARTES/Base-de-connaissances"
 
     _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
@@ -111,6 +123,7 @@ class Config(_Strict):
     store: StoreConfig = StoreConfig()
     sync: SyncConfig = SyncConfig()
     export: ExportConfig = ExportConfig()
+    publish: PublishConfig = PublishConfig()
     wiki: list[WikiConfig] = Field(default_factory=list)
     nextcloud: list[NextcloudConfig] = Field(default_factory=list)
     base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder

@@ -72,6 +72,7 @@ def summary(result: SyncResult, stats: dict[str, Any] | None = None) -> dict[str
         # instance_errors plus the wikis whose listing failed for a passing reason: every instance not synced
         "instances_not_synced": instance_errors(result),
         "requests": stats or {},
+        "page_writes": dict(result.page_writes),
     }
 
 
@@ -172,7 +173,10 @@ def render(result: SyncResult, stats: dict[str, Any] | None = None, titles: dict
         for cls, label in ACTION_LABELS.items():
             if counts.get(cls):
                 lines.append(f"  {counts[cls]:5d} {label}")
-        if not result.outcome.applied:
+        if result.page_writes:
+            lines.append(f"  {sum(result.page_writes.values()):5d} wiki pages rewritten (dashboards, articles: "
+                         "their content changed)")
+        if not result.outcome.applied and not result.page_writes:
             lines.append("  nothing to do: every instance already agrees")
     for name, err in sorted(instance_errors(result).items()):
         lines.append(f"ERROR {name}: {err}")

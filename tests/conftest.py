@@ -19,7 +19,9 @@ def sandbox():
 
 @pytest.fixture
 def cfg(sandbox, tmp_path):
-    return sandbox.config(store_url=f"sqlite:///{tmp_path / 'store.db'}", lock=str(tmp_path / "lock"))
+    config = sandbox.config(store_url=f"sqlite:///{tmp_path / 'store.db'}", lock=str(tmp_path / "lock"))
+    config.publish.dashboards = False  # these tests count entry writes; dashboards have tests of their own
+    return config
 
 
 @pytest.fixture

@@ -62,7 +62,8 @@ class Setup:
     def write(self, sync_extra: str = "") -> Path:
         # relative paths: the store and the lock live next to the config file, wherever the command runs from
         parts = ['[store]\nurl = "sqlite:///oscartes.db"\n',
-                 f'[sync]\nlock_file = "oscartes.lock"\n{sync_extra}\n']
+                 f'[sync]\nlock_file = "oscartes.lock"\n{sync_extra}\n',
+                 '[publish]\ndashboards = false\n']
         for name, w in self.sandbox.wikis.items():
             parts.append(f'[[wiki]]\nname = "{name}"\nurl = "{self.urls[name]}"\n'
                          f'api_token_env = "{self.token_env(name)}"\nadmin_user = "{w.admin_user}"\n'

@@ -34,6 +34,7 @@ class SyncResult:
     outcome: Outcome = field(default_factory=Outcome)
     listing_errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
+    page_writes: dict[str, int] = field(default_factory=dict)  # derived wiki pages rewritten, per wiki
 
     @property
     def notices(self) -> list[Notice]:

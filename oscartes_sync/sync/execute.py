@@ -149,10 +149,14 @@ class Executor:
         else:
             title = str(before.values.get(fmap.title_key) or "")
         changes = to_wiki(a.changes, fmap, list(a.changes), self.ids.get(a.instance))
+        # The edit handler drops the map field unless it is re-sent (contract §3.4): send what the entry holds
+        # now, as stored (even a value our cleaning refuses: it is the member's, not ours to erase), unless the
+        # point itself is among the changes.
         always: dict[str, Any] = {}
         geo = fmap.geo_keys()
         if geo:
-            always = to_wiki(a.full, fmap, ["latitude", "longitude"])
+            always = {key: _raw_str(before.values.get(key)) for key in geo}
+            always.update(to_wiki(a.changes, fmap, [f for f in ("latitude", "longitude") if f in a.changes]))
         changes.pop(fmap.title_key, None)
         target.update_entry(fmap.form_id, a.remote_id, title, changes, always)
         expected_after = {**a.expected, **a.changes}
@@ -203,6 +207,14 @@ class Executor:
                 return
             target.delete_entry(a.remote_id)
         self.store.remove_link(a.record_id, a.instance)
+
+
+def _raw_str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class KilledForTest(Exception):

@@ -146,7 +146,6 @@ class UpdateEntry(Action):
     changes: Values  # canonical values of the fields to write
     title: Any
     expected: Values  # what the listing showed: the write is skipped if the entry changed since
-    full: Values  # every value the entry will hold afterwards (for the map field, re-sent each time)
 
     @property
     def writes_remote(self) -> bool:

@@ -330,8 +330,7 @@ def _sync_record(out: Plan, rec: RecordState, created_at: int | None, changes: d
                     continue
                 diff[f] = merged.get(f)
             if diff:
-                full = {**obs.values, **diff}
-                out.add(UpdateEntry(rid, inst, obs.remote_id, diff, merged.get(_title(inp)), dict(obs.values), full))
+                out.add(UpdateEntry(rid, inst, obs.remote_id, diff, merged.get(_title(inp)), dict(obs.values)))
             elif (rid, inst) in first_links or link.pending or seen_values(link.snapshot) != obs.values:
                 snap = dict(obs.values)
                 if written:

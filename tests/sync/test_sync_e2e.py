@@ -263,3 +263,15 @@ def test_a_20_mb_field_is_refused_with_one_message_and_the_rest_syncs(sandbox, c
     [copy] = b.list(FORM).values()
     assert copy["bf_description"] == "" and copy["bf_horaires"] == "Mo 10:00-18:00"
     assert result.exit_code == 1
+
+
+def test_a_refused_coordinate_is_neither_erased_by_our_writes_nor_rewritten_forever(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    aid = a.member_create(FORM, entry("Jardin des Sablons", "Palaiseau", "91120", bf_latitude="91.5",
+                                      bf_longitude="2.21"))
+    run(cfg, store)  # writes the INSEE code back to the member's entry: the map field is re-sent as it was
+    assert a.read(aid)["bf_latitude"] == "91.5" and str(a.read(aid)["bf_longitude"]) == "2.21"
+    reset(sandbox)
+    again = run(cfg, store)
+    assert writes(sandbox) == {"polesnoe": 0, "tel": 0}
+    assert any("latitude" in n["message"] for n in again.report["notices"])

@@ -1,0 +1,160 @@
+"""What `sync` publishes in each wiki besides entries (DECISIONS §16): dashboards computed from the store and
+knowledge-base articles, each page rewritten only when its content changed (DECISIONS §13).
+
+What was last published is remembered per wiki and page (content hash and revision), so a quiet run sends no
+request at all for pages. A page edited by hand since the service wrote it is not overwritten (reported), and
+a page nothing produces any more (a commune's last actor left, an article's file was removed) is removed only
+within the same limits as entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import Config, WikiConfig, secret
+from ..hashing import content_hash
+from ..sync.model import Notice
+from ..targets.base import TargetError, TerminalError
+from .markdown import ArticleError, parse_article, to_yeswiki
+from .pages import PageSpec, dashboard_pages, kb_index_page, wiki_tag
+
+STATE = "publish/{wiki}/pages"  # state key: {tag: {"hash": ..., "revision": ...}}
+
+
+@dataclass
+class WikiPublishResult:
+    notices: list[Notice] = field(default_factory=list)
+    writes: dict[str, int] = field(default_factory=dict)
+    instance_errors: dict[str, str] = field(default_factory=dict)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def article_pages(folder: Path, notices: list[Notice]) -> list[PageSpec]:
+    """One page per Markdown file, plus the index. A refused article is named (file:line) and left out."""
+    pages: list[PageSpec] = []
+    index: list[tuple[str, str, tuple[str, ...]]] = []
+    for path in sorted(folder.glob("*.md")):
+        try:
+            article = parse_article(path.read_text(encoding="utf-8"), path.name)
+            body = to_yeswiki(article)
+        except UnicodeDecodeError:
+            notices.append(Notice("attention", "articles", None, f"{path.name}: not UTF-8 text: not published"))
+            continue
+        except ArticleError as exc:
+            notices.append(Notice("attention", "articles", None, f"{exc}: not published"))
+            continue
+        tag = wiki_tag("Article", path.stem)  # from the file name: a retitled article keeps its page
+        pages.append(PageSpec(tag, article.title, body, "derived"))
+        index.append((tag, article.title, article.themes))
+    if index:
+        pages.append(kb_index_page(index))
+    return pages
+
+
+def desired_pages(cfg: Config, store, w: WikiConfig, notices: list[Notice]) -> dict[str, str]:
+    pages: list[PageSpec] = []
+    if cfg.publish.dashboards:
+        actors = [{**r.fields, "id": r.id} for r in store.records("actor")]
+        projects = [{**r.fields, "id": r.id} for r in store.records("project")]
+        pages += dashboard_pages(actors, projects, w.form_ids())
+    if cfg.publish.articles_dir:
+        folder = cfg.path(cfg.publish.articles_dir)
+        if folder.is_dir():
+            pages += article_pages(folder, notices)
+        else:
+            notices.append(Notice("attention", "articles", None, f"articles folder {folder} does not exist"))
+    return {p.tag: p.body for p in pages}
+
+
+def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
+                  admin_factory: Callable[[WikiConfig, str], Any] | None = None,
+                  skip: set[str] = frozenset()) -> WikiPublishResult:
+    """`skip`: wikis already known to be unusable this run (their sync failed)."""
+    result = WikiPublishResult()
+    article_notices: list[Notice] = []
+    for w in cfg.wiki:
+        if w.name in skip:
+            continue
+        wanted = desired_pages(cfg, store, w, article_notices if w is cfg.wiki[0] else [])
+        state: dict[str, dict] = dict(store.get_state(STATE.format(wiki=w.name)) or {})
+        todo = {tag: body for tag, body in wanted.items() if state.get(tag, {}).get("hash") != content_hash(body)}
+        gone = sorted(tag for tag in state if tag not in wanted)
+        if not todo and not gone:
+            continue  # the quiet case: no request at all
+        if dry_run:
+            for tag in sorted(todo):
+                result.notices.append(Notice("info", w.name, None, f"page {tag} would be written"))
+            for tag in gone:
+                result.notices.append(Notice("info", w.name, None, f"page {tag} would be removed"))
+            continue
+        password = secret(w.admin_password_env)
+        if not password:
+            result.instance_errors[w.name] = f"secret variable {w.admin_password_env} is not set: pages not published"
+            continue
+        admin = (admin_factory or _admin)(w, password)
+        try:
+            _publish(cfg, w, admin, todo, gone, state, result)
+        except TerminalError as exc:
+            result.instance_errors[w.name] = exc.message
+        finally:
+            store.set_state(STATE.format(wiki=w.name), state)
+            result.requests[w.name] = dict(getattr(admin, "stats").counts) if hasattr(admin, "stats") else {}
+            admin.close()
+    result.notices[:0] = article_notices
+    return result
+
+
+def _admin(w: WikiConfig, password: str):
+    from ..targets.yeswiki_admin import YesWikiAdmin
+
+    return YesWikiAdmin(w.name, w.url, admin_user=w.admin_user, admin_password=password)
+
+
+def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list[str], state: dict[str, dict],
+             result: WikiPublishResult) -> None:
+    def note(level: str, message: str) -> None:
+        result.notices.append(Notice(level, w.name, None, message))
+
+    for tag, body in sorted(todo.items()):
+        ours = state.get(tag)
+        try:
+            current = admin.get_page(tag)
+            if current is not None and ours and current.revision != ours.get("revision"):
+                note("attention", f"page {tag} was edited in the wiki since the service wrote it: not "
+                                  "overwritten (copy the edit into the source, or delete the page to let the "
+                                  "service write it again)")
+                continue
+            if current is not None and not ours and current.body.rstrip() != body.rstrip():
+                note("attention", f"page {tag} already exists and was not written by the service: left alone")
+                continue
+            page = admin.save_page(tag, body, previous=current.revision if current else None)
+        except TerminalError:
+            raise
+        except TargetError as exc:
+            note("attention", f"page {tag}: {exc.message}")
+            continue
+        state[tag] = {"hash": content_hash(body), "revision": page.revision}
+        result.writes[w.name] = result.writes.get(w.name, 0) + 1
+
+    published = len(state)
+    limit = max(cfg.sync.max_delete_ratio * published, cfg.sync.min_delete_count)
+    if len(gone) > limit:
+        note("attention", f"{len(gone)} pages are no longer produced (limit {int(limit)} of {published}): none "
+                          "removed; check the store, or remove them by hand")
+        return
+    for tag in gone:
+        try:
+            current = admin.get_page(tag)
+            if current is not None and current.revision != state[tag].get("revision"):
+                note("attention", f"page {tag} is no longer produced but was edited by hand: left in place")
+            elif current is not None:
+                admin.delete_page(tag)
+                result.writes[w.name] = result.writes.get(w.name, 0) + 1
+        except TerminalError:
+            raise
+        except TargetError as exc:
+            note("attention", f"page {tag}: {exc.message}")
+            continue
+        del state[tag]
