@@ -107,14 +107,13 @@ def with_contract_latency(app: Callable, emu) -> Callable:
 
 def make_wiki(name: str, users: dict[str, str]):
     from oscartes_sync.config import DEFAULT_FORM_IDS
-    from oscartes_sync.sandbox.sandbox import FORM_LABELS
     from oscartes_sync.sandbox.yeswiki_emulator import YesWikiEmulator
     from oscartes_sync.templates import render_form_template
 
     emu = YesWikiEmulator(name)
     emu.add_user(users["admin_user"], users["admin_password"], token=users["admin_token"], admin=True)
     emu.add_user(users["member_user"], users["member_password"], token=users["member_token"], admin=False)
-    emu.add_form(ACTOR_FORM, FORM_LABELS["actor"], render_form_template("actor", dict(DEFAULT_FORM_IDS)))
+    emu.add_form(ACTOR_FORM, "Acteurs", render_form_template("actor", dict(DEFAULT_FORM_IDS)))
     return emu
 
 
@@ -144,11 +143,20 @@ def seed(emu, entries: list[dict[str, str]], user: str) -> list[str]:
 
 
 def counts(emu) -> dict[str, int]:
+    """Requests by family; a web edit of a page that is not an entry (a derived page the sync publishes) is
+    `POST page-edit`, not an entry write."""
     out: dict[str, int] = {}
     with emu._lock:
         log = list(emu.request_log)
+        types = dict(emu.types)
     for method, path in log:
         key = family(method, path)
+        if key == "POST edit":
+            tag = unquote(path.split("?", 1)[-1].split("&", 1)[0]).rsplit("/", 1)[0]
+            if types.get(tag) != "fiche_bazar":
+                key = "POST page-edit"
+        elif path.startswith("/tools/security/wp-hashcash"):
+            key = f"{method} hashcash"
         out[key] = out.get(key, 0) + 1
     return out
 
@@ -179,6 +187,9 @@ def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: t
                 result = None
             elif cmd == "entry_count":
                 result = {name: len(e.entries(ACTOR_FORM)) for name, e in emus.items()}
+            elif cmd == "log":  # the requests of one family since the last reset (debugging a count)
+                with emus[args[0]]._lock:
+                    result = [p for m, p in emus[args[0]].request_log if family(m, p) == args[1]]
             elif cmd == "cpu":
                 result = time.process_time()
             else:
@@ -201,9 +212,11 @@ class EmulatorProcess:
         self._proc = ctx.Process(target=_child, args=(child_conn, latency, contract, users, ports),
                                  name="yeswiki-emulators", daemon=True)
         self._proc.start()
-        if not self._conn.poll(60):
-            self._proc.kill()
-            raise RuntimeError("the emulator process did not start within 60 s")
+        deadline = time.monotonic() + 60
+        while not self._conn.poll(0.2):
+            if not self._proc.is_alive() or time.monotonic() > deadline:
+                self._proc.kill()
+                raise RuntimeError("the emulator process did not start (see its traceback above)")
         self.urls: dict[str, str] = self._conn.recv()
 
     def _call(self, cmd: str, *args: Any) -> Any:
@@ -227,6 +240,9 @@ class EmulatorProcess:
 
     def entry_count(self) -> dict[str, int]:
         return self._call("entry_count")
+
+    def log(self, wiki: str, fam: str) -> list[str]:
+        return self._call("log", wiki, fam)
 
     def cpu(self) -> float:
         return self._call("cpu")

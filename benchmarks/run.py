@@ -211,11 +211,13 @@ class Bench:
         m.emulators_cpu_s = emus.cpu() - srv0
         m.requests = emus.counts()
         m.writes = {w: sum(c.get(f, 0) for f in WRITE_FAMILIES) for w, c in m.requests.items()}
+        m.notes["page_writes"] = {w: c.get("POST page-edit", 0) for w, c in m.requests.items()}
         if run is not None:
             m.exit_code = run.exit_code
             m.client_requests = run.stats
             m.notes["report_writes"] = run.report.get("writes")
             m.notes["instance_errors"] = run.report.get("instance_errors")
+            m.notes["attention"] = [n["message"] for n in run.report.get("notices", []) if n["level"] == "attention"][:10]
         if sampler:
             m.profile = {"sampler": sampler.top(30)}
             print(f"\n--- profile of {name}\n{sampler.report()}", flush=True)

@@ -125,7 +125,7 @@ def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry
         entries = {rid: observe(values, fmap, rid, ids[name]) for rid, values in raw.items()}
         try:
             _resolve_intents(store, inst, kind, entries, dry_run)
-            entries = _read_sources(store, inst, entries)
+            entries = _read_sources(store, inst, entries, dry_run)
         except TargetError as exc:
             listings[name] = Listing(name, None, f"could not check unlinked entries: {exc.message}")
             continue
@@ -146,19 +146,26 @@ def _resolve_intents(store, inst: Instance, kind: str, entries: dict[str, Observ
                            snapshot=dict(obs.values))
 
 
-def _read_sources(store, inst: Instance, entries: dict[str, Observed]) -> dict[str, Observed]:
-    """The Source-Url of each entry no link names yet: one look-up per new entry, none on a quiet run."""
-    linked = {l.remote_id for l in store.links(instance=inst.name) if l.remote_id}
+def _read_sources(store, inst: Instance, entries: dict[str, Observed], dry_run: bool) -> dict[str, Observed]:
+    """The Source-Url of each entry no link names yet, looked up once per entry: an entry that stays unlinked
+    (waiting for review or validation) costs nothing on the following quiet runs."""
     source_of = getattr(inst.target, "source_of", None)
     if source_of is None:
         return entries
+    linked = {l.remote_id for l in store.links(instance=inst.name) if l.remote_id}
+    key = f"sources/{inst.name}"
+    known: dict[str, str | None] = dict(store.get_state(key) or {})
     out = dict(entries)
     for rid, obs in entries.items():
         if rid in linked:
             continue
-        record_id = record_id_of(source_of(rid))
-        if record_id:
-            out[rid] = replace(obs, source=record_id)
+        if rid not in known:
+            known[rid] = record_id_of(source_of(rid))
+        if known[rid]:
+            out[rid] = replace(obs, source=known[rid])
+    known = {rid: src for rid, src in known.items() if rid in entries and rid not in linked}
+    if not dry_run and known != (store.get_state(key) or {}):
+        store.set_state(key, known)
     return out
 
 

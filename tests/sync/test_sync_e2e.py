@@ -275,3 +275,16 @@ def test_a_refused_coordinate_is_neither_erased_by_our_writes_nor_rewritten_fore
     again = run(cfg, store)
     assert writes(sandbox) == {"polesnoe": 0, "tel": 0}
     assert any("latitude" in n["message"] for n in again.report["notices"])
+
+
+def test_an_entry_waiting_for_review_costs_nothing_on_quiet_runs(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Ressourcerie Cyclamen"))
+    b.member_create(FORM, entry("Ressourcerie du Cyclamen", bf_siret="73282932000074"))
+    run(cfg, store)
+    assert store.review_items("open"), "the scenario needs an entry waiting in `match`"
+    reset(sandbox)
+    quiet = run(cfg, store)
+    for w in sandbox.wikis.values():
+        assert w.emulator.request_log == [("GET", f"/?api/forms/{FORM}/entries")]
+    assert quiet.exit_code == 1  # the review item still waits for a person
