@@ -568,8 +568,9 @@ def dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], form
 
 # ---------------------------------------------------------------------------------------------- knowledge base
 
-def kb_index_page(articles: Iterable[Sequence], *, lists: Mapping[str, Mapping] | None = None) -> PageSpec:
-    """The knowledge-base index: articles grouped by theme. `articles` are (page tag, title, themes).
+def kb_index_pages(articles: Iterable[Sequence], *, lists: Mapping[str, Mapping] | None = None) -> list[PageSpec]:
+    """The knowledge-base index (articles grouped by theme), then one index page per theme of the theme
+    list that has articles. `articles` are (page tag, title, themes).
 
     Themes are keys or labels of the theme list (any case or accents); other themes get their own section,
     after the list's themes; articles without a theme come last.
@@ -601,10 +602,26 @@ def kb_index_page(articles: Iterable[Sequence], *, lists: Mapping[str, Mapping] 
                                                                 key=lambda kv: (sort_key(kv[1]), kv[1], kv[0]))]}
         for _, s in sorted(sections.items(), key=lambda kv: kv[0])
     ]
-    return PageSpec(TAG_KB_INDEX, "Base de connaissances",
-                    render("kb_index.txt.j2", sections=rendered, glossary=link(TAG_GLOSSARY, "Glossaire"),
-                           home=link(TAG_HOME, "Accueil OSCARTES")), DERIVED)
+    pages = [PageSpec(TAG_KB_INDEX, "Base de connaissances",
+                      render("kb_index.txt.j2", title="Base de connaissances", sections=rendered,
+                             glossary=link(TAG_GLOSSARY, "Glossaire"), home=link(TAG_HOME, "Accueil OSCARTES")),
+                      DERIVED)]
+    # and an index page per theme of the theme list that has articles
+    for (group, _, key), section in sorted(sections.items(), key=lambda kv: kv[0]):
+        if group != 0:
+            continue
+        one = [s for s in rendered if s["heading"] == section["heading"]]
+        title = f"Base de connaissances : {section['heading']}"
+        pages.append(PageSpec(kb_theme_tag(key), title,
+                              render("kb_index.txt.j2", title=title, sections=one,
+                                     glossary=link(TAG_KB_INDEX, "tous les articles"),
+                                     home=link(TAG_HOME, "Accueil OSCARTES")), DERIVED))
+    return pages
 
 
-__all__ = ["PageSpec", "Raw", "static_pages", "dashboard_pages", "kb_index_page", "load_glossary",
+def kb_theme_tag(theme_key: str) -> str:
+    return wiki_tag("BaseDeConnaissances", "Theme", theme_key)
+
+
+__all__ = ["PageSpec", "Raw", "static_pages", "dashboard_pages", "kb_index_pages", "kb_theme_tag", "load_glossary",
            "bazar_action", "is_valid_tag", "wiki_tag", "map_tag", "dashboard_tag", "BAZAR_PARAMS"]

@@ -18,7 +18,7 @@ from ..hashing import content_hash
 from ..sync.model import Notice
 from ..targets.base import TargetError, TerminalError
 from .markdown import ArticleError, parse_article, to_yeswiki
-from .pages import PageSpec, dashboard_pages, kb_index_page, wiki_tag
+from .pages import PageSpec, dashboard_pages, kb_index_pages, wiki_tag
 
 STATE = "publish/{wiki}/pages"  # state key: {tag: {"hash": ..., "revision": ...}}
 
@@ -49,7 +49,7 @@ def article_pages(folder: Path, notices: list[Notice]) -> list[PageSpec]:
         pages.append(PageSpec(tag, article.title, body, "derived"))
         index.append((tag, article.title, article.themes))
     if index:
-        pages.append(kb_index_page(index))
+        pages += kb_index_pages(index)
     return pages
 
 

@@ -191,7 +191,7 @@ def test_forms_change_the_ids_in_actions():
 
 
 def test_internal_links_point_to_pages_of_the_setup():
-    specs = static() + list(dashboards().values()) + [pages.kb_index_page([("ArticleTest", "Test", ["energie"])])]
+    specs = static() + list(dashboards().values()) + pages.kb_index_pages([("ArticleTest", "Test", ["energie"])])
     tags = {p.tag for p in specs} | {"ArticleTest"}
     for p in specs:
         for target, _label in LINK.findall(p.body):
@@ -404,7 +404,7 @@ def test_any_actor_name_stays_text(name):
 # ---------------------------------------------------------------------------------------------- knowledge base
 
 def test_kb_index_groups_by_theme():
-    page = pages.kb_index_page([
+    page, *per_theme = pages.kb_index_pages([
         ("RecyclerieModeEmploi", "La recyclerie, mode d'emploi", ["economie-circulaire"]),
         ("SobrieteEnergetique", "Sobriété énergétique", "Énergie, economie circulaire & réemploi"),
         ("AtelierVelo", "Monter un atelier vélo", ["mobilite", "Vélo"]),
@@ -420,7 +420,7 @@ def test_kb_index_groups_by_theme():
     assert [t for t, _ in LINK.findall(section(body, "Économie circulaire & réemploi"))] == [
         "RecyclerieModeEmploi", "SobrieteEnergetique"]
     assert body.count("{{") == 0
-    same = pages.kb_index_page(list(reversed([
+    same, *_ = pages.kb_index_pages(list(reversed([
         ("RecyclerieModeEmploi", "La recyclerie, mode d'emploi", ["economie-circulaire"]),
         ("SobrieteEnergetique", "Sobriété énergétique", "Énergie, economie circulaire & réemploi"),
         ("AtelierVelo", "Monter un atelier vélo", ["Vélo", "mobilite"]),
@@ -428,9 +428,16 @@ def test_kb_index_groups_by_theme():
         ("ArticleTitre", '{{include page="X"}}', ["energie"]),
     ])), lists=LISTS)
     assert same.body == body
+    # an index page per theme of the list that has articles, in the list's order
+    assert [p.tag for p in per_theme] == [pages.kb_theme_tag(k) for k in ("mobilite", "energie", "economie-circulaire")]
+    energie = per_theme[1]
+    assert energie.title == "Base de connaissances : Énergie" and energie.kind == "derived"
+    assert [t for t, _ in LINK.findall(energie.body)][:2] == ["SobrieteEnergetique", "ArticleTitre"]
+    assert "AtelierVelo" not in energie.body
 
 
 def test_kb_index_refuses_a_bad_tag_and_handles_no_article():
     with pytest.raises(ValueError, match="WikiName"):
-        pages.kb_index_page([("Pas Bon", "x", [])], lists=LISTS)
-    assert "Aucun article" in pages.kb_index_page([], lists=LISTS).body
+        pages.kb_index_pages([("Pas Bon", "x", [])], lists=LISTS)
+    [only] = pages.kb_index_pages([], lists=LISTS)
+    assert "Aucun article" in only.body
