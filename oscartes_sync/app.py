@@ -15,6 +15,7 @@ from filelock import FileLock, Timeout
 
 from .config import Config, WikiConfig, secret
 from .fields import FormMap, default_form_map
+from .publish.nextcloud_publish import publish_nextclouds
 from .publish.wiki_publish import publish_wikis
 from .report import summary
 from .store import Store
@@ -75,6 +76,10 @@ class RunSummary:
     titles: dict[str, str]
     stats: dict[str, Any]
 
+    @property
+    def nextcloud(self):
+        return self.result.nextcloud
+
 
 def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_run: bool = False,
               allow_deletes: int = 0, **engine_kw) -> RunSummary:
@@ -87,8 +92,15 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
     stats = {n: dict(i.target.stats.counts) for n, i in instances.items()
              if getattr(i.target, "stats", None) is not None}
-    # then what derives from the records (DECISIONS §16), in the wikis that synced
-    pages = publish_wikis(cfg, store, dry_run=dry_run, skip=set(result.instance_errors))
+    # then what derives from the records (DECISIONS §16): the Nextclouds (address book, exports; their
+    # knowledge-base folders are read there), then the wikis that synced (dashboards, articles)
+    cloud = publish_nextclouds(cfg, store, dry_run=dry_run)
+    result.outcome.notices.extend(cloud.notices)
+    result.outcome.failed_instances.update(cloud.instance_errors)
+    result.nextcloud = cloud
+    for name, counts in cloud.requests.items():
+        stats[name] = dict(counts)
+    pages = publish_wikis(cfg, store, dry_run=dry_run, skip=set(result.instance_errors), articles=cloud.articles)
     result.outcome.notices.extend(pages.notices)
     result.outcome.failed_instances.update(pages.instance_errors)
     result.page_writes = pages.writes

@@ -380,6 +380,71 @@ def match_distinct(ctx: Context, item_id: int) -> None:
     click.echo(f"{item.instance}:{item.remote_id} marked as distinct; the next sync copies it.")
 
 
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def suggestions(ctx: click.Context) -> None:
+    """Values changed in a Nextcloud card, waiting for a person (subcommands: accept, reject)."""
+    if ctx.invoked_subcommand is None:
+        cfg, store = _with_store(ctx.obj)
+        try:
+            rows = store.suggestions("open")
+            titles = app.record_titles(store)
+            current = {r.id: store.record(r.record_id) for r in rows}
+        finally:
+            store.close()
+        if not rows:
+            click.echo("No open suggestion.")
+        for s in rows:
+            rec = current[s.id]
+            now = rec.fields.get(s.field) if rec else None
+            click.echo(f"#{s.id}  {titles.get(s.record_id) or s.record_id}  {s.field}: {_short(now)} -> "
+                       f"{_short(s.value)}  (seen in {s.instance}, {s.observed_at:%Y-%m-%d %H:%M})")
+        sys.exit(app.EXIT_ATTENTION if rows else app.EXIT_OK)
+
+
+def _open_suggestion(store, suggestion_id: int):
+    s = store.suggestion(suggestion_id)
+    if s is None or s.status != "open":
+        _fail_usage(f"no open suggestion #{suggestion_id}")
+    return s
+
+
+@suggestions.command("accept")
+@click.argument("suggestion_id", type=int)
+@click.pass_obj
+def suggestions_accept(ctx: Context, suggestion_id: int) -> None:
+    """Take the value into the source record; the next sync writes it everywhere."""
+    cfg, store = _with_store(ctx)
+    try:
+        s = _open_suggestion(store, suggestion_id)
+        rec = store.record(s.record_id)
+        if rec is None or rec.deleted:
+            _fail_usage(f"suggestion #{s.id} belongs to record {s.record_id}, which no longer exists")
+        value = _checked_value(rec.kind, s.field, s.value)
+        with store.transaction():
+            store.update_record(rec.id, {**rec.fields, s.field: value}, author="coordinator", origin=s.instance,
+                                note=f"suggestion #{s.id} on {s.field} accepted")
+            store.close_suggestion(s.id, "accepted")
+    finally:
+        store.close()
+    click.echo(f"Suggestion #{s.id} accepted: {s.field} = {json.dumps(value, ensure_ascii=False)}. "
+               "The next sync writes it everywhere.")
+
+
+@suggestions.command("reject")
+@click.argument("suggestion_id", type=int)
+@click.pass_obj
+def suggestions_reject(ctx: Context, suggestion_id: int) -> None:
+    """Keep the record as it is (the card stays restored)."""
+    cfg, store = _with_store(ctx)
+    try:
+        s = _open_suggestion(store, suggestion_id)
+        store.close_suggestion(s.id, "rejected")
+    finally:
+        store.close()
+    click.echo(f"Suggestion #{s.id} rejected; the record keeps its {s.field}.")
+
+
 @cli.command()
 @click.option("--keep", is_flag=True, help="Leave the sandbox running until Ctrl-C, to look at it.")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Keep the demo store here (default: temporary).")

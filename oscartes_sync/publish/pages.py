@@ -620,7 +620,7 @@ def kb_index_pages(articles: Iterable[Sequence], *, lists: Mapping[str, Mapping]
 
 
 def kb_theme_tag(theme_key: str) -> str:
-    return wiki_tag("BaseDeConnaissances", "Theme", theme_key)
+    return wiki_tag("Base de connaissances", "theme", theme_key)
 
 
 __all__ = ["PageSpec", "Raw", "static_pages", "dashboard_pages", "kb_index_pages", "kb_theme_tag", "load_glossary",

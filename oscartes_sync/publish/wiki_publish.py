@@ -31,21 +31,19 @@ class WikiPublishResult:
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def article_pages(folder: Path, notices: list[Notice]) -> list[PageSpec]:
-    """One page per Markdown file, plus the index. A refused article is named (file:line) and left out."""
+def article_pages(files: dict[str, str], notices: list[Notice]) -> list[PageSpec]:
+    """One page per Markdown file (name -> text), plus the index pages. A refused article is named
+    (file:line) and left out: nothing of it is published."""
     pages: list[PageSpec] = []
     index: list[tuple[str, str, tuple[str, ...]]] = []
-    for path in sorted(folder.glob("*.md")):
+    for name in sorted(files):
         try:
-            article = parse_article(path.read_text(encoding="utf-8"), path.name)
+            article = parse_article(files[name], name)
             body = to_yeswiki(article)
-        except UnicodeDecodeError:
-            notices.append(Notice("attention", "articles", None, f"{path.name}: not UTF-8 text: not published"))
-            continue
         except ArticleError as exc:
             notices.append(Notice("attention", "articles", None, f"{exc}: not published"))
             continue
-        tag = wiki_tag("Article", path.stem)  # from the file name: a retitled article keeps its page
+        tag = wiki_tag("Article", Path(name).stem)  # from the file name: a retitled article keeps its page
         pages.append(PageSpec(tag, article.title, body, "derived"))
         index.append((tag, article.title, article.themes))
     if index:
@@ -53,31 +51,52 @@ def article_pages(folder: Path, notices: list[Notice]) -> list[PageSpec]:
     return pages
 
 
-def desired_pages(cfg: Config, store, w: WikiConfig, notices: list[Notice]) -> dict[str, str]:
+def local_articles(cfg: Config, notices: list[Notice]) -> dict[str, str]:
+    if not cfg.publish.articles_dir:
+        return {}
+    folder = cfg.path(cfg.publish.articles_dir)
+    if not folder.is_dir():
+        notices.append(Notice("attention", "articles", None, f"articles folder {folder} does not exist"))
+        return {}
+    files: dict[str, str] = {}
+    for path in sorted(folder.glob("*.md")):
+        try:
+            files[path.name] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            notices.append(Notice("attention", "articles", None, f"{path.name}: not UTF-8 text: not published"))
+    return files
+
+
+def desired_pages(cfg: Config, store, w: WikiConfig, articles: dict[str, str], notices: list[Notice]) -> dict[str, str]:
     pages: list[PageSpec] = []
     if cfg.publish.dashboards:
         actors = [{**r.fields, "id": r.id} for r in store.records("actor")]
         projects = [{**r.fields, "id": r.id} for r in store.records("project")]
         pages += dashboard_pages(actors, projects, w.form_ids())
-    if cfg.publish.articles_dir:
-        folder = cfg.path(cfg.publish.articles_dir)
-        if folder.is_dir():
-            pages += article_pages(folder, notices)
-        else:
-            notices.append(Notice("attention", "articles", None, f"articles folder {folder} does not exist"))
+    if articles:
+        pages += article_pages(articles, notices)
     return {p.tag: p.body for p in pages}
 
 
 def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
                   admin_factory: Callable[[WikiConfig, str], Any] | None = None,
-                  skip: set[str] = frozenset()) -> WikiPublishResult:
-    """`skip`: wikis already known to be unusable this run (their sync failed)."""
+                  skip: set[str] = frozenset(), articles: dict[str, str] | None = None) -> WikiPublishResult:
+    """`skip`: wikis already known to be unusable this run (their sync failed). `articles`: Markdown files
+    from the Nextclouds' knowledge-base folders (name -> text), besides the local folder of the config."""
     result = WikiPublishResult()
     article_notices: list[Notice] = []
+    files = local_articles(cfg, article_notices)
+    for name, text in (articles or {}).items():
+        if name in files and files[name] != text:
+            article_notices.append(Notice("attention", "articles", None, f"{name} is both in the local folder "
+                                                                         "and in Nextcloud: the local one is "
+                                                                         "published"))
+            continue
+        files.setdefault(name, text)
     for w in cfg.wiki:
         if w.name in skip:
             continue
-        wanted = desired_pages(cfg, store, w, article_notices if w is cfg.wiki[0] else [])
+        wanted = desired_pages(cfg, store, w, files, article_notices if w is cfg.wiki[0] else [])
         state: dict[str, dict] = dict(store.get_state(STATE.format(wiki=w.name)) or {})
         todo = {tag: body for tag, body in wanted.items() if state.get(tag, {}).get("hash") != content_hash(body)}
         gone = sorted(tag for tag in state if tag not in wanted)

@@ -1,5 +1,6 @@
 """The local sandbox: two emulated YesWikis with the provisioned actor form, as `demo`, the tests and the
-benchmarks use it. Everything a member does here goes through HTTP, as it would on a real wiki."""
+benchmarks use it, and (opt-in) emulated Nextclouds with a service account and the network's group.
+Everything a member does here goes through HTTP, as it would on a real wiki."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import requests
 
-from ..config import DEFAULT_FORM_IDS, Config, StoreConfig, SyncConfig, WikiConfig
+from ..config import DEFAULT_FORM_IDS, Config, NextcloudConfig, StoreConfig, SyncConfig, WikiConfig
 from ..records import KINDS
 from ..templates import render_form_template
+from .nextcloud_emulator import NextcloudEmulator
 from .server import RunningServer, start_server
 from .yeswiki_emulator import YesWikiEmulator
 
 WIKI_NAMES = ("polesnoe", "tel")
+NEXTCLOUD_NAMES = ("polesnoe-cloud", "tel-cloud")
 
 
 @dataclass
@@ -86,9 +90,31 @@ class SandboxWiki:
 
 
 @dataclass
+class SandboxNextcloud:
+    name: str
+    emulator: NextcloudEmulator
+    server: RunningServer
+    user: str            # the service account
+    password: str        # its login password (never used by the service: it has an app password)
+    app_password: str
+    group: str           # the network's group, which the address book is shared with
+    member: str          # a member of that group
+    member_password: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def env_var(self) -> str:
+        return "OSCARTES_SANDBOX_" + self.name.upper().replace("-", "_") + "_APP_PASSWORD"
+
+
+@dataclass
 class Sandbox:
     wikis: dict[str, SandboxWiki] = field(default_factory=dict)
     kinds: tuple[str, ...] = ("actor",)
+    nextclouds: dict[str, SandboxNextcloud] = field(default_factory=dict)
 
     def config(self, *, store_url: str, lock: str, **sync_options) -> Config:
         """A config for these wikis; their secrets go into this process's environment, as a coordinator's
@@ -99,8 +125,14 @@ class Sandbox:
             os.environ[w.env_prefix + "_PASSWORD"] = w.admin_password
             wikis.append(WikiConfig(name=w.name, url=w.url, api_token_env=w.env_prefix + "_TOKEN",
                                     admin_user=w.admin_user, admin_password_env=w.env_prefix + "_PASSWORD"))
+        clouds = []
+        for n in self.nextclouds.values():
+            os.environ[n.env_var] = n.app_password
+            clouds.append(NextcloudConfig(name=n.name, url=n.url, user=n.user, app_password_env=n.env_var,
+                                          group=n.group))
         return Config(store=StoreConfig(url=store_url),
-                      sync=SyncConfig(kinds=list(self.kinds), lock_file=lock, **sync_options), wiki=wikis)
+                      sync=SyncConfig(kinds=list(self.kinds), lock_file=lock, **sync_options), wiki=wikis,
+                      nextcloud=clouds)
 
     def seed_sample(self, entries: dict[str, list[dict[str, str]]]) -> dict[str, int]:
         counts = {}
@@ -110,6 +142,26 @@ class Sandbox:
                 wiki.member_create(DEFAULT_FORM_IDS["actor"], values)
             counts[name] = len(rows)
         return counts
+
+    def seed_articles(self, cloud_name: str, folder: str, source: Path) -> list[str]:
+        """Markdown articles put into the knowledge-base folder over WebDAV. The sandbox writes them with the
+        service account's credentials, standing in for members who edit that folder from their own client."""
+        cloud = self.nextclouds[cloud_name]
+        base = f"{cloud.url}remote.php/dav/files/{cloud.user}/"
+        names = []
+        for path in sorted(source.glob("*.md")):
+            r = requests.put(base + folder.strip("/") + "/" + path.name, data=path.read_bytes(),
+                             auth=(cloud.user, cloud.app_password))
+            if r.status_code == 404:  # the folder appears on the service's first run; make it as a member would
+                parts = folder.strip("/").split("/")
+                for i in range(1, len(parts) + 1):
+                    requests.request("MKCOL", base + "/".join(parts[:i]), auth=(cloud.user, cloud.app_password))
+                r = requests.put(base + folder.strip("/") + "/" + path.name, data=path.read_bytes(),
+                                 auth=(cloud.user, cloud.app_password))
+            if r.status_code not in (201, 204):
+                raise RuntimeError(f"sandbox article upload failed on {cloud_name}: {r.status_code}")
+            names.append(path.name)
+        return names
 
     def member_edit_one(self, name: str) -> str:
         """The demo's member edit: new opening hours for the first entry of the wiki."""
@@ -122,6 +174,8 @@ class Sandbox:
     def stop(self) -> None:
         for w in self.wikis.values():
             w.server.stop()
+        for n in self.nextclouds.values():
+            n.server.stop()
 
 
 def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.0,
@@ -141,13 +195,31 @@ def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.
     return SandboxWiki(name, emulator, server, admin, admin_pw, token, member, member_pw, member_token)
 
 
+def new_nextcloud(name: str, latency: float = 0.0, now=None) -> SandboxNextcloud:
+    """A fresh emulated Nextcloud: the service account (an admin, with an app password, as a coordinator sets
+    it up), the network's group "membres" and one member in it. `now`: the emulator's clock (tests)."""
+    emulator = NextcloudEmulator(name, now=now)
+    user, member = "oscartes", "membre"
+    password, app_password, member_password = secrets.token_hex(8), secrets.token_hex(36), secrets.token_hex(8)
+    emulator.add_user(user, password, app_password=app_password, admin=True)
+    emulator.add_user(member, member_password)
+    emulator.add_group("membres", members=[member])
+    server = start_server(emulator, latency=latency)
+    return SandboxNextcloud(name, emulator, server, user, password, app_password, "membres", member,
+                            member_password)
+
+
 @contextmanager
 def start_sandbox(names: tuple[str, ...] = WIKI_NAMES, kinds: tuple[str, ...] = ("actor",),
-                  latency: float = 0.0, provisioned: bool = True) -> Iterator[Sandbox]:
+                  latency: float = 0.0, provisioned: bool = True,
+                  nextclouds: tuple[str, ...] = (), nextcloud_clock=None) -> Iterator[Sandbox]:
+    """Wikis `names`, and the Nextclouds `nextclouds` (none by default; NEXTCLOUD_NAMES for both networks')."""
     sandbox = Sandbox(kinds=kinds)
     try:
         for name in names:
             sandbox.wikis[name] = new_wiki(name, kinds, latency, provisioned)
+        for name in nextclouds:
+            sandbox.nextclouds[name] = new_nextcloud(name, latency, nextcloud_clock)
         yield sandbox
     finally:
         sandbox.stop()

@@ -37,6 +37,7 @@ from oscartes_sync.store import models as m
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CONFLICT_STATUSES = ("open", "resolved")
 REVIEW_STATUSES = ("open", "merged", "distinct")
+SUGGESTION_STATUSES = ("open", "accepted", "rejected")
 _PG_MIGRATION_LOCK = 0x05CA27E5  # advisory lock id: two processes opening a new database migrate one by one
 
 
@@ -106,6 +107,17 @@ class ReviewRow:
     status: str  # open | merged | distinct
     opened_at: datetime
     closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    id: int
+    record_id: str
+    instance: str
+    field: str
+    value: object
+    observed_at: datetime
+    status: str  # open | accepted | rejected
 
 
 @dataclass(frozen=True)
@@ -619,6 +631,68 @@ class Store:
                 raise StoreError(f"review item {item_id} is already closed as {r.status!r}")
             conn.execute(update(m.review_items).where(m.review_items.c.id == item_id)
                          .values(status=status, closed_at=self._now()))
+
+    # -- suggestions (values changed where the service publishes, DECISIONS §18)
+
+    @staticmethod
+    def _suggestion_row(r) -> SuggestionRow:
+        return SuggestionRow(id=r.id, record_id=r.record_id, instance=r.instance, field=r.field, value=r.value,
+                             observed_at=r.observed_at, status=r.status)
+
+    def suggestions(self, status: str | None = "open", record_id: str | None = None) -> list[SuggestionRow]:
+        q = select(m.suggestions).order_by(m.suggestions.c.id)
+        if status is not None:
+            q = q.where(m.suggestions.c.status == status)
+        if record_id is not None:
+            q = q.where(m.suggestions.c.record_id == record_id)
+        with self._read() as conn:
+            return [self._suggestion_row(r) for r in conn.execute(q)]
+
+    def suggestion(self, suggestion_id: int) -> SuggestionRow | None:
+        with self._read() as conn:
+            r = conn.execute(select(m.suggestions).where(m.suggestions.c.id == suggestion_id)).first()
+        return self._suggestion_row(r) if r is not None else None
+
+    def add_suggestion(self, record_id: str, instance: str, field: str, value) -> tuple[int, bool]:
+        """Record a value seen in `instance` for one field. While a suggestion for that record, instance and
+        field is open, it is updated instead of repeated. Returns (id, True when it is new or its value
+        changed)."""
+        with self._write() as conn:
+            self._require_record(conn, record_id)
+            existing = conn.execute(select(m.suggestions).where(
+                m.suggestions.c.record_id == record_id, m.suggestions.c.instance == instance,
+                m.suggestions.c.field == field, m.suggestions.c.status == "open")).first()
+            if existing is not None:
+                if _hash(existing.value) == _hash(value):
+                    return existing.id, False
+                conn.execute(update(m.suggestions).where(m.suggestions.c.id == existing.id)
+                             .values(value=value, observed_at=self._now()))
+                return existing.id, True
+            new_id = conn.execute(insert(m.suggestions).values(
+                record_id=record_id, instance=instance, field=field, value=value, observed_at=self._now(),
+                status="open")).inserted_primary_key[0]
+            return new_id, True
+
+    def close_suggestion(self, suggestion_id: int, status: str) -> None:
+        if status not in ("accepted", "rejected"):
+            raise StoreError(f"a suggestion closes as 'accepted' or 'rejected', not {status!r}")
+        with self._write() as conn:
+            r = conn.execute(select(m.suggestions).where(m.suggestions.c.id == suggestion_id)).first()
+            if r is None:
+                raise NotFoundError(f"no suggestion {suggestion_id}")
+            if r.status == status:
+                return
+            if r.status != "open":
+                raise StoreError(f"suggestion {suggestion_id} is already closed as {r.status!r}")
+            conn.execute(update(m.suggestions).where(m.suggestions.c.id == suggestion_id).values(status=status))
+
+    def updated_at(self, kind: str | None = None) -> dict[str, datetime]:
+        """Record id -> time of its last revision (exports state when a record last changed)."""
+        q = select(m.records.c.id, m.records.c.updated_at)
+        if kind is not None:
+            q = q.where(m.records.c.kind == kind)
+        with self._read() as conn:
+            return {r.id: r.updated_at for r in conn.execute(q)}
 
     # -- runs
 

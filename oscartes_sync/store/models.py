@@ -145,3 +145,19 @@ state = Table(
     Column("value", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# A value someone changed where the service publishes (a card edited in Nextcloud, DECISIONS §18): kept for the
+# coordinator to accept into the record or reject. One open suggestion per record, instance and field.
+suggestions = Table(
+    "suggestions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String, ForeignKey("records.id", name="fk_suggestions_record"), nullable=False),
+    Column("instance", String, nullable=False),
+    Column("field", String, nullable=False),
+    Column("value", JSON(none_as_null=True), nullable=True),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("status", String, nullable=False),
+    Index("ix_suggestions_record", "record_id"),
+    Index("uq_suggestions_open", "record_id", "instance", "field", unique=True,
+          sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+)

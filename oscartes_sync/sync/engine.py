@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field, replace
 
 from ..fields import FormMap, to_canonical
@@ -35,6 +36,7 @@ class SyncResult:
     listing_errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
     page_writes: dict[str, int] = field(default_factory=dict)  # derived wiki pages rewritten, per wiki
+    nextcloud: Any = None  # publish.nextcloud_publish.NextcloudResult of this run (address book, exports)
 
     @property
     def notices(self) -> list[Notice]:
@@ -47,7 +49,8 @@ class SyncResult:
     def needs_person(self, store=None) -> bool:
         if self.instance_errors or any(n.level == "attention" for n in self.notices):
             return True
-        return bool(store and (store.conflicts("open") or store.review_items("open")))
+        return bool(store and (store.conflicts("open") or store.review_items("open")
+                               or store.suggestions("open")))
 
 
 class StoreIdMap:

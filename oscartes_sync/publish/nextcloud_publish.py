@@ -1,0 +1,126 @@
+"""What `sync` publishes to each Nextcloud: the shared address book and the open-data exports.
+
+`publish_nextclouds(cfg, store)` goes through the `[[nextcloud]]` instances one after the other. An instance
+whose secret is missing, whose app password is refused (401, or the brute-force 429) or whose server fails is
+reported in `instance_errors` and the others go on; a 401 stops every request to that instance at once (about
+ten failed logins lock the whole host out, contract §1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from ..config import Config, NextcloudConfig, secret
+from ..store import Store
+from ..sync.model import Notice
+from ..targets.base import AuthError, TargetError, TerminalError
+from ..targets.nextcloud import NextcloudClient
+from .addressbook import CardContext, sync_addressbook
+from .exports import build_exports, sync_exports
+from .nc_articles import known_articles, read_articles
+
+
+@dataclass
+class NextcloudResult:
+    notices: list[Notice] = field(default_factory=list)
+    writes: dict[str, int] = field(default_factory=dict)            # instance -> cards and files written
+    instance_errors: dict[str, str] = field(default_factory=dict)   # instance -> what stopped (part of) it
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)  # instance -> "VERB family" -> count
+    links: dict[str, str] = field(default_factory=dict)             # instance -> public link of the exports
+    articles: dict[str, str] = field(default_factory=dict)          # knowledge-base file name -> Markdown
+
+    @property
+    def needs_person(self) -> bool:
+        return bool(self.instance_errors) or any(n.level == "attention" for n in self.notices)
+
+
+def make_client(nc: NextcloudConfig) -> NextcloudClient | str:
+    """The client of one instance, or why it cannot be built (a message without any secret)."""
+    password = secret(nc.app_password_env)
+    if not password:
+        return f"secret variable {nc.app_password_env} is not set: Nextcloud skipped"
+    try:
+        return NextcloudClient(nc.name, nc.url, user=nc.user, app_password=password)
+    except ValueError as exc:
+        return str(exc)
+
+
+def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
+                       clients: dict[str, NextcloudClient] | None = None,
+                       clock: Callable[[], datetime] | None = None) -> NextcloudResult:
+    """Publish the address book and the exports to every configured Nextcloud. `clients` (tests) replaces the
+    clients built from the config; `clock` is the time used for the same-second rule of DECISIONS §14."""
+    result = NextcloudResult()
+    if not cfg.nextcloud:
+        return result
+    ctx = CardContext.from_store(cfg, store)
+    exports = build_exports(cfg, store)
+    for nc in cfg.nextcloud:
+        client = (clients or {}).get(nc.name) or make_client(nc)
+        if isinstance(client, str):
+            result.instance_errors[nc.name] = client
+            _add_articles(result, nc.name, known_articles(store, nc))  # nothing unpublished on a failure
+            continue
+        client.stats.counts.clear()
+        errors: list[str] = []
+        writes = 0
+        try:
+            try:
+                book = sync_addressbook(client, nc, cfg, store, ctx=ctx, dry_run=dry_run)
+                result.notices += book.notices
+                writes += book.writes
+                if book.error:
+                    errors.append(book.error)
+                if dry_run and book.planned:
+                    result.notices.append(Notice("info", nc.name, None,
+                                                 f"dry run: would write {book.planned} cards"))
+            except TerminalError:
+                raise
+            except TargetError as exc:
+                errors.append(f"address book not synced: {exc.message}")
+            try:
+                exp = sync_exports(client, nc, store, exports, dry_run=dry_run, clock=clock)
+                result.notices += exp.notices
+                writes += exp.writes
+                if exp.error:
+                    errors.append(exp.error)
+                if exp.link:
+                    result.links[nc.name] = exp.link
+                if dry_run and exp.planned:
+                    result.notices.append(Notice("info", nc.name, None,
+                                                 f"dry run: would write {exp.planned} export files"))
+            except TerminalError:
+                raise
+            except TargetError as exc:
+                errors.append(f"exports not published: {exc.message}")
+            got = read_articles(client, nc, store, dry_run=dry_run, clock=clock)
+            result.notices += got.notices
+            if got.error:
+                errors.append(got.error)
+            _add_articles(result, nc.name, got.files)
+        except AuthError as exc:
+            errors.append(exc.message)
+            _add_articles(result, nc.name, known_articles(store, nc))
+        except TerminalError as exc:
+            errors.append(f"stopped: {exc.message}")
+            _add_articles(result, nc.name, known_articles(store, nc))
+        finally:
+            result.requests[nc.name] = dict(client.stats.counts)
+            if clients is None or nc.name not in clients:
+                client.close()
+        result.writes[nc.name] = writes
+        if errors:
+            result.instance_errors[nc.name] = "; ".join(errors)
+    return result
+
+
+def _add_articles(result: NextcloudResult, instance: str, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        if name in result.articles and result.articles[name] != text:
+            result.notices.append(Notice("attention", instance, None, f"article {name} exists in more than one "
+                                                                      "Nextcloud with different texts: the first "
+                                                                      "one is published; rename one of them"))
+            continue
+        result.articles.setdefault(name, text)
