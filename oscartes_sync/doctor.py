@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import app
-from .config import Config, WikiConfig, secret
+from .config import Config, NextcloudConfig, WikiConfig, secret
 from .fields import FormMap
 from .targets.base import TargetError
 
@@ -29,7 +29,7 @@ _TIMEOUT_S = 15.0
 @dataclass
 class Check:
     instance: str  # the wiki's name, or "store"
-    kind: str  # "wiki", "store" ("nextcloud" later)
+    kind: str  # "wiki", "nextcloud", "store"
     name: str  # what is checked: "secrets", "reachable", "version", "token", "admin login", "form actor", ...
     status: str  # ok, warn (works, but look), problem (needs a fix), skip (could not be checked)
     message: str
@@ -60,11 +60,11 @@ class DoctorReport:
 def run_doctor(cfg: Config, *, timeout: float = _TIMEOUT_S) -> DoctorReport:
     report = DoctorReport()
     secrets = [v for w in cfg.wiki for v in (secret(w.api_token_env), secret(w.admin_password_env)) if v]
+    secrets += [v for n in cfg.nextcloud if (v := secret(n.app_password_env))]
     for w in cfg.wiki:
         report.checks += check_wiki(cfg, w, timeout=timeout)
-    # Nextcloud instances get their checks here (client, address book, group: DECISIONS §18).
-    report.checks += [Check(n.name, "nextcloud", "nextcloud", SKIP, "Nextcloud checks are not available yet")
-                      for n in cfg.nextcloud]
+    for n in cfg.nextcloud:
+        report.checks += check_nextcloud(n, timeout=timeout)
     report.checks.append(check_store(cfg))
     for c in report.checks:
         c.message, c.hint = _scrub(c.message, secrets), _scrub(c.hint, secrets)
@@ -72,6 +72,46 @@ def run_doctor(cfg: Config, *, timeout: float = _TIMEOUT_S) -> DoctorReport:
 
 
 # ---------------------------------------------------------------------------------------------------- wikis
+
+
+def check_nextcloud(n: NextcloudConfig, *, timeout: float = _TIMEOUT_S) -> list[Check]:
+    """Secret set, reachable, version, app password accepted (one try: failed logins lock the host out),
+    and the network's group exists (the address book is shared with it, DECISIONS §18)."""
+    from .targets.nextcloud import NextcloudClient
+
+    def check(name: str, status: str, message: str, hint: str = "") -> Check:
+        return Check(n.name, "nextcloud", name, status, message, hint)
+
+    password = secret(n.app_password_env)
+    if not password:
+        return [check("secrets", PROBLEM, f"{n.app_password_env} is not set",
+                      f"export {n.app_password_env} with an app password of {n.user!r}")]
+    out = [check("secrets", OK, f"{n.app_password_env} is set")]
+    client = NextcloudClient(n.name, n.url, user=n.user, app_password=password, timeout=timeout)
+    try:
+        got = client.check(group=n.group)
+    finally:
+        client.close()
+    if not got.reachable:
+        return out + [check("reachable", PROBLEM, "; ".join(got.problems) or "no answer",
+                            f"is {n.url} right and the server up?")]
+    out.append(check("reachable", OK, f"answers at {n.url}"))
+    out.append(check("version", OK if got.version else WARN, f"Nextcloud {got.version or 'version not shown'}"))
+    if got.auth != "ok":
+        hint = ("wait until the host lifts its lock-out, then fix the app password" if got.auth == "locked-out"
+                else f"create an app password for {n.user!r} (Settings > Security) and put it in "
+                     f"{n.app_password_env}")
+        return out + [check("app password", PROBLEM, "; ".join(got.problems) or "refused", hint)]
+    out.append(check("app password", OK, f"accepted for {got.user}"))
+    if got.group_exists is False:
+        out.append(check("group", PROBLEM, f"the group {n.group!r} does not exist",
+                         "the coordinator creates it once (Users > Add group); the address book is shared with it"))
+    elif got.group_exists is None:
+        out.append(check("group", WARN, f"could not check that the group {n.group!r} exists",
+                         "the service account cannot list groups: check it by hand"))
+    else:
+        out.append(check("group", OK, f"{n.group!r} exists"))
+    return out
 
 
 def check_wiki(cfg: Config, w: WikiConfig, *, timeout: float = _TIMEOUT_S) -> list[Check]:

@@ -323,12 +323,41 @@ def test_store_written_by_a_newer_version(setup, tmp_path):
     assert_all_ok(ran, "polesnoe")
 
 
-def test_nextcloud_is_listed_as_not_checked_yet(setup):
-    setup.top = ('[[nextcloud]]\nname = "cloud"\nurl = "https://cloud.example.org/"\nuser = "oscartes"\n'
-                 'app_password_env = "DOCTORTEST_CLOUD"\ngroup = "OSCARTES"\n')
+@pytest.fixture
+def cloud_setup(tmp_path):
+    with start_sandbox(nextclouds=("polesnoe-cloud",)) as sandbox:
+        setup = Setup(sandbox, tmp_path)
+        cloud = sandbox.nextclouds["polesnoe-cloud"]
+        setup.top = (f'[[nextcloud]]\nname = "cloud"\nurl = "{cloud.url}"\nuser = "{cloud.user}"\n'
+                     f'app_password_env = "{PREFIX}CLOUD"\ngroup = "{cloud.group}"\n')
+        setup.env[f"{PREFIX}CLOUD"] = cloud.app_password
+        yield setup, cloud
+
+
+def test_nextcloud_checks_all_ok(cloud_setup):
+    setup, cloud = cloud_setup
     ran = setup.run()
     assert ran.code == 0, ran
-    assert ran.lines("nextcloud cloud")["nextcloud"].startswith("SKIP")
+    lines = ran.lines("nextcloud cloud")
+    for name in ("secrets", "reachable", "version", "app password", "group"):
+        assert lines[name].startswith("OK"), ran
+
+
+def test_nextcloud_missing_group_wrong_password_and_missing_secret(cloud_setup):
+    setup, cloud = cloud_setup
+    setup.top = setup.top.replace(f'group = "{cloud.group}"', 'group = "OSCARTES Inexistant"')
+    ran = setup.run()
+    assert ran.code == 1 and ran.lines("nextcloud cloud")["group"].startswith("PROBLEM"), ran
+    assert "creates it once" in ran.stdout
+    setup.env[f"{PREFIX}CLOUD"] = "pas-le-bon-mot-de-passe"
+    cloud.emulator.reset_log()
+    ran = setup.run()
+    assert ran.code == 1 and ran.lines("nextcloud cloud")["app password"].startswith("PROBLEM"), ran
+    assert "pas-le-bon-mot-de-passe" not in ran.output and cloud.app_password not in ran.output
+    assert cloud.emulator.count() == 2  # status, then one refused login: never a second try
+    setup.env[f"{PREFIX}CLOUD"] = None
+    ran = setup.run()
+    assert ran.code == 1 and ran.lines("nextcloud cloud")["secrets"].startswith("PROBLEM"), ran
 
 
 # --- config errors: exit 2 --------------------------------------------------------------------------------------
