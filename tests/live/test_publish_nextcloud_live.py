@@ -48,7 +48,8 @@ def test_address_book_and_exports_on_a_real_nextcloud(live, tmp_path):
     nc = NextcloudConfig(name="live", url=os.environ["OSCARTES_LIVE_NEXTCLOUD_URL"],
                          user=os.environ["OSCARTES_LIVE_NEXTCLOUD_USER"],
                          app_password_env="OSCARTES_LIVE_NEXTCLOUD_APP_PASSWORD", group=group or f"{tag}-absent",
-                         addressbook=tag, exports_folder=f"{tag}/Donnees-ouvertes")
+                         addressbook=tag, exports_folder=f"{tag}/Donnees-ouvertes",
+                         articles_folder=f"{tag}/Base-de-connaissances")
     cfg = Config(store=StoreConfig(url=f"sqlite:///{tmp_path / 'store.db'}"),
                  sync=SyncConfig(lock_file=str(tmp_path / "lock")), nextcloud=[nc])
     with Store(cfg.store_url()) as store:
@@ -81,7 +82,8 @@ def test_address_book_and_exports_on_a_real_nextcloud(live, tmp_path):
         time.sleep(2.5)  # past the same-second window: the read-back of the files written above is its last
         publish_nextclouds(cfg, store)
         noop = publish_nextclouds(cfg, store)
-        assert noop.requests["live"] == {"REPORT addressbook": 1, "PROPFIND files": 1}
+        # one PROPFIND per watched folder: the exports and the knowledge-base articles
+        assert noop.requests["live"] == {"REPORT addressbook": 1, "PROPFIND files": 2}
         assert noop.writes["live"] == 0 and noop.links["live"] == link
 
         # the coordinator, logged in as the service account, edits a card: a suggestion, then the card restored
