@@ -8,8 +8,8 @@ from typing import Any
 
 from .sync.engine import SyncResult
 from .sync.model import (
-    CreateEntry, CreateRecord, DeleteEntry, LinkEntry, OpenConflict, ReviewDuplicate, TombstoneRecord, UpdateEntry,
-    UpdateRecord,
+    CreateEntry, CreateRecord, DeleteEntry, LinkEntry, OpenConflict, ResurrectRecord, ReviewDuplicate,
+    TombstoneRecord, UpdateEntry, UpdateRecord,
 )
 
 ACTION_LABELS = {
@@ -19,6 +19,7 @@ ACTION_LABELS = {
     UpdateEntry: "entries updated",
     DeleteEntry: "entries deleted",
     TombstoneRecord: "records deleted (tombstone kept)",
+    ResurrectRecord: "deleted records back (edited elsewhere meanwhile)",
     OpenConflict: "conflicts opened or refreshed",
     ReviewDuplicate: "possible duplicates queued for review",
     LinkEntry: "links refreshed (no write)",

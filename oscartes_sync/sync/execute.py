@@ -19,7 +19,7 @@ from ..hashing import content_hash
 from ..targets.base import EntryError, EntryTarget, TargetError, TerminalError, TransientError
 from .model import (
     WRITTEN, Action, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, Notice, OpenConflict, Plan,
-    ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord, Values,
+    ResurrectRecord, ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord, Values,
 )
 from .plan import seen_values
 
@@ -106,6 +106,10 @@ class Executor:
         elif isinstance(a, TombstoneRecord):
             s.tombstone_record(a.record_id, author="oscartes-sync", origin=a.origin,
                                note=f"deleted in {a.origin}")
+        elif isinstance(a, ResurrectRecord):
+            alive = [r for r in s.history(a.record_id) if not r.deleted]
+            if alive:
+                s.restore(a.record_id, alive[-1].number, author=f"member@{a.origin}")
         elif isinstance(a, ForgetLink):
             s.remove_link(a.record_id, a.instance)
         elif isinstance(a, CreateEntry):

@@ -169,6 +169,14 @@ class TombstoneRecord(Action):
 
 
 @dataclass(frozen=True)
+class ResurrectRecord(Action):
+    """A deleted record whose entry a member edited elsewhere (unseen when the deletion went through): the
+    edit wins over the deletion, the record comes back with its last values, then the edit is merged."""
+
+    origin: str
+
+
+@dataclass(frozen=True)
 class ForgetLink(Action):
     instance: str
 

@@ -15,7 +15,8 @@ from typing import Any
 from .merge import merge_field
 from .model import (
     WRITTEN, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, LinkState, Observed, OpenConflict,
-    Plan, PlanInput, RecordState, ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord, Values,
+    Plan, PlanInput, RecordState, ResurrectRecord, ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord,
+    Values,
 )
 
 MISSING = object()
@@ -193,8 +194,14 @@ def plan(inp: PlanInput, new_id: Callable[[], str], match: Matcher | None = None
         if rid in refused:
             continue
         if rec.deleted:
-            _finish_deletion(out, rec, links, inp, ok)
-            continue
+            edited = [i for i in ok if (rid, i) in links and i in changes.get(rid, {})]
+            if not edited:
+                _finish_deletion(out, rec, links, inp, ok)
+                continue
+            # deleted elsewhere, but a member edited it here (a listing that failed hid it then): edit wins
+            out.add(ResurrectRecord(rid, ",".join(edited)))
+            out.note("info", ",".join(edited), rid, "deleted elsewhere but edited here: the record comes back")
+            rec = RecordState(rec.id, rec.kind, rec.fields, deleted=False)
         if rid in to_delete:
             _delete(out, rec, to_delete[rid], links, inp, ok)
             continue

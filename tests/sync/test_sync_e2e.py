@@ -288,3 +288,22 @@ def test_an_entry_waiting_for_review_costs_nothing_on_quiet_runs(sandbox, cfg, s
     for w in sandbox.wikis.values():
         assert w.emulator.request_log == [("GET", f"/?api/forms/{FORM}/entries")]
     assert quiet.exit_code == 1  # the review item still waits for a person
+
+
+def test_an_edit_hidden_by_a_failed_listing_brings_a_deleted_record_back(sandbox, cfg, store):
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    ids = [a.member_create(FORM, entry(n)) for n in NAMES[:5]]
+    run(cfg, store)
+    b_id = next(i for i, e in b.list(FORM).items() if e["bf_titre"] == NAMES[0])
+    b.member_edit(b_id, {"bf_horaires": "Sa 09:00-12:00"})  # tel edits the actor ...
+    a.member_delete(ids[0])  # ... that polesnoe deletes, while tel cannot be read
+    b.emulator.inject("GET", r"api/forms/.*/entries", "500", times=3)
+    run(cfg, store)
+    assert len(store.records("actor")) == 4  # the deletion went through: tel's edit was not visible
+    b.emulator.clear_faults()
+    back = run(cfg, store)
+    [rec] = [r for r in store.records("actor") if r.fields["name"] == NAMES[0]]
+    assert rec.fields["opening_hours"] == "Sa 09:00-12:00"
+    assert [e["bf_horaires"] for e in a.list(FORM).values() if e["bf_titre"] == NAMES[0]] == ["Sa 09:00-12:00"]
+    assert any("comes back" in n["message"] for n in back.report["notices"])
+    assert [r.deleted for r in store.history(rec.id)][-3:] == [True, False, False]
