@@ -45,7 +45,6 @@ import re
 import secrets
 import socket
 import threading
-import time
 import traceback
 import unicodedata
 import uuid
@@ -60,8 +59,8 @@ from xml.sax.saxutils import escape, quoteattr
 from werkzeug.wrappers import Request, Response
 
 from .yeswiki_emulator import ManualClock  # noqa: F401 - re-exported for tests of same-second behaviour
+from .recording import Fault, RequestRecorder
 
-FAULTS = ("500", "html200", "drop", "slow")
 VERSION = {"major": 34, "minor": 0, "micro": 1, "string": "34.0.1", "edition": "", "extendedSupport": False}
 
 D, S, OC, NC = "DAV:", "http://sabredav.org/ns", "http://owncloud.org/ns", "http://nextcloud.org/ns"
@@ -238,13 +237,6 @@ class Share:
     expiration: str | None = None
 
 
-@dataclass
-class Fault:
-    method: str
-    pattern: re.Pattern
-    kind: str
-    remaining: int
-    delay: float = 2.0
 
 
 @dataclass
@@ -386,7 +378,7 @@ def _requested_props(root: ET.Element | None) -> list[str] | None:
 # ---------------------------------------------------------------------------------------------------- emulator
 
 
-class NextcloudEmulator:
+class NextcloudEmulator(RequestRecorder):
     """A Nextcloud 34 as a WSGI app. Setup/inspection helpers do not go through HTTP; every change the sync or
     a member makes must go through HTTP."""
 
@@ -489,9 +481,6 @@ class NextcloudEmulator:
         with self._lock:
             self._store_card(self.books[(owner, uri)], card_uri, data)
 
-    def reset_log(self) -> None:
-        with self._lock:
-            self.request_log.clear()
 
     def reset_bruteforce(self, address: str | None = None) -> None:
         """`occ security:bruteforce:reset <ip>` (all addresses when None)."""
@@ -501,23 +490,8 @@ class NextcloudEmulator:
             else:
                 self.failed_logins.pop(address, None)
 
-    def count(self, method: str | None = None, contains: str | None = None) -> int:
-        with self._lock:
-            return sum(1 for m, p in self.request_log
-                       if (method is None or m == method.upper()) and (contains is None or contains in p))
 
-    def inject(self, method: str, path_regex: str, fault: str, times: int = 1, delay: float = 2.0) -> None:
-        """Make the next `times` requests matching METHOD (or "*") and `path_regex` (searched in the path with
-        its query) fail: "500" (Sabre 500 XML), "html200" (200 text/html page), "drop" (connection closed
-        without an answer), "slow" (answer after `delay` seconds)."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
-        with self._lock:
-            self._faults.append(Fault(method.upper(), re.compile(path_regex), fault, times, delay))
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -528,20 +502,9 @@ class NextcloudEmulator:
             raw_path = urlsplit(raw_path).path
         method = request.method.upper()
         logged = raw_path + (f"?{raw_qs}" if raw_qs else "")
-        fault = None
-        with self._lock:
-            self.request_log.append((method, logged))
-            for f in self._faults:
-                if f.remaining > 0 and f.method in (method, "*") and f.pattern.search(logged):
-                    f.remaining -= 1
-                    fault = f
-                    break
-            self._faults = [f for f in self._faults if f.remaining > 0]
-        if fault is not None:
-            if fault.kind == "slow":
-                time.sleep(fault.delay)
-            else:
-                return self._fault_response(fault.kind, environ, start_response)
+        faulty = self._record(method, logged, environ, start_response)
+        if faulty is not None:
+            return faulty
         try:
             response = self._dispatch(request, method, raw_path)
         except DavError as exc:

@@ -5,7 +5,6 @@ Everything a member does here goes through HTTP, as it would on a real wiki."""
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field

@@ -33,7 +33,6 @@ import re
 import secrets
 import socket
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -45,6 +44,7 @@ import nh3
 from werkzeug.wrappers import Request, Response
 
 from oscartes_sync.targets.wikiname import _remove_accents, genere_nom_wiki, wiki_name_base
+from .recording import Fault, RequestRecorder
 
 TYPE_URI = "http://outils-reseaux.org/_vocabulary/type"
 SOURCE_URL_URI = "http://outils-reseaux.org/_vocabulary/sourceUrl"
@@ -56,7 +56,6 @@ HTML_DATA_KEYS = {"bf_latitude", "bf_longitude", "id_typeannonce", "owner", "dat
                   "date_debut_validite_fiche", "date_fin_validite_fiche", "id_fiche", "statut_fiche",
                   "date_maj_fiche"}
 IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "tif", "tiff"}
-FAULTS = ("500", "html200", "drop", "slow")
 
 _TRACE = ("\nStack trace:\n#0 <webroot>/includes/YesWiki.php(1260): call_user_func_array()\n"
           "#1 <webroot>/includes/YesWiki.php(1180): YesWiki\\Wiki->RunSpecialPages()\n"
@@ -398,13 +397,6 @@ class User:
     signuptime: str = ""
 
 
-@dataclass
-class Fault:
-    method: str
-    pattern: re.Pattern
-    kind: str
-    remaining: int
-    delay: float = 2.0
 
 
 def _php_json(value: Any) -> str:
@@ -449,7 +441,7 @@ class Ctx:
         return self._posted
 
 
-class YesWikiEmulator:
+class YesWikiEmulator(RequestRecorder):
     """A YesWiki 4.4.2 as a WSGI app. Setup/inspection helpers do not go through HTTP; every
     change a member or the sync makes must go through HTTP."""
 
@@ -546,28 +538,9 @@ class YesWikiEmulator:
         with self._lock:
             return [self._row(r) for r in self.revisions.get(tag, [])]
 
-    def reset_log(self) -> None:
-        with self._lock:
-            self.request_log.clear()
 
-    def count(self, method: str | None = None, contains: str | None = None) -> int:
-        with self._lock:
-            return sum(1 for m, p in self.request_log
-                       if (method is None or m == method.upper()) and (contains is None or contains in p))
 
-    def inject(self, method: str, path_regex: str, fault: str, times: int = 1, delay: float = 2.0) -> None:
-        """Make the next `times` requests matching METHOD and `path_regex` (searched in the path with
-        its query, e.g. `/?api/entries/5`) fail: "500" (500 + exceptionMessage JSON), "html200"
-        (200 text/html page), "drop" (socket shut down without any answer), "slow" (answer after
-        `delay` seconds)."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
-        with self._lock:
-            self._faults.append(Fault(method.upper(), re.compile(path_regex), fault, times, delay))
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     # ----------------------------------------------------------------- extension points
     def register_api_route(self, method: str, pattern: str, acl: str, handler: Handler) -> None:
@@ -879,20 +852,9 @@ class YesWikiEmulator:
         raw_qs = environ.get("QUERY_STRING", "")
         path = request.path + (f"?{raw_qs}" if raw_qs else "")
         method = request.method.upper()
-        fault = None
-        with self._lock:
-            self.request_log.append((method, path))
-            for f in self._faults:
-                if f.remaining > 0 and f.method in (method, "*") and f.pattern.search(path):
-                    f.remaining -= 1
-                    fault = f
-                    break
-            self._faults = [f for f in self._faults if f.remaining > 0]
-        if fault is not None:
-            if fault.kind == "slow":
-                time.sleep(fault.delay)
-            else:
-                return self._fault_response(fault.kind, environ, start_response)
+        faulty = self._record(method, path, environ, start_response)
+        if faulty is not None:
+            return faulty
         try:
             response = self._dispatch(request, raw_qs, method)
         except Exception:  # noqa: BLE001 - a crash of the emulator must look like a PHP 500
