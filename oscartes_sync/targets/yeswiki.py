@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 import requests
@@ -122,6 +122,17 @@ def _id_from_entry_url(url: str) -> str:
 
 SOURCE_URL_PROPERTY = "http://outils-reseaux.org/_vocabulary/sourceUrl"
 
+def json_body(resp: requests.Response, route: str, fail: Callable[[str], TargetError]) -> Any:
+    """The JSON of an API answer; HTML or broken JSON where JSON is due is the wiki failing in disguise."""
+    ctype = resp.headers.get("Content-Type", "")
+    if "json" not in ctype.lower():
+        raise fail(f"{route} answered {ctype or 'no content type'} (HTTP {resp.status_code}) where JSON was expected")
+    try:
+        return json.loads(resp.content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise fail(f"{route} answered something that is not JSON") from None
+
+
 class YesWikiClient:
     """EntryTarget for one YesWiki instance. Thread-safe for the engine's use: creates are serialised."""
 
@@ -217,14 +228,7 @@ class YesWikiClient:
         return resp
 
     def _json(self, resp: requests.Response, route: str) -> Any:
-        ctype = resp.headers.get("Content-Type", "")
-        if "json" not in ctype.lower():
-            raise self._err(TerminalError, f"{route} answered {ctype or 'no content type'} (HTTP "
-                                           f"{resp.status_code}) where JSON was expected")
-        try:
-            return json.loads(resp.content.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise self._err(TerminalError, f"{route} answered something that is not JSON") from None
+        return json_body(resp, route, lambda message: self._err(TerminalError, message))
 
     def _fail(self, resp: requests.Response, route: str, *, entry_op: bool = False,
               auth: str | None = "token") -> TargetError:

@@ -33,7 +33,7 @@ from urllib3.util.retry import Retry
 
 from .base import AuthError, EntryError, RequestStats, Revision, TargetError, TerminalError, TransientError
 from .wikiname import list_id_for
-from .yeswiki import _normalise_base, short_exception
+from .yeswiki import _normalise_base, json_body, short_exception
 
 HASHCASH_KEY_PATH = "tools/security/wp-hashcash-getkey.php"
 # contract §6 / pages_18: YesWiki refuses tags outside its WikiName characters ("Le nom de la page est incorrect")
@@ -154,14 +154,7 @@ class YesWikiAdmin:
         return self._err(TerminalError, f"{route}: unexpected HTTP {status}")
 
     def _json(self, resp: requests.Response, route: str) -> Any:
-        ctype = resp.headers.get("Content-Type", "")
-        if "json" not in ctype.lower():
-            raise self._err(TerminalError, f"{route} answered {ctype or 'no content type'} (HTTP "
-                                           f"{resp.status_code}) where JSON was expected")
-        try:
-            return json.loads(resp.content.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise self._err(TerminalError, f"{route} answered something that is not JSON") from None
+        return json_body(resp, route, lambda message: self._err(TerminalError, message))
 
     def _get_json(self, family: str, query: str) -> Any:
         """GET returning parsed JSON; None on 404."""
