@@ -10,45 +10,22 @@ import vobject
 
 from oscartes_sync.publish.addressbook import CardContext, build_card, parse_card, state_key
 from oscartes_sync.publish.nextcloud_publish import publish_nextclouds
-from oscartes_sync.sandbox.nextcloud_emulator import ManualClock
-from oscartes_sync.sandbox.sandbox import start_sandbox
-from oscartes_sync.store import Store
 
-CLOUDS = ("polesnoe-cloud", "tel-cloud")
+from ncsample import CLOUDS, commune_fields
+
+ULIS = commune_fields("Les Ulis")
+
 BOOK = "oscartes"
 
 
 def actor(name, **extra):
     fields = {"name": name, "short_description": f"{name}, une structure de l'Essonne.", "street": "1 rue Haute",
-              "postcode": "91940", "commune": "Les Ulis", "insee": "91692", "latitude": 48.68, "longitude": 2.18,
+              **ULIS,
               "email": f"contact@{name.split()[0].lower()}.fr", "phone": "+33169000001",
               "website": f"https://{name.split()[0].lower()}.example.org", "themes": ["economie-circulaire"],
               "services": ["recyclerie", "repair-cafe"], "contact_visibility": "membres"}
     fields.update(extra)
     return fields
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def sandbox(clock):
-    with start_sandbox(names=(), nextclouds=CLOUDS, nextcloud_clock=clock) as sb:
-        yield sb
-
-
-@pytest.fixture
-def cfg(sandbox, tmp_path):
-    return sandbox.config(store_url=f"sqlite:///{tmp_path / 'store.db'}", lock=str(tmp_path / "lock"))
-
-
-@pytest.fixture
-def store(cfg):
-    s = Store(cfg.store_url())
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -100,12 +77,12 @@ def test_first_run_writes_one_card_per_actor_shared_with_the_group(sandbox, cfg,
         put = member.put(shared + "x.vcf", data="BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:x\r\nEND:VCARD\r\n")
         assert put.status_code == 404
     card = parse_card(cards(sandbox)[f"{ids['ulis']}.vcf"])
-    assert card["name"] == "Recyclerie des Ulis" and card["commune"] == "Les Ulis" and card["postcode"] == "91940"
+    assert card["name"] == "Recyclerie des Ulis" and card["commune"] == "Les Ulis" and card["postcode"] == ULIS["postcode"]
     text = cards(sandbox)[f"{ids['ulis']}.vcf"]
     assert f"UID:{ids['ulis']}" in text
     assert vobject.readOne(text).categories.value == ["Économie circulaire & réemploi",
                                                       "Recyclerie / ressourcerie / friperie", "Repair café"]
-    assert "GEO:48.680000;2.180000" in text
+    assert f"GEO:{ULIS['latitude']:.6f};{ULIS['longitude']:.6f}" in text
 
 
 def test_members_only_contact_details_never_reach_a_card(sandbox, cfg, store, clock, ids):

@@ -12,11 +12,11 @@ import requests
 
 from oscartes_sync.publish.exports import build_exports, state_key
 from oscartes_sync.publish.nextcloud_publish import publish_nextclouds
-from oscartes_sync.sandbox.nextcloud_emulator import ManualClock
-from oscartes_sync.sandbox.sandbox import start_sandbox
-from oscartes_sync.store import Store
 
-CLOUDS = ("polesnoe-cloud", "tel-cloud")
+from ncsample import CLOUDS, commune_fields
+
+ULIS = commune_fields("Les Ulis")
+
 FOLDER = "OSCARTES/Donnees-ouvertes"
 SECRET_MAIL = b"prive@recyclerie-ulis.fr"
 SECRET_PHONE = b"+33169000001"
@@ -24,35 +24,12 @@ SECRET_PHONE = b"+33169000001"
 
 def actor(name, **extra):
     fields = {"name": name, "short_description": f"{name}, une structure de l'Essonne.", "street": "1 rue Haute",
-              "postcode": "91940", "commune": "Les Ulis", "insee": "91692", "latitude": 48.68, "longitude": 2.18,
+              **ULIS,
               "email": SECRET_MAIL.decode(), "phone": SECRET_PHONE.decode(), "siret": "73282932000074",
               "website": "https://recyclerie.example.org", "themes": ["economie-circulaire"],
               "services": ["recyclerie"], "contact_visibility": "membres"}
     fields.update(extra)
     return fields
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def sandbox(clock):
-    with start_sandbox(names=(), nextclouds=CLOUDS, nextcloud_clock=clock) as sb:
-        yield sb
-
-
-@pytest.fixture
-def cfg(sandbox, tmp_path):
-    return sandbox.config(store_url=f"sqlite:///{tmp_path / 'store.db'}", lock=str(tmp_path / "lock"))
-
-
-@pytest.fixture
-def store(cfg):
-    s = Store(cfg.store_url())
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -98,7 +75,7 @@ def test_exports_hold_public_fields_licence_and_sources(cfg, store, ids):
     geo = json.loads(out["acteurs.geojson"])
     assert geo["type"] == "FeatureCollection" and geo["licence"] == "CC BY-SA 4.0"
     by_id = {f["id"]: f for f in geo["features"]}
-    assert by_id[ids["ulis"]]["geometry"] == {"type": "Point", "coordinates": [2.18, 48.68]}
+    assert by_id[ids["ulis"]]["geometry"] == {"type": "Point", "coordinates": [ULIS["longitude"], ULIS["latitude"]]}
     assert by_id[ids["velo"]]["properties"]["position"] == "commune"  # no address point: the commune's
     licence = out["LICENCE.txt"].decode()
     assert "CC BY-SA 4.0" in licence and "Licence Ouverte 2.0" in licence and "acteurs.csv" in licence
