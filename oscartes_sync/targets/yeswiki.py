@@ -133,6 +133,22 @@ def json_body(resp: requests.Response, route: str, fail: Callable[[str], TargetE
         raise fail(f"{route} answered something that is not JSON") from None
 
 
+def revisions_list(resp: requests.Response, route: str, fail: Callable[[str], TargetError]) -> list[Revision]:
+    """The revisions embedded in a `?{tag}/revisions` page (`data-revisions`, contract §7), newest first. The
+    page orders by time only; the revision id, an auto-increment, also orders saves within one second."""
+    node = BeautifulSoup(resp.content, "html.parser").find(attrs={"data-revisions": True})
+    if node is None:
+        raise fail(f"{route} answered a page without data-revisions")
+    try:
+        raw = json.loads(node["data-revisions"])
+    except ValueError:
+        raise fail(f"{route}: data-revisions is not JSON") from None
+    if not isinstance(raw, list) or not all(isinstance(r, dict) and "id" in r for r in raw):
+        raise fail(f"{route}: data-revisions is not a list of revisions")
+    revs = [Revision(id=str(r["id"]), time=str(r.get("time", "")), user=str(r.get("user") or "")) for r in raw]
+    return sorted(revs, key=lambda r: (int(r.id) if r.id.isdigit() else -1, r.time), reverse=True)
+
+
 class YesWikiClient:
     """EntryTarget for one YesWiki instance. Thread-safe for the engine's use: creates are serialised."""
 
@@ -525,19 +541,7 @@ class YesWikiClient:
         resp = self._send("GET", "revisions", query, auth="session")
         if resp.status_code != 200:
             raise self._fail(resp, route, auth="session")
-        soup = BeautifulSoup(resp.content, "html.parser")
-        node = soup.find(attrs={"data-revisions": True})
-        if node is None:
-            raise self._err(TerminalError, f"{route} answered a page without data-revisions")
-        try:
-            raw = json.loads(node["data-revisions"])
-        except ValueError:
-            raise self._err(TerminalError, f"{route}: data-revisions is not JSON") from None
-        if not isinstance(raw, list) or not all(isinstance(r, dict) and "id" in r for r in raw):
-            raise self._err(TerminalError, f"{route}: data-revisions is not a list of revisions")
-        revs = [Revision(id=str(r["id"]), time=str(r.get("time", "")), user=str(r.get("user") or ""))
-                for r in raw]
-        return sorted(revs, key=lambda r: (int(r.id) if r.id.isdigit() else -1, r.time), reverse=True)
+        return revisions_list(resp, route, lambda message: self._err(TerminalError, message))
 
     def read_revision(self, remote_id: str, revision: Revision) -> dict[str, Any] | None:
         query = f"api/pages/{_q(remote_id)}&time={quote(revision.time, safe='')}"

@@ -33,7 +33,7 @@ from urllib3.util.retry import Retry
 
 from .base import AuthError, EntryError, RequestStats, Revision, TargetError, TerminalError, TransientError
 from .wikiname import list_id_for
-from .yeswiki import _normalise_base, json_body, short_exception
+from .yeswiki import _normalise_base, json_body, revisions_list, short_exception
 
 HASHCASH_KEY_PATH = "tools/security/wp-hashcash-getkey.php"
 # contract §6 / pages_18: YesWiki refuses tags outside its WikiName characters ("Le nom de la page est incorrect")
@@ -508,17 +508,7 @@ class YesWikiAdmin:
         resp = self._send("GET", "revisions", query)
         if resp.status_code != 200:
             raise self._fail(resp, f"GET ?{query}")
-        node = BeautifulSoup(resp.content, "html.parser").find(attrs={"data-revisions": True})
-        if node is None:
-            raise self._err(TerminalError, f"GET ?{query} answered a page without data-revisions")
-        try:
-            raw = json.loads(node["data-revisions"])
-        except ValueError:
-            raise self._err(TerminalError, f"GET ?{query}: data-revisions is not JSON") from None
-        if not isinstance(raw, list) or not all(isinstance(r, dict) and "id" in r for r in raw):
-            raise self._err(TerminalError, f"GET ?{query}: data-revisions is not a list of revisions")
-        revs = [Revision(id=str(r["id"]), time=str(r.get("time", "")), user=str(r.get("user") or "")) for r in raw]
-        return sorted(revs, key=lambda r: (int(r.id) if r.id.isdigit() else -1, r.time), reverse=True)
+        return revisions_list(resp, f"GET ?{query}", lambda message: self._err(TerminalError, message))
 
 
 __all__ = ["YesWikiAdmin", "Page", "StalePage", "decode_hashcash", "evaluate_hashcash_js", "VALID_TAG"]
