@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 from filelock import FileLock, Timeout
 
-from .config import Config, WikiConfig, secret
-from .fields import FormMap, default_form_map
+from .clients import form_maps, missing_wiki_secrets, wiki_client
+from .config import Config
 from .publish.nextcloud_publish import publish_nextclouds
 from .publish.wiki_publish import publish_wikis
 from .report import summary
@@ -31,27 +31,16 @@ class Busy(Exception):
     """Another run holds the lock."""
 
 
-def form_maps(cfg: Config, w: WikiConfig) -> dict[str, FormMap]:
-    """Kind -> how this wiki's forms carry it, as the sync and `doctor` both see it."""
-    forms = w.form_ids()
-    return {kind: default_form_map(kind, forms, w.fields.get(kind), w.keys, w.restricted.get(kind))
-            for kind in cfg.sync.kinds}
-
-
 def build_instances(cfg: Config) -> dict[str, Instance]:
-    from .targets.yeswiki import YesWikiClient
-
     out: dict[str, Instance] = {}
     for w in cfg.wiki:
         maps = form_maps(cfg, w)
-        missing = [env for env in (w.api_token_env, w.admin_password_env) if not secret(env)]
+        missing = missing_wiki_secrets(w)
         if missing:
             out[w.name] = Instance(w.name, None, maps,
                                    error=f"secret variable {', '.join(missing)} is not set: wiki skipped")
             continue
-        client = YesWikiClient(w.name, w.url, token=secret(w.api_token_env), admin_user=w.admin_user,
-                               admin_password=secret(w.admin_password_env))
-        out[w.name] = Instance(w.name, client, maps)
+        out[w.name] = Instance(w.name, wiki_client(cfg, w), maps)
     return out
 
 
@@ -86,12 +75,10 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     policy = SyncPolicy(cfg.sync.max_delete_ratio, cfg.sync.min_delete_count, allow_deletes, cfg.sync.newest_wins)
     run_id = None if dry_run else store.start_run()
     for inst in instances.values():
-        stats = getattr(inst.target, "stats", None)
-        if stats is not None:
-            stats.counts.clear()
+        if inst.target is not None:
+            inst.target.stats.counts.clear()
     result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
-    stats = {n: dict(i.target.stats.counts) for n, i in instances.items()
-             if getattr(i.target, "stats", None) is not None}
+    stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
     # then what derives from the records (DECISIONS §16): the Nextclouds (address book, exports; their
     # knowledge-base folders are read there), then the wikis that synced (dashboards, articles)
     cloud = publish_nextclouds(cfg, store, dry_run=dry_run)

@@ -17,7 +17,7 @@ from .records import KINDS
 
 DEFAULT_PATH = "oscartes.toml"
 # Form ids the provisioned Bazar forms ask for (bn_id_nature), away from the ids a fresh wiki already uses.
-DEFAULT_FORM_IDS = {"actor": "20", "project": "21", "event": "22", "offer": "23", "call": "24"}
+DEFAULT_FORM_IDS = {k.name: k.form_id for k in KINDS.values()}
 
 
 class ConfigError(Exception):

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import app
+from .clients import form_maps, nextcloud_client, wiki_client
 from .config import Config, NextcloudConfig, WikiConfig, secret
 from .fields import FormMap
 from .targets.base import TargetError
@@ -77,8 +78,6 @@ def run_doctor(cfg: Config, *, timeout: float = _TIMEOUT_S) -> DoctorReport:
 def check_nextcloud(n: NextcloudConfig, *, timeout: float = _TIMEOUT_S) -> list[Check]:
     """Secret set, reachable, version, app password accepted (one try: failed logins lock the host out),
     and the network's group exists (the address book is shared with it, DECISIONS §18)."""
-    from .targets.nextcloud import NextcloudClient
-
     def check(name: str, status: str, message: str, hint: str = "") -> Check:
         return Check(n.name, "nextcloud", name, status, message, hint)
 
@@ -87,7 +86,9 @@ def check_nextcloud(n: NextcloudConfig, *, timeout: float = _TIMEOUT_S) -> list[
         return [check("secrets", PROBLEM, f"{n.app_password_env} is not set",
                       f"export {n.app_password_env} with an app password of {n.user!r}")]
     out = [check("secrets", OK, f"{n.app_password_env} is set")]
-    client = NextcloudClient(n.name, n.url, user=n.user, app_password=password, timeout=timeout)
+    client = nextcloud_client(n, timeout=timeout)
+    if isinstance(client, str):  # the config already checks the url; this is its last word
+        return out + [check("reachable", PROBLEM, client, "fix url in this [[nextcloud]]")]
     try:
         got = client.check(group=n.group)
     finally:
@@ -115,8 +116,6 @@ def check_nextcloud(n: NextcloudConfig, *, timeout: float = _TIMEOUT_S) -> list[
 
 
 def check_wiki(cfg: Config, w: WikiConfig, *, timeout: float = _TIMEOUT_S) -> list[Check]:
-    from .targets.yeswiki import YesWikiClient
-
     out: list[Check] = []
 
     def add(name: str, status: str, message: str, hint: str = "") -> None:
@@ -133,8 +132,7 @@ def check_wiki(cfg: Config, w: WikiConfig, *, timeout: float = _TIMEOUT_S) -> li
 
     kinds = [f"form {kind}" for kind in cfg.sync.kinds]
     try:
-        client = YesWikiClient(w.name, w.url, token=token, admin_user=w.admin_user, admin_password=password,
-                               timeout=timeout)
+        client = wiki_client(cfg, w, timeout=timeout)
     except ValueError as exc:  # the config already checks the url; this is its last word
         add("reachable", PROBLEM, str(exc), "fix url in this [[wiki]]")
         for name in ("version", "token", "admin login", *kinds):
@@ -163,7 +161,7 @@ def check_wiki(cfg: Config, w: WikiConfig, *, timeout: float = _TIMEOUT_S) -> li
         out.append(_token_check(w, wc.token, token_msg))
         out.append(_login_check(w, wc.admin_login, password, login_msg))
         forms_on_wiki = _form_ids(client)
-        for kind, fmap in app.form_maps(cfg, w).items():
+        for kind, fmap in form_maps(cfg, w).items():
             out.append(_form_check(w, client, kind, fmap, forms_on_wiki))
     except TargetError as exc:  # check() catches its own; a form read can still fail (server error)
         add("wiki", PROBLEM, exc.message, "run doctor again; if it persists, look at the wiki's server logs")

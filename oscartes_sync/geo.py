@@ -124,3 +124,10 @@ def commune_by_name(name: str | None, postcode: str | None = None) -> Commune | 
         if with_pc:
             found = with_pc
     return found[0] if len(found) == 1 else None
+
+
+def insee_of(name: str | None, postcode: str | None = None) -> str | None:
+    """The INSEE code of the commune with that name (and postcode), None when unknown or ambiguous: the
+    look-up the planner receives to fill the code that follows the commune."""
+    found = commune_by_name(name, postcode)
+    return found.insee if found else None

@@ -1,8 +1,12 @@
-"""Record kinds and their canonical fields (PRODUCT.md §2).
+"""Record kinds and their canonical fields (PRODUCT.md §2): the one registry of kinds.
 
 A canonical field has a name (English, stable, used in the store), a type that decides how values are
 cleaned and compared (fields.py), and the YesWiki key it takes in the forms this project provisions
 (`wiki_templates/forms/`). A wiki with its own forms maps canonical names to its keys in the config.
+
+Everything that lists kinds derives from `KINDS`: the default form ids of the config, the form templates that
+provisioning renders (`forms/<name>.txt.j2`), the open-data exports and their file names. A new kind is one
+`Kind(...)` here and its form template.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ class Kind:
     name: str
     label: str  # French, for reports shown to coordinators and wiki pages
     fields: tuple[FieldDef, ...]
+    form_id: str  # the Bazar form id the provisioned form asks for (bn_id_nature), away from a fresh wiki's ids
+    export_stem: str | None = None  # file name of its open-data exports (`acteurs.csv`...); None: not exported
+
+    @property
+    def form_template(self) -> str:
+        """The form template provisioning renders for this kind, in `wiki_templates/`."""
+        return f"forms/{self.name}.txt.j2"
 
     @property
     def title_field(self) -> str:
@@ -65,7 +76,7 @@ ACTOR = Kind("actor", "Acteurs", (
     F("opening_hours", "hours", "bf_horaires"),
     F("networks", "keys", "checkboxListeReseaux", list_id="ListeReseaux"),
     F("contact_visibility", "key", "listeListeVisibilite", list_id="ListeVisibilite"),
-))
+), form_id="20", export_stem="acteurs")
 
 PROJECT = Kind("project", "Projets", (
     F("name", "text", "bf_titre", max_length=200),
@@ -77,7 +88,7 @@ PROJECT = Kind("project", "Projets", (
     F("needs", "keys", "checkboxListeBesoins", list_id="ListeBesoins"),
     F("start_date", "date", "bf_date_debut"),
     F("end_date", "date", "bf_date_fin"),
-))
+), form_id="21", export_stem="projets")
 
 EVENT = Kind("event", "Événements", (
     F("name", "text", "bf_titre", max_length=200),
@@ -91,7 +102,7 @@ EVENT = Kind("event", "Événements", (
     F("organisers", "links", "checkboxfiche{form:actor}bf_organisateurs"),
     F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
     F("link", "url", "bf_site_internet"),
-))
+), form_id="22", export_stem="evenements")
 
 OFFER = Kind("offer", "Offres", (
     F("name", "text", "bf_titre", max_length=200),
@@ -102,7 +113,7 @@ OFFER = Kind("offer", "Offres", (
     F("start_date", "date", "bf_date_debut"),
     F("end_date", "date", "bf_date_fin"),
     F("contact", "email", "bf_mail", contact=True),
-))
+), form_id="23", export_stem="offres")
 
 CALL = Kind("call", "Appels à projets", (
     F("name", "text", "bf_titre", max_length=200),
@@ -112,6 +123,6 @@ CALL = Kind("call", "Appels à projets", (
     F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
     F("eligible", "longtext", "bf_eligibilite"),
     F("link", "url", "bf_site_internet"),
-))
+), form_id="24")
 
 KINDS: dict[str, Kind] = {k.name: k for k in (ACTOR, PROJECT, EVENT, OFFER, CALL)}

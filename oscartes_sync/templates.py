@@ -13,9 +13,10 @@ from pathlib import Path
 import jinja2
 
 from . import geo
+from .records import KINDS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "wiki_templates"
-FORM_KINDS = ("actor", "project", "event", "offer", "call")
+FORM_KINDS = tuple(KINDS)  # every kind has a provisioned form
 COMMUNES_LIST_ID = "ListeCommunes91"
 COMMUNES_LIST_TITLE = "Communes 91"  # YesWiki derives the list id from the title: "Liste Communes 91"
 
@@ -38,7 +39,7 @@ def render_form_template(kind: str, forms: dict[str, str | int]) -> str:
     """The `bn_template` of the Bazar form of `kind`; `forms` maps kinds to this wiki's form ids."""
     if kind not in FORM_KINDS:
         raise ValueError(f"unknown form kind: {kind!r}")
-    text = _env().get_template(f"forms/{kind}.txt.j2").render(forms=forms)
+    text = _env().get_template(KINDS[kind].form_template).render(forms=forms)
     return "\n".join(line for line in text.splitlines() if line.strip())
 
 

@@ -36,8 +36,8 @@ from ..targets.base import EntryError
 from ..targets.nextcloud import BadFileName, NextcloudClient, PreconditionFailed
 from ..templates import load_lists
 
-EXPORT_KINDS = ("actor", "project", "event", "offer")
-FILE_STEMS = {"actor": "acteurs", "project": "projets", "event": "evenements", "offer": "offres"}
+FILE_STEMS = {k.name: k.export_stem for k in KINDS.values() if k.export_stem}
+EXPORT_KINDS = tuple(FILE_STEMS)
 LICENCE_URLS = {
     "CC BY-SA 4.0": "https://creativecommons.org/licenses/by-sa/4.0/deed.fr",
     "CC BY 4.0": "https://creativecommons.org/licenses/by/4.0/deed.fr",

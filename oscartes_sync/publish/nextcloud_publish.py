@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from ..config import Config, NextcloudConfig, secret
+from ..clients import nextcloud_client
+from ..config import Config
 from ..store import Store
 from ..sync.model import Notice
 from ..targets.base import AuthError, TargetError, TerminalError
@@ -36,17 +37,6 @@ class NextcloudResult:
         return bool(self.instance_errors) or any(n.level == "attention" for n in self.notices)
 
 
-def make_client(nc: NextcloudConfig) -> NextcloudClient | str:
-    """The client of one instance, or why it cannot be built (a message without any secret)."""
-    password = secret(nc.app_password_env)
-    if not password:
-        return f"secret variable {nc.app_password_env} is not set: Nextcloud skipped"
-    try:
-        return NextcloudClient(nc.name, nc.url, user=nc.user, app_password=password)
-    except ValueError as exc:
-        return str(exc)
-
-
 def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                        clients: dict[str, NextcloudClient] | None = None,
                        clock: Callable[[], datetime] | None = None) -> NextcloudResult:
@@ -58,7 +48,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
     ctx = CardContext.from_store(cfg, store)
     exports = build_exports(cfg, store)
     for nc in cfg.nextcloud:
-        client = (clients or {}).get(nc.name) or make_client(nc)
+        client = (clients or {}).get(nc.name) or nextcloud_client(nc)
         if isinstance(client, str):
             result.instance_errors[nc.name] = client
             _add_articles(result, nc.name, known_articles(store, nc))  # nothing unpublished on a failure

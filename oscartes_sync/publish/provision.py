@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Config, WikiConfig, secret
+from ..clients import wiki_admin
+from ..config import Config, WikiConfig
 from ..hashing import content_hash
 from ..records import KINDS
 from ..targets.base import TargetError, TerminalError
@@ -104,15 +105,14 @@ def _list_text(title: str, labels: dict[str, str]) -> str:
 
 
 def run_provision(cfg: Config, store, *, check: bool = False, force: bool = False,
-                  admin_factory: Callable[[WikiConfig, str], Any] | None = None) -> ProvisionReport:
+                  admin_factory: Callable[[WikiConfig], Any] | None = None) -> ProvisionReport:
     wanted = {w.name: desired_state(w) for w in cfg.wiki}  # every template checked before any write
     report = ProvisionReport(check)
     for w in cfg.wiki:
-        password = secret(w.admin_password_env)
-        if not password:
-            report.errors[w.name] = f"secret variable {w.admin_password_env} is not set: wiki skipped"
+        admin = (admin_factory or wiki_admin)(w)
+        if isinstance(admin, str):
+            report.errors[w.name] = f"{admin}: wiki skipped"
             continue
-        admin = (admin_factory or _admin)(w, password)
         try:
             _provision_wiki(w, admin, wanted[w.name], store, report, check, force)
         except TerminalError as exc:
@@ -120,12 +120,6 @@ def run_provision(cfg: Config, store, *, check: bool = False, force: bool = Fals
         finally:
             admin.close()
     return report
-
-
-def _admin(w: WikiConfig, password: str):
-    from ..targets.yeswiki_admin import YesWikiAdmin
-
-    return YesWikiAdmin(w.name, w.url, admin_user=w.admin_user, admin_password=password)
 
 
 def _provision_wiki(w: WikiConfig, admin, want: Desired, store, report: ProvisionReport, check: bool,

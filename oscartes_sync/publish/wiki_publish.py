@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import Config, WikiConfig, secret
+from ..clients import wiki_admin
+from ..config import Config, WikiConfig
 from ..hashing import content_hash
 from ..sync.model import Notice
 from ..targets.base import TargetError, TerminalError
@@ -79,7 +80,7 @@ def desired_pages(cfg: Config, store, w: WikiConfig, articles: dict[str, str], n
 
 
 def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
-                  admin_factory: Callable[[WikiConfig, str], Any] | None = None,
+                  admin_factory: Callable[[WikiConfig], Any] | None = None,
                   skip: set[str] = frozenset(), articles: dict[str, str] | None = None) -> WikiPublishResult:
     """`skip`: wikis already known to be unusable this run (their sync failed). `articles`: Markdown files
     from the Nextclouds' knowledge-base folders (name -> text), besides the local folder of the config."""
@@ -108,27 +109,20 @@ def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
             for tag in gone:
                 result.notices.append(Notice("info", w.name, None, f"page {tag} would be removed"))
             continue
-        password = secret(w.admin_password_env)
-        if not password:
-            result.instance_errors[w.name] = f"secret variable {w.admin_password_env} is not set: pages not published"
+        admin = (admin_factory or wiki_admin)(w)
+        if isinstance(admin, str):
+            result.instance_errors[w.name] = f"{admin}: pages not published"
             continue
-        admin = (admin_factory or _admin)(w, password)
         try:
             _publish(cfg, w, admin, todo, gone, state, result)
         except TerminalError as exc:
             result.instance_errors[w.name] = exc.message
         finally:
             store.set_state(STATE.format(wiki=w.name), state)
-            result.requests[w.name] = dict(getattr(admin, "stats").counts) if hasattr(admin, "stats") else {}
+            result.requests[w.name] = dict(admin.stats.counts)
             admin.close()
     result.notices[:0] = article_notices
     return result
-
-
-def _admin(w: WikiConfig, password: str):
-    from ..targets.yeswiki_admin import YesWikiAdmin
-
-    return YesWikiAdmin(w.name, w.url, admin_user=w.admin_user, admin_password=password)
 
 
 def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list[str], state: dict[str, dict],

@@ -1,8 +1,9 @@
 """One sync cycle: read -> plan -> act -> record, kind by kind.
 
 Read: one listing per synced form per wiki (nothing else on a no-op run), plus a Source-Url look-up for a
-create that an earlier run started and never confirmed. Plan: the pure planner. Act: the executor, unless
-this is a dry run, in which case the plan is returned to be printed.
+create that an earlier run started and never confirmed. Plan: the pure planner, handed what it consults as
+values (the matcher, the commune look-up). Act: the executor, unless this is a dry run, in which case the
+plan is returned to be printed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from typing import Any
 from dataclasses import dataclass, field, replace
 
 from ..fields import FormMap, to_canonical
-from ..targets.base import EntryTarget, TargetError
+from ..geo import insee_of
+from ..identity import MatchIndex
+from ..records import KINDS
+from ..targets.base import EntryTarget, ListedEntry, TargetError
 from .execute import Executor, Outcome, record_id_of, source_url
 from .model import Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
 from .plan import plan as make_plan
@@ -75,14 +79,14 @@ class StoreIdMap:
         return self._map(kind)[1].get(record_id)
 
 
-def observe(raw: dict, fmap: FormMap, remote_id: str, ids=None) -> Observed:
-    values, problems = to_canonical(raw, fmap, ids)
+def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None) -> Observed:
+    values, problems = to_canonical(entry.values, fmap, ids)
     return Observed(
         remote_id=remote_id,
         values=values,
-        validated=str(raw.get("statut_fiche", "1")) == "1",
-        updated=str(raw.get("date_maj_fiche") or ""),
-        user=str(raw.get("user") or ""),
+        validated=entry.validated,
+        updated=entry.updated,
+        user=entry.user,
         problems=tuple((p.field, p.message) for p in problems),
     )
 
@@ -119,7 +123,7 @@ def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry
     for name, inst in usable.items():
         fmap = inst.form_maps[kind]
         try:
-            raw = inst.target.list_entries(fmap.form_id)
+            raw = inst.target.listing(fmap.form_id)
         except TargetError as exc:
             # any failed listing leaves this wiki unsynced for the run: monitoring must see it as an error
             listings[name] = Listing(name, None, exc.message)
@@ -152,9 +156,6 @@ def _resolve_intents(store, inst: Instance, kind: str, entries: dict[str, Observ
 def _read_sources(store, inst: Instance, entries: dict[str, Observed], dry_run: bool) -> dict[str, Observed]:
     """The Source-Url of each entry no link names yet, looked up once per entry: an entry that stays unlinked
     (waiting for review or validation) costs nothing on the following quiet runs."""
-    source_of = getattr(inst.target, "source_of", None)
-    if source_of is None:
-        return entries
     linked = {l.remote_id for l in store.links(instance=inst.name) if l.remote_id}
     key = f"sources/{inst.name}"
     known: dict[str, str | None] = dict(store.get_state(key) or {})
@@ -163,7 +164,7 @@ def _read_sources(store, inst: Instance, entries: dict[str, Observed], dry_run: 
         if rid in linked:
             continue
         if rid not in known:
-            known[rid] = record_id_of(source_of(rid))
+            known[rid] = record_id_of(inst.target.source_of(rid))
         if known[rid]:
             out[rid] = replace(obs, source=known[rid])
     known = {rid: src for rid, src in known.items() if rid in entries and rid not in linked}
@@ -195,6 +196,9 @@ def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[s
         open_reviews=reviews,
         distinct=distinct,
         policy=policy,
+        title_field=KINDS[kind].title_field,
+        matcher=MatchIndex,
+        insee_of=insee_of,
     )
 
 

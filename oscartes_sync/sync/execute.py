@@ -12,7 +12,6 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..fields import FormMap, to_canonical, to_wiki
 from ..hashing import content_hash
@@ -83,43 +82,51 @@ class Executor:
     # ---- one action ---------------------------------------------------------------------------------
 
     def _apply(self, a: Action, outcome: Outcome) -> None:
-        s = self.store
-        if isinstance(a, CreateRecord):
-            with s.transaction():
-                s.create_record(a.kind, a.fields, author=a.author or a.instance, origin=a.instance,
-                                record_id=a.record_id, note=f"new entry {a.remote_id} in {a.instance}")
-                s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id,
-                           remote_id=a.remote_id, snapshot=a.snapshot)
-        elif isinstance(a, UpdateRecord):
-            s.update_record(a.record_id, a.fields, author=a.author or "oscartes-sync", origin=a.origin,
-                            note=f"merged edits from {a.origin}")
-        elif isinstance(a, LinkEntry):
-            old = s.link(a.record_id, a.instance)
-            s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id, remote_id=a.remote_id,
-                       snapshot=a.snapshot, written_hash=old.written_hash if old else None,
-                       pending=None if a.clear_pending else (old.pending if old else None))
-        elif isinstance(a, OpenConflict):
-            s.open_conflict(a.record_id, a.field, a.base, a.candidates)
-        elif isinstance(a, ReviewDuplicate):
-            s.add_review_item(a.instance, a.remote_id, self.maps[a.instance].kind.name, a.values,
-                              [list(c) for c in a.candidates])
-        elif isinstance(a, TombstoneRecord):
-            s.tombstone_record(a.record_id, author="oscartes-sync", origin=a.origin,
-                               note=f"deleted in {a.origin}")
-        elif isinstance(a, ResurrectRecord):
-            alive = [r for r in s.history(a.record_id) if not r.deleted]
-            if alive:
-                s.restore(a.record_id, alive[-1].number, author=f"member@{a.origin}")
-        elif isinstance(a, ForgetLink):
-            s.remove_link(a.record_id, a.instance)
-        elif isinstance(a, CreateEntry):
-            self._create(a, outcome)
-        elif isinstance(a, UpdateEntry):
-            self._update(a, outcome)
-        elif isinstance(a, DeleteEntry):
-            self._delete(a, outcome)
-        else:  # pragma: no cover - a new action type without its executor is a programming error
+        handler = self._HANDLERS.get(type(a))
+        if handler is None:  # pragma: no cover - a new action type without its executor is a programming error
             raise TypeError(f"no executor for {type(a).__name__}")
+        handler(self, a, outcome)
+
+    # what is only recorded in the store
+
+    def _create_record(self, a: CreateRecord, outcome: Outcome) -> None:
+        s = self.store
+        with s.transaction():
+            s.create_record(a.kind, a.fields, author=a.author or a.instance, origin=a.instance,
+                            record_id=a.record_id, note=f"new entry {a.remote_id} in {a.instance}")
+            s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id,
+                       remote_id=a.remote_id, snapshot=a.snapshot)
+
+    def _update_record(self, a: UpdateRecord, outcome: Outcome) -> None:
+        self.store.update_record(a.record_id, a.fields, author=a.author or "oscartes-sync", origin=a.origin,
+                                 note=f"merged edits from {a.origin}")
+
+    def _link_entry(self, a: LinkEntry, outcome: Outcome) -> None:
+        old = self.store.link(a.record_id, a.instance)
+        self.store.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id, remote_id=a.remote_id,
+                            snapshot=a.snapshot, written_hash=old.written_hash if old else None,
+                            pending=None if a.clear_pending else (old.pending if old else None))
+
+    def _open_conflict(self, a: OpenConflict, outcome: Outcome) -> None:
+        self.store.open_conflict(a.record_id, a.field, a.base, a.candidates)
+
+    def _review_duplicate(self, a: ReviewDuplicate, outcome: Outcome) -> None:
+        self.store.add_review_item(a.instance, a.remote_id, self.maps[a.instance].kind.name, a.values,
+                                   [list(c) for c in a.candidates])
+
+    def _tombstone(self, a: TombstoneRecord, outcome: Outcome) -> None:
+        self.store.tombstone_record(a.record_id, author="oscartes-sync", origin=a.origin,
+                                    note=f"deleted in {a.origin}")
+
+    def _resurrect(self, a: ResurrectRecord, outcome: Outcome) -> None:
+        alive = [r for r in self.store.history(a.record_id) if not r.deleted]
+        if alive:
+            self.store.restore(a.record_id, alive[-1].number, author=f"member@{a.origin}")
+
+    def _forget_link(self, a: ForgetLink, outcome: Outcome) -> None:
+        self.store.remove_link(a.record_id, a.instance)
+
+    # what writes to an instance
 
     def _create(self, a: CreateEntry, outcome: Outcome) -> None:
         target, fmap = self.targets[a.instance], self.maps[a.instance]
@@ -146,23 +153,10 @@ class Executor:
             outcome.notices.append(Notice("info", a.instance, a.record_id,
                                           f"entry {a.remote_id} changed since the listing: write postponed"))
             return
-        # The edit handler needs the title every time: send the new one only when it is a change (a title in
-        # conflict stays as this wiki has it), else exactly what the wiki holds now.
-        if fmap.kind.title_field in a.changes:
-            title = to_wiki({fmap.kind.title_field: a.title}, fmap)[fmap.title_key]
-        else:
-            title = str(before.values.get(fmap.title_key) or "")
-        changes = to_wiki(a.changes, fmap, list(a.changes), self.ids.get(a.instance))
-        # The edit handler drops the map field unless it is re-sent (contract §3.4): send what the entry holds
-        # now, as stored (even a value our cleaning refuses: it is the member's, not ours to erase), unless the
-        # point itself is among the changes.
-        always: dict[str, Any] = {}
-        geo = fmap.geo_keys()
-        if geo:
-            always = {key: _raw_str(before.values.get(key)) for key in geo}
-            always.update(to_wiki(a.changes, fmap, [f for f in ("latitude", "longitude") if f in a.changes]))
-        changes.pop(fmap.title_key, None)
-        target.update_entry(fmap.form_id, a.remote_id, title, changes, always)
+        # Only the changed fields: what the instance needs besides them to keep the rest (YesWiki: the title
+        # and the map field) is the target's business.
+        target.write_changes(fmap.form_id, a.remote_id, to_wiki(a.changes, fmap, list(a.changes),
+                                                               self.ids.get(a.instance)), before)
         expected_after = {**a.expected, **a.changes}
         self._record_readback(a.record_id, a.instance, a.remote_id, expected_after, before.revision, outcome,
                               a.changes)
@@ -212,13 +206,20 @@ class Executor:
             target.delete_entry(a.remote_id)
         self.store.remove_link(a.record_id, a.instance)
 
-
-def _raw_str(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    # one handler per action type: a new action without its handler fails at once in the tests
+    _HANDLERS = {
+        CreateRecord: _create_record,
+        UpdateRecord: _update_record,
+        LinkEntry: _link_entry,
+        OpenConflict: _open_conflict,
+        ReviewDuplicate: _review_duplicate,
+        TombstoneRecord: _tombstone,
+        ResurrectRecord: _resurrect,
+        ForgetLink: _forget_link,
+        CreateEntry: _create,
+        UpdateEntry: _update,
+        DeleteEntry: _delete,
+    }
 
 
 class KilledForTest(Exception):

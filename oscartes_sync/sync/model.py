@@ -7,6 +7,7 @@ planner directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,12 @@ class PlanInput:
     # visible than where a member entered it (DECISIONS §6)
     restricted: dict[str, frozenset[str]] = field(default_factory=dict)
     policy: SyncPolicy = SyncPolicy()
+    title_field: str = "name"  # the kind's title: the wiki re-derives nothing from it, but names entries by it
+    # What the planner consults, passed in as values so that it stays pure: the duplicate matcher, built once
+    # over the live records (identity.MatchIndex; None: nothing matches), and the commune -> INSEE code
+    # look-up of the reference data (geo.insee_of; None: no code derived).
+    matcher: Callable[[list[tuple[str, Values]]], Any] | None = None
+    insee_of: Callable[[Any, Any], str | None] | None = None
 
 
 # ---- actions -------------------------------------------------------------------------------------------

@@ -62,14 +62,35 @@ class Revision:
     user: str
 
 
+@dataclass(frozen=True)
+class ListedEntry:
+    """One entry of a listing as the engine reads it: the form's values, and what the instance says of the
+    entry in its own way (YesWiki: `statut_fiche`, `date_maj_fiche`, `user`), told in plain words."""
+
+    values: dict[str, Any]
+    validated: bool = True  # moderation: False while the entry awaits validation (DECISIONS §6)
+    updated: str = ""  # last modification, as the instance's clock writes it (for newest-wins only)
+    user: str = ""  # last editor, for the record's history
+
+
+@dataclass(frozen=True)
+class FormShape:
+    """What a target must know of one form to write an entry of it: the key of its title and the keys the
+    instance drops unless they are re-sent with every update (YesWiki's map field, contract §3.4)."""
+
+    title_key: str = "bf_titre"
+    resend_keys: tuple[str, ...] = ()
+
+
 class EntryTarget(Protocol):
-    """What the sync engine needs from a wiki-like instance. Implemented by the YesWiki adapter and by
-    the in-memory target of the tests."""
+    """What the sync engine needs from a wiki-like instance; every target passes the contract suite
+    (tests/targets/test_target_contract.py). Values are the instance's own keys and strings."""
 
     name: str
+    stats: "RequestStats"
 
-    def list_entries(self, form_id: str) -> dict[str, dict[str, Any]]:
-        """All entries of a form keyed by remote id, raw values. Raises ListingFailed or TerminalError."""
+    def listing(self, form_id: str) -> dict[str, ListedEntry]:
+        """All entries of a form keyed by remote id. Raises ListingFailed or TerminalError."""
 
     def read_entry(self, remote_id: str) -> EntryVersion | None:
         """The current version of one entry, with its revision token; None if it does not exist."""
@@ -83,10 +104,9 @@ class EntryTarget(Protocol):
     def source_of(self, remote_id: str) -> str | None:
         """The source anchor an entry was created with, or None (a member's own entry)."""
 
-    def update_entry(self, form_id: str, remote_id: str, title: str, changes: dict[str, Any],
-                     always: dict[str, Any]) -> None:
-        """Merge `changes` into the entry. `always` holds values the instance drops unless re-sent
-        (YesWiki's map field); they are sent with every update."""
+    def write_changes(self, form_id: str, remote_id: str, changes: dict[str, Any], current: EntryVersion) -> None:
+        """Merge `changes` into the entry whose version `current` was just read; whatever else the instance
+        needs to keep the other values (the title, the map field) the target adds itself."""
 
     def delete_entry(self, remote_id: str) -> None:
         """Remove one entry."""
@@ -96,6 +116,9 @@ class EntryTarget(Protocol):
 
     def read_revision(self, remote_id: str, revision: Revision) -> dict[str, Any] | None:
         """The values an entry had at one revision."""
+
+    def close(self) -> None:
+        """Release the connections."""
 
 
 @dataclass

@@ -37,6 +37,8 @@ from .base import (
     AuthError,
     EntryError,
     EntryVersion,
+    FormShape,
+    ListedEntry,
     ListingFailed,
     RequestStats,
     Revision,
@@ -122,6 +124,16 @@ def _id_from_entry_url(url: str) -> str:
 
 SOURCE_URL_PROPERTY = "http://outils-reseaux.org/_vocabulary/sourceUrl"
 
+
+def _raw_str(value: Any) -> str:
+    """A value as the edit handler takes it back (`45.0` read as a number goes back as `45`)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def json_body(resp: requests.Response, route: str, fail: Callable[[str], TargetError]) -> Any:
     """The JSON of an API answer; HTML or broken JSON where JSON is due is the wiki failing in disguise."""
     ctype = resp.headers.get("Content-Type", "")
@@ -153,8 +165,9 @@ class YesWikiClient:
     """EntryTarget for one YesWiki instance. Thread-safe for the engine's use: creates are serialised."""
 
     def __init__(self, name: str, url: str, *, token: str | None, admin_user: str | None,
-                 admin_password: str | None, timeout: float = 30.0):
+                 admin_password: str | None, timeout: float = 30.0, forms: dict[str, FormShape] | None = None):
         self.name = name
+        self.forms = {str(k): v for k, v in (forms or {}).items()}  # form id -> what an update must re-send
         self.base = _normalise_base(url)
         self.timeout = timeout
         self.stats = RequestStats()
@@ -374,6 +387,12 @@ class YesWikiClient:
             raise self._err(ListingFailed, f"{route} answered JSON that is not a listing of entries")
         return data
 
+    def listing(self, form_id: str) -> dict[str, ListedEntry]:
+        """The listing as the engine reads it: YesWiki's own bookkeeping keys told in plain words."""
+        return {rid: ListedEntry(values=raw, validated=str(raw.get("statut_fiche", "1")) == "1",
+                                 updated=str(raw.get("date_maj_fiche") or ""), user=str(raw.get("user") or ""))
+                for rid, raw in self.list_entries(form_id).items()}
+
     def read_entry(self, remote_id: str) -> EntryVersion | None:
         query = f"api/pages/{_q(remote_id)}"
         data = self._get_json("page", query, auth="token", ok404=True)
@@ -528,6 +547,19 @@ class YesWikiClient:
             raise self._err(EntryError, f"{route}: the wiki re-displayed a page instead of saving "
                                         f"{remote_id}; not saved")
         raise self._fail(resp, route, entry_op=True, auth="session")
+
+    def write_changes(self, form_id: str, remote_id: str, changes: dict[str, Any], current: EntryVersion) -> None:
+        """`update_entry` with what the edit handler needs besides the changes: the title every time (the new
+        one when it is a change, else exactly what the wiki holds) and the map field as the entry holds it now
+        (even a value our cleaning refuses: it is the member's, not ours to erase), unless it is changed."""
+        shape = self.forms.get(str(form_id), FormShape())
+        changes = dict(changes)
+        title = changes.pop(shape.title_key, None)
+        if title is None:
+            title = str(current.values.get(shape.title_key) or "")
+        always = {key: _raw_str(current.values.get(key)) for key in shape.resend_keys}
+        always.update({key: changes[key] for key in shape.resend_keys if key in changes})
+        self.update_entry(form_id, remote_id, title, changes, always)
 
     @staticmethod
     def _edit_confirmed(resp: requests.Response, remote_id: str) -> bool:

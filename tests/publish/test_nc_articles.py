@@ -8,7 +8,7 @@ import requests
 
 from oscartes_sync.app import build_instances, sync_once
 from oscartes_sync.publish.nc_articles import read_articles
-from oscartes_sync.publish.nextcloud_publish import make_client
+from oscartes_sync.clients import nextcloud_client as make_client
 from oscartes_sync.sandbox.nextcloud_emulator import ManualClock
 from oscartes_sync.sandbox.sandbox import start_sandbox
 from oscartes_sync.store import Store

@@ -337,7 +337,7 @@ def test_an_edit_made_on_a_stale_base_is_a_conflict_not_an_overwrite():
 
 
 def test_the_insee_code_follows_the_commune():
-    from oscartes_sync.geo import commune_by_name
+    from oscartes_sync.geo import commune_by_name, insee_of
 
     orsay, massy = commune_by_name("Orsay").insee, commune_by_name("Massy").insee
     fields = ("name", "commune", "postcode", "insee")
@@ -347,7 +347,7 @@ def test_the_insee_code_follows_the_commune():
                     links={("r1", i): LinkState("r1", i, f"{i}1", dict(base)) for i in ("a", "b")},
                     listings={"a": Listing("a", {"a1": Observed("a1", dict(base))}),
                               "b": Listing("b", {"b1": Observed("b1", dict(base))})},
-                    open_conflicts={})
+                    open_conflicts={}, insee_of=insee_of)
     p = plan(inp, ids(), toy_match)
     [upd] = [a for a in p.actions if isinstance(a, UpdateRecord)]
     assert upd.fields["insee"] == orsay
@@ -361,6 +361,6 @@ def test_the_insee_code_follows_the_commune():
                      links={("r1", i): LinkState("r1", i, f"{i}1", dict(done)) for i in ("a", "b")},
                      listings={"a": Listing("a", {"a1": Observed("a1", moved)}),
                                "b": Listing("b", {"b1": Observed("b1", dict(done))})},
-                     open_conflicts={})
+                     open_conflicts={}, insee_of=insee_of)
     [upd2] = [a for a in plan(inp2, ids(), toy_match).actions if isinstance(a, UpdateRecord)]
     assert upd2.fields["insee"] == massy
