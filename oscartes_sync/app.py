@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from filelock import FileLock, Timeout
 
 from .clients import form_maps, missing_wiki_secrets, wiki_client
+from .coordinator import open_conflicts, open_reviews, record_titles
 from .config import Config
 from .publish.nextcloud_publish import publish_nextclouds
 from .publish.wiki_publish import publish_wikis
@@ -64,6 +65,8 @@ class RunSummary:
     report: dict[str, Any]
     titles: dict[str, str]
     stats: dict[str, Any]
+    open_conflicts: int = 0  # in the store after the run, older ones included
+    open_reviews: int = 0
 
     @property
     def nextcloud(self):
@@ -99,13 +102,8 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     rep = summary(result, stats)
     if run_id is not None:
         store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
-    titles = record_titles(store)
-    return RunSummary(result, code, rep, titles, stats)
-
-
-def record_titles(store: Store) -> dict[str, str]:
-    """Record id -> its name, so that what is shown to a person says who, not a UUID."""
-    return {r.id: r.fields.get("name") or r.id for r in store.records(include_deleted=True)}
+    return RunSummary(result, code, rep, record_titles(store), stats, len(open_conflicts(store)),
+                      len(open_reviews(store)))
 
 
 def open_store(cfg: Config) -> Store:

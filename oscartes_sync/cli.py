@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import click
 
-from . import app
-from .clean import clean
+from . import app, coordinator
 from .config import ConfigError, config_origin, config_path, load_config
-from .records import KINDS
 from .report import render
-from .store import StoreError
+from .store import Store, StoreError
 
 
 class Context:
@@ -77,6 +76,25 @@ def _with_store(ctx: Context, cfg=None):
     return cfg, store
 
 
+@contextmanager
+def _store(ctx: Context, cfg=None) -> Iterator[Store]:
+    """The store of the config, closed afterwards whatever happens."""
+    _, store = _with_store(ctx, cfg)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A decision the coordinator module refuses is a usage error: its message, exit 2, nothing written."""
+    try:
+        yield
+    except coordinator.Refused as exc:
+        _fail_usage(str(exc))
+
+
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("--allow-deletes", type=click.IntRange(min=0), default=0, metavar="N",
@@ -100,15 +118,14 @@ def sync(ctx: Context, dry_run: bool, allow_deletes: int, as_json: bool) -> None
             try:
                 instances = app.build_instances(cfg)
                 run = app.sync_once(cfg, store, instances, dry_run=dry_run, allow_deletes=allow_deletes)
-                open_conflicts, open_reviews = len(store.conflicts("open")), len(store.review_items("open"))
             finally:
                 store.close()
     except app.Busy as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(app.EXIT_ATTENTION)
     click.echo(json.dumps(run.report, indent=2, ensure_ascii=False) if as_json
-               else render(run.result, run.stats, run.titles, open_conflicts=open_conflicts,
-                           open_reviews=open_reviews))
+               else render(run.result, run.stats, run.titles, open_conflicts=run.open_conflicts,
+                           open_reviews=run.open_reviews))
     sys.exit(run.exit_code)
 
 
@@ -117,40 +134,22 @@ def sync(ctx: Context, dry_run: bool, allow_deletes: int, as_json: bool) -> None
 @click.pass_obj
 def status(ctx: Context, as_json: bool) -> None:
     """Last runs, open conflicts and review items."""
-    cfg, store = _with_store(ctx)
-    try:
-        runs = store.runs(5)
-        conflicts = store.conflicts("open")
-        reviews = store.review_items("open")
-        counts: dict[str, int] = {}
-        for r in store.records():
-            counts[r.kind] = counts.get(r.kind, 0) + 1
-    finally:
-        store.close()
-    last = runs[0] if runs else None
-    data = {
-        "records": counts,
-        "open_conflicts": len(conflicts),
-        "open_reviews": len(reviews),
-        "last_run": None if last is None else {
-            "id": last.id, "started_at": str(last.started_at), "finished_at": str(last.finished_at),
-            "status": last.status, "exit_code": last.exit_code,
-            "instance_errors": (last.report or {}).get("instance_errors", {}),
-        },
-    }
+    with _store(ctx) as store:
+        st = coordinator.status(store)
+    data = st.as_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        click.echo("Records: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
-        click.echo(f"Open conflicts: {len(conflicts)}   Possible duplicates to review: {len(reviews)}")
+        click.echo("Records: " + (", ".join(f"{k} {v}" for k, v in sorted(st.records.items())) or "none"))
+        click.echo(f"Open conflicts: {st.open_conflicts}   Possible duplicates to review: {st.open_reviews}")
+        last = st.last_run
         if last is None:
             click.echo("No run yet.")
         else:
             click.echo(f"Last run #{last.id}: {last.status} (exit {last.exit_code}), finished {last.finished_at}")
             for name, err in data["last_run"]["instance_errors"].items():
                 click.echo(f"  ERROR {name}: {err}")
-    needs = bool(conflicts or reviews or (last and last.exit_code))
-    sys.exit(app.EXIT_ATTENTION if needs else app.EXIT_OK)
+    sys.exit(app.EXIT_ATTENTION if st.needs_person else app.EXIT_OK)
 
 
 @cli.command()
@@ -207,12 +206,9 @@ def doctor(ctx: Context, as_json: bool) -> None:
 def conflicts(ctx: click.Context) -> None:
     """List open conflicts (subcommands: show, resolve)."""
     if ctx.invoked_subcommand is None:
-        cfg, store = _with_store(ctx.obj)
-        try:
-            rows = store.conflicts("open")
-            titles = app.record_titles(store)
-        finally:
-            store.close()
+        with _store(ctx.obj) as store:
+            rows = coordinator.open_conflicts(store)
+            titles = coordinator.record_titles(store)
         if not rows:
             click.echo("No open conflict.")
         for c in rows:
@@ -226,15 +222,9 @@ def conflicts(ctx: click.Context) -> None:
 @click.pass_obj
 def conflicts_show(ctx: Context, conflict_id: int) -> None:
     """One conflict with its candidates in full."""
-    cfg, store = _with_store(ctx)
-    try:
-        c = store.conflict(conflict_id)
-        if c is None:
-            _fail_usage(f"no conflict #{conflict_id}")
-        rec = store.record(c.record_id)
-    finally:
-        store.close()
-    click.echo(f"Conflict #{c.id} ({c.status}) on {rec.fields.get('name') if rec else c.record_id}, field {c.field}")
+    with _store(ctx) as store, _refusals():
+        c, title = coordinator.conflict(store, conflict_id)
+    click.echo(f"Conflict #{c.id} ({c.status}) on {title}, field {c.field}")
     click.echo(f"  agreed value before: {json.dumps(c.base, ensure_ascii=False)}")
     for inst, v in c.candidates.items():
         click.echo(f"  {inst}: {json.dumps(v, ensure_ascii=False)}")
@@ -249,33 +239,10 @@ def conflicts_resolve(ctx: Context, conflict_id: int, take: str | None, value: s
     """Settle a conflict; the next sync writes the value everywhere."""
     if (take is None) == (value is None):
         _fail_usage("give exactly one of --take INSTANCE or --value JSON")
-    cfg, store = _with_store(ctx)
-    try:
-        c = store.conflict(conflict_id)
-        if c is None or c.status != "open":
-            _fail_usage(f"no open conflict #{conflict_id}")
-        if take is not None:
-            if take not in c.candidates:
-                _fail_usage(f"conflict #{conflict_id} has no candidate from {take!r}; "
-                            f"candidates: {', '.join(c.candidates)}")
-            chosen: Any = c.candidates[take]
-        else:
-            try:
-                chosen = json.loads(value)
-            except json.JSONDecodeError as exc:
-                _fail_usage(f"--value is not JSON ({exc}); a text needs quotes: --value '\"Orsay\"'")
-        rec = store.record(c.record_id)
-        if rec is None:
-            _fail_usage(f"conflict #{conflict_id} belongs to record {c.record_id}, which no longer exists")
-        if value is not None:
-            chosen = _checked_value(rec.kind, c.field, chosen)
-        with store.transaction():
-            store.resolve_conflict(c.id, chosen, by="coordinator")
-            store.update_record(c.record_id, {**rec.fields, c.field: chosen}, author="coordinator",
-                                origin="conflicts resolve", note=f"conflict #{c.id} on {c.field} resolved")
-    finally:
-        store.close()
-    click.echo(f"Conflict #{conflict_id} resolved: {c.field} = {json.dumps(chosen, ensure_ascii=False)}. "
+    with _store(ctx) as store, _refusals():
+        given = coordinator.parse_json_value(value) if value is not None else coordinator.UNSET
+        done = coordinator.resolve_conflict(store, conflict_id, take=take, value=given)
+    click.echo(f"Conflict #{conflict_id} resolved: {done.field} = {json.dumps(done.value, ensure_ascii=False)}. "
                "The next sync writes it everywhere.")
 
 
@@ -284,21 +251,14 @@ def conflicts_resolve(ctx: Context, conflict_id: int, take: str | None, value: s
 @click.pass_obj
 def history(ctx: Context, record_id: str) -> None:
     """Every revision of a record: who, when, from where."""
-    cfg, store = _with_store(ctx)
-    try:
-        if store.record(record_id) is None:
-            _fail_usage(f"no record {record_id}")
-        revs = store.history(record_id)
-    finally:
-        store.close()
-    prev: dict[str, Any] = {}
-    for r in revs:
-        changed = sorted(k for k in set(prev) | set(r.fields) if prev.get(k) != r.fields.get(k))
+    with _store(ctx) as store, _refusals():
+        lines = coordinator.history(store, record_id)
+    for line in lines:
+        r = line.revision
         flag = " (deleted)" if r.deleted else ""
         click.echo(f"r{r.number}  {r.at}  {r.author} via {r.origin}{flag}: {r.note}")
-        if changed:
-            click.echo("      changed: " + ", ".join(changed))
-        prev = r.fields
+        if line.changed:
+            click.echo("      changed: " + ", ".join(line.changed))
 
 
 @cli.command()
@@ -307,15 +267,8 @@ def history(ctx: Context, record_id: str) -> None:
 @click.pass_obj
 def restore(ctx: Context, record_id: str, revision: int) -> None:
     """Make an old revision current again (a new revision; nothing is lost)."""
-    cfg, store = _with_store(ctx)
-    try:
-        if store.record(record_id) is None:
-            _fail_usage(f"no record {record_id}")
-        if revision not in {r.number for r in store.history(record_id)}:
-            _fail_usage(f"record {record_id} has no revision {revision}")
-        new = store.restore(record_id, revision, author="coordinator")
-    finally:
-        store.close()
+    with _store(ctx) as store, _refusals():
+        new = coordinator.restore_record(store, record_id, revision)
     click.echo(f"Record {record_id} restored from r{revision} as r{new}. The next sync writes it everywhere.")
 
 
@@ -324,12 +277,9 @@ def restore(ctx: Context, record_id: str, revision: int) -> None:
 def match(ctx: click.Context) -> None:
     """Possible duplicates waiting for a person (subcommands: link, distinct)."""
     if ctx.invoked_subcommand is None:
-        cfg, store = _with_store(ctx.obj)
-        try:
-            rows = store.review_items("open")
-            titles = app.record_titles(store)
-        finally:
-            store.close()
+        with _store(ctx.obj) as store:
+            rows = coordinator.open_reviews(store)
+            titles = coordinator.record_titles(store)
         if not rows:
             click.echo("No possible duplicate waiting.")
         for r in rows:
@@ -345,22 +295,9 @@ def match(ctx: click.Context) -> None:
 @click.pass_obj
 def match_link(ctx: Context, item_id: int, record_id: str) -> None:
     """The entry is this record: link them (differing values become conflicts)."""
-    cfg, store = _with_store(ctx)
-    try:
-        item = next((r for r in store.review_items("open") if r.id == item_id), None)
-        if item is None:
-            _fail_usage(f"no open review item #{item_id}")
-        if store.record(record_id) is None:
-            _fail_usage(f"no record {record_id}")
-        if store.link(record_id, item.instance) is not None:
-            _fail_usage(f"record {record_id} already has an entry in {item.instance}")
-        wiki = next((w for w in cfg.wiki if w.name == item.instance), None)
-        form_id = wiki.form_ids()[item.kind] if wiki else ""
-        with store.transaction():
-            store.set_link(record_id, item.instance, form_id=form_id, remote_id=item.remote_id, snapshot={})
-            store.close_review_item(item.id, "merged")
-    finally:
-        store.close()
+    cfg = _load(ctx)
+    with _store(ctx, cfg) as store, _refusals():
+        item = coordinator.link_duplicate(cfg, store, item_id, record_id)
     click.echo(f"Linked {item.instance}:{item.remote_id} to {record_id}; the next sync merges them.")
 
 
@@ -369,14 +306,8 @@ def match_link(ctx: Context, item_id: int, record_id: str) -> None:
 @click.pass_obj
 def match_distinct(ctx: Context, item_id: int) -> None:
     """The entry is a different actor: the next sync makes it a record of its own."""
-    cfg, store = _with_store(ctx)
-    try:
-        item = next((r for r in store.review_items("open") if r.id == item_id), None)
-        if item is None:
-            _fail_usage(f"no open review item #{item_id}")
-        store.close_review_item(item.id, "distinct")
-    finally:
-        store.close()
+    with _store(ctx) as store, _refusals():
+        item = coordinator.mark_distinct(store, item_id)
     click.echo(f"{item.instance}:{item.remote_id} marked as distinct; the next sync copies it.")
 
 
@@ -385,28 +316,15 @@ def match_distinct(ctx: Context, item_id: int) -> None:
 def suggestions(ctx: click.Context) -> None:
     """Values changed in a Nextcloud card, waiting for a person (subcommands: accept, reject)."""
     if ctx.invoked_subcommand is None:
-        cfg, store = _with_store(ctx.obj)
-        try:
-            rows = store.suggestions("open")
-            titles = app.record_titles(store)
-            current = {r.id: store.record(r.record_id) for r in rows}
-        finally:
-            store.close()
+        with _store(ctx.obj) as store:
+            rows = coordinator.open_suggestions(store)
+            titles = coordinator.record_titles(store)
         if not rows:
             click.echo("No open suggestion.")
-        for s in rows:
-            rec = current[s.id]
-            now = rec.fields.get(s.field) if rec else None
+        for s, now in rows:
             click.echo(f"#{s.id}  {titles.get(s.record_id) or s.record_id}  {s.field}: {_short(now)} -> "
                        f"{_short(s.value)}  (seen in {s.instance}, {s.observed_at:%Y-%m-%d %H:%M})")
         sys.exit(app.EXIT_ATTENTION if rows else app.EXIT_OK)
-
-
-def _open_suggestion(store, suggestion_id: int):
-    s = store.suggestion(suggestion_id)
-    if s is None or s.status != "open":
-        _fail_usage(f"no open suggestion #{suggestion_id}")
-    return s
 
 
 @suggestions.command("accept")
@@ -414,20 +332,9 @@ def _open_suggestion(store, suggestion_id: int):
 @click.pass_obj
 def suggestions_accept(ctx: Context, suggestion_id: int) -> None:
     """Take the value into the source record; the next sync writes it everywhere."""
-    cfg, store = _with_store(ctx)
-    try:
-        s = _open_suggestion(store, suggestion_id)
-        rec = store.record(s.record_id)
-        if rec is None or rec.deleted:
-            _fail_usage(f"suggestion #{s.id} belongs to record {s.record_id}, which no longer exists")
-        value = _checked_value(rec.kind, s.field, s.value)
-        with store.transaction():
-            store.update_record(rec.id, {**rec.fields, s.field: value}, author="coordinator", origin=s.instance,
-                                note=f"suggestion #{s.id} on {s.field} accepted")
-            store.close_suggestion(s.id, "accepted")
-    finally:
-        store.close()
-    click.echo(f"Suggestion #{s.id} accepted: {s.field} = {json.dumps(value, ensure_ascii=False)}. "
+    with _store(ctx) as store, _refusals():
+        done = coordinator.accept_suggestion(store, suggestion_id)
+    click.echo(f"Suggestion #{suggestion_id} accepted: {done.field} = {json.dumps(done.value, ensure_ascii=False)}. "
                "The next sync writes it everywhere.")
 
 
@@ -436,12 +343,8 @@ def suggestions_accept(ctx: Context, suggestion_id: int) -> None:
 @click.pass_obj
 def suggestions_reject(ctx: Context, suggestion_id: int) -> None:
     """Keep the record as it is (the card stays restored)."""
-    cfg, store = _with_store(ctx)
-    try:
-        s = _open_suggestion(store, suggestion_id)
-        store.close_suggestion(s.id, "rejected")
-    finally:
-        store.close()
+    with _store(ctx) as store, _refusals():
+        s = coordinator.reject_suggestion(store, suggestion_id)
     click.echo(f"Suggestion #{s.id} rejected; the record keeps its {s.field}.")
 
 
@@ -453,20 +356,6 @@ def demo(keep: bool, workdir: str | None) -> None:
     from .sandbox.demo import run_demo
 
     sys.exit(run_demo(keep=keep, workdir=workdir, echo=click.echo))
-
-
-def _checked_value(kind: str, field: str, value: Any) -> Any:
-    """A coordinator's value, cleaned as a member's would be; refused with the reason, exit 2."""
-    try:
-        fdef = KINDS[kind].field(field)
-    except KeyError:
-        return value  # a field this version does not know: kept as given
-    cleaned = clean(fdef.type, value, max_length=fdef.max_length)
-    if cleaned.problem:
-        _fail_usage(f"--value for {field} refused: {cleaned.problem}")
-    if cleaned.value is None and field == KINDS[kind].title_field:
-        _fail_usage(f"--value for {field} refused: the {field} cannot be empty")
-    return cleaned.value
 
 
 def _short(v: Any, n: int = 40) -> str:

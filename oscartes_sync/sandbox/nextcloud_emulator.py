@@ -43,7 +43,6 @@ import json
 import mimetypes
 import re
 import secrets
-import socket
 import threading
 import traceback
 import unicodedata
@@ -95,11 +94,6 @@ RECENT_BOOK = "z-app-generated--contactsinteraction--recent"
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _dropped() -> Iterable[bytes]:
-    raise ConnectionResetError("connection dropped by fault injection")
-    yield b""  # pragma: no cover - makes this a generator
 
 
 def encode_path(path: str) -> str:
@@ -515,16 +509,6 @@ class NextcloudEmulator(RequestRecorder):
         return response(environ, start_response)
 
     def _fault_response(self, kind: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if kind == "drop":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                start_response("200 OK", [])
-                return _dropped()
-            return Response("", status=502)(environ, start_response)
         if kind == "html200":
             return Response("<!DOCTYPE html><html><body><h1>Maintenance mode</h1><p>This Nextcloud instance is "
                             "currently in maintenance mode.</p></body></html>", status=200,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from werkzeug.wrappers import Response
 
 FAULTS = ("500", "html200", "drop", "slow")
 
@@ -18,9 +22,28 @@ class Fault:
     delay: float = 2.0
 
 
+def _dropped() -> Iterable[bytes]:
+    raise ConnectionResetError("connection dropped by fault injection")
+    yield b""  # pragma: no cover - makes this a generator
+
+
+def drop_connection(environ: dict, start_response) -> Iterable[bytes]:
+    """Close the connection without an answer (werkzeug treats the ConnectionError as a dropped connection:
+    no bytes sent); a 502 where the socket is out of reach."""
+    sock = environ.get("werkzeug.socket")
+    if sock is None:
+        return Response("", status=502)(environ, start_response)
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    start_response("200 OK", [])
+    return _dropped()
+
+
 class RequestRecorder:
     """Mixed into an emulator that has `_lock`, `request_log` and `_faults`, and a `_fault_response(kind,
-    environ, start_response)` that answers a fault the way that server would fail."""
+    environ, start_response)` that answers "html200" and "500" the way that server fails."""
 
     def reset_log(self) -> None:
         with self._lock:
@@ -60,4 +83,6 @@ class RequestRecorder:
         if fault.kind == "slow":
             time.sleep(fault.delay)
             return None
+        if fault.kind == "drop":
+            return drop_connection(environ, start_response)
         return self._fault_response(fault.kind, environ, start_response)

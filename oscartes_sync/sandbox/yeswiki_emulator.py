@@ -31,7 +31,6 @@ import html as html_lib
 import json
 import re
 import secrets
-import socket
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -96,11 +95,6 @@ class ManualClock:
     def set(self, when: datetime) -> None:
         with self._lock:
             self._now = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _dropped() -> Iterable[bytes]:
-    raise ConnectionResetError("connection dropped by fault injection")
-    yield b""  # pragma: no cover - makes this a generator
 
 
 def _utcnow() -> datetime:
@@ -862,16 +856,6 @@ class YesWikiEmulator(RequestRecorder):
         return response(environ, start_response)
 
     def _fault_response(self, kind: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if kind == "drop":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                start_response("200 OK", [])
-                return _dropped()  # werkzeug treats ConnectionError as a dropped connection: no bytes sent
-            return Response("", status=502)(environ, start_response)  # no socket access: fall back to 502
         if kind == "html200":
             return Response("<!doctype html><html><body><h1>Maintenance</h1><p>Le site est en maintenance."
                             "</p></body></html>", status=200,
