@@ -364,3 +364,91 @@ def test_the_insee_code_follows_the_commune():
                      open_conflicts={}, insee_of=insee_of)
     [upd2] = [a for a in plan(inp2, ids(), toy_match).actions if isinstance(a, UpdateRecord)]
     assert upd2.fields["insee"] == massy
+
+
+# ---- three wikis: nothing in the planner may count on two ----------------------------------------------------
+
+
+def make3(records=(), links=(), a=None, b=None, c=None, conflicts=None, policy=SyncPolicy()):
+    return PlanInput(
+        kind="actor",
+        instances=("a", "b", "c"),
+        fields_by_instance={"a": FIELDS, "b": FIELDS, "c": FIELDS},
+        records={r.id: r for r in records},
+        links={(l.record_id, l.instance): l for l in links},
+        listings={"a": Listing("a", a), "b": Listing("b", b), "c": Listing("c", c)},
+        open_conflicts=conflicts or {},
+        policy=policy,
+    )
+
+
+def synced_three(rid="r1"):
+    return [rec(rid)], [linked(rid, i, f"{i.upper()}{rid}") for i in ("a", "b", "c")]
+
+
+def listed3(**edits):
+    """The listings of a, b and c for r1, each with its own edits."""
+    return {i: {f"{i.upper()}r1": obs(f"{i.upper()}r1", **edits.get(i, {}))} for i in ("a", "b", "c")}
+
+
+def test_three_wikis_an_edit_in_one_reaches_the_two_others():
+    records, links = synced_three()
+    p = plan(make3(records, links, **listed3(c={"commune": "Massy"})), ids(), toy_match)
+    assert sorted((u.instance, u.changes["commune"]) for u in p.actions if isinstance(u, UpdateEntry)) == [
+        ("a", "Massy"), ("b", "Massy")]
+    assert [u.origin for u in p.actions if isinstance(u, UpdateRecord)] == ["c"]
+
+
+def test_three_wikis_the_same_edit_in_two_is_no_conflict_and_reaches_the_third():
+    records, links = synced_three()
+    p = plan(make3(records, links, **listed3(a={"commune": "Massy"}, c={"commune": "Massy"})), ids(), toy_match)
+    assert "OpenConflict" not in types(p)
+    assert [(u.instance, u.changes) for u in p.actions if isinstance(u, UpdateEntry)] == [("b", {"commune": "Massy"})]
+    assert [u.origin for u in p.actions if isinstance(u, UpdateRecord)] == ["a,c"]
+
+
+def test_three_wikis_different_edits_in_two_are_one_conflict_and_the_third_is_left_alone():
+    records, links = synced_three()
+    p = plan(make3(records, links, **listed3(b={"commune": "Massy"}, c={"commune": "Igny"})), ids(), toy_match)
+    assert [(c.field, c.candidates) for c in p.actions if isinstance(c, OpenConflict)] == [
+        ("commune", {"b": "Massy", "c": "Igny"})]
+    assert not [u for u in p.actions if isinstance(u, UpdateEntry)]
+
+
+def test_three_wikis_a_new_entry_in_the_third_is_copied_to_both_others():
+    p = plan(make3(a={}, b={}, c={"C1": obs("C1", name="Atelier vélo")}), ids(), toy_match)
+    assert [(a.instance, a.remote_id) for a in p.actions if isinstance(a, CreateRecord)] == [("c", "C1")]
+    assert sorted(a.instance for a in p.actions if isinstance(a, CreateEntry)) == ["a", "b"]
+
+
+def test_three_wikis_the_same_actor_entered_in_each_is_one_record():
+    p = plan(make3(a={"A1": obs("A1")}, b={"B1": obs("B1")}, c={"C1": obs("C1")}), ids(), toy_match)
+    assert len([a for a in p.actions if isinstance(a, CreateRecord)]) == 1
+    assert not [a for a in p.actions if isinstance(a, CreateEntry)]
+    assert sorted(a.instance for a in p.actions if isinstance(a, LinkEntry)) == ["b", "c"]
+
+
+def test_three_wikis_a_failed_listing_in_one_stops_nothing_elsewhere_and_touches_nothing_there():
+    records, links = synced_three()
+    listings = listed3(a={"commune": "Massy"})
+    listings["c"] = None
+    p = plan(make3(records, links, **listings), ids(), toy_match)
+    assert [(u.instance, u.changes) for u in p.actions if isinstance(u, UpdateEntry)] == [("b", {"commune": "Massy"})]
+    assert not [a for a in p.actions if getattr(a, "instance", None) == "c"]
+    assert [n.instance for n in p.notices if n.level == "attention"] == ["c"]
+
+
+def test_three_wikis_a_deletion_in_one_removes_the_entries_of_the_two_others():
+    records, links = synced_three()
+    listings = listed3()
+    listings["b"] = {"Bother": obs("Bother", name="Autre")}
+    p = plan(make3(records, links, **listings, policy=SyncPolicy(min_delete_count=3)), ids(), toy_match)
+    assert [a.record_id for a in p.actions if isinstance(a, TombstoneRecord)] == ["r1"]
+    assert sorted(a.instance for a in p.actions if isinstance(a, DeleteEntry)) == ["a", "c"]
+
+
+def test_three_wikis_an_entry_linked_while_the_third_was_unreachable_is_created_there_later():
+    records = [rec("r1")]
+    links = [linked("r1", "a", "Ar1"), linked("r1", "b", "Br1")]
+    p = plan(make3(records, links, a={"Ar1": obs("Ar1")}, b={"Br1": obs("Br1")}, c={}), ids(), toy_match)
+    assert [(a.instance, a.values["name"]) for a in p.actions if isinstance(a, CreateEntry)] == [("c", "Recyclerie")]

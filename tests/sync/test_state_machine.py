@@ -1,4 +1,4 @@
-"""A hypothesis state machine over two emulated wikis and the store, with injected faults.
+"""A hypothesis state machine over two (and three) emulated wikis and the store, with injected faults.
 
 Members create, edit and delete entries in either wiki through HTTP; sync runs go through the real engine,
 sometimes with a fault (a listing failing, a write failing, the run stopped between two actions). After every
@@ -39,9 +39,11 @@ COMMUNES = [("Orsay", "91400"), ("Massy", "91300"), ("Igny", "91430")]
 
 
 class TwoWikis(RuleBasedStateMachine):
+    names: tuple[str, ...] = WIKIS
+
     def __init__(self):
         super().__init__()
-        self._sandbox_cm = start_sandbox()
+        self._sandbox_cm = start_sandbox(self.names)
         self.sandbox = self._sandbox_cm.__enter__()
         self.tmp = tempfile.TemporaryDirectory()
         self.cfg = self.sandbox.config(store_url=f"sqlite:///{Path(self.tmp.name) / 's.db'}",
@@ -69,6 +71,9 @@ class TwoWikis(RuleBasedStateMachine):
     def wiki(self, name):
         return self.sandbox.wikis[name]
 
+    def pick(self, n: int) -> str:
+        return self.names[n % len(self.names)]
+
     def entries(self, name):
         return self.wiki(name).emulator.entries(FORM)
 
@@ -82,15 +87,17 @@ class TwoWikis(RuleBasedStateMachine):
 
     # ---- members -------------------------------------------------------------------------------------
 
-    @rule(wiki=st.sampled_from(WIKIS), commune=st.sampled_from(COMMUNES))
-    def member_creates(self, wiki, commune):
+    @rule(w=st.integers(0, 5), commune=st.sampled_from(COMMUNES))
+    def member_creates(self, w, commune):
+        wiki = self.pick(w)
         title = f"Association Test {next(self.titles)}"
         self.wiki(wiki).member_create(FORM, {"bf_titre": title, "bf_ville": commune[0], "bf_codepostal": commune[1]})
         self.created[title] = wiki
 
-    @rule(wiki=st.sampled_from(WIKIS), pick=st.integers(0, 50), key=st.sampled_from(sorted(EDITABLE)),
+    @rule(w=st.integers(0, 5), pick=st.integers(0, 50), key=st.sampled_from(sorted(EDITABLE)),
           choice=st.integers(0, 2))
-    def member_edits(self, wiki, pick, key, choice):
+    def member_edits(self, w, pick, key, choice):
+        wiki = self.pick(w)
         entries = self.entries(wiki)
         if not entries:
             return
@@ -102,8 +109,9 @@ class TwoWikis(RuleBasedStateMachine):
         self.edits.setdefault((title, field), []).append((wiki, value))
         self.epoch_edits.setdefault((title, field, self.epoch), {})[wiki] = value
 
-    @rule(wiki=st.sampled_from(WIKIS), pick=st.integers(0, 50))
-    def member_deletes(self, wiki, pick):
+    @rule(w=st.integers(0, 5), pick=st.integers(0, 50))
+    def member_deletes(self, w, pick):
+        wiki = self.pick(w)
         entries = self.entries(wiki)
         if len(entries) < 2 or self.deletes_in_window >= 3:
             return
@@ -126,16 +134,17 @@ class TwoWikis(RuleBasedStateMachine):
         self.sync()
         self.check_after_completed_run()
 
-    @rule(wiki=st.sampled_from(WIKIS), fault=st.sampled_from([
+    @rule(w=st.integers(0, 5), fault=st.sampled_from([
         ("GET", r"api/forms/.*/entries", "500"),
         ("GET", r"api/forms/.*/entries", "html200"),
         ("POST", r"/edit$", "500"),
         ("POST", r"api/entries/", "drop"),
         ("GET", r"api/pages/", "500"),
     ]))
-    def sync_with_a_failing_request(self, wiki, fault):
+    def sync_with_a_failing_request(self, w, fault):
+        wiki = self.pick(w)
         method, path, kind = fault
-        before = {n: len(self.entries(n)) for n in WIKIS}
+        before = {n: len(self.entries(n)) for n in self.names}
         self.wiki(wiki).emulator.inject(method, path, kind, times=1)
         self.sync()
         self.wiki(wiki).emulator.clear_faults()
@@ -156,7 +165,7 @@ class TwoWikis(RuleBasedStateMachine):
     def check_after_completed_run(self):
         open_conflicts = {(c.record_id, c.field): c for c in self.store.conflicts("open")}
         records = {r.id: r for r in self.store.records("actor")}
-        for name in WIKIS:
+        for name in self.names:
             entries = self.entries(name)
             titles = [e["bf_titre"] for e in entries.values()]
             assert len(titles) == len(set(titles)), f"duplicate entry in {name}: {sorted(titles)}"
@@ -201,3 +210,16 @@ TwoWikis.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_two_wikis_converge = TwoWikis.TestCase
+
+
+class ThreeWikis(TwoWikis):
+    """The same members, faults and invariants over three wikis: nothing in the engine may count on two."""
+
+    names = ("polesnoe", "tel", "troisieme")
+
+
+ThreeWikis.TestCase.settings = settings(
+    max_examples=int(os.environ.get("OSCARTES_STATEFUL_EXAMPLES", "25")), stateful_step_count=20, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_three_wikis_converge = ThreeWikis.TestCase
