@@ -23,7 +23,7 @@ def imports(path: Path) -> set[str]:
 
 
 def test_the_planner_imports_only_the_standard_library_and_its_own_values():
-    allowed = {"__future__", "collections.abc", "dataclasses", "typing",
+    allowed = {"__future__", "collections.abc", "dataclasses", "json", "typing",
                "oscartes_sync.sync.merge", "oscartes_sync.sync.model"}
     for name in ("plan.py", "merge.py", "model.py"):
         assert imports(PACKAGE / "sync" / name) <= allowed, name

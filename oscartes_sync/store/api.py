@@ -424,14 +424,16 @@ class Store:
             self._add_revision(conn, record_id, 1, fields, False, author=author, origin=origin, note=note, at=now)
         return record_id
 
-    def update_record(self, record_id: str, fields: dict, *, author: str, origin: str, note: str = "") -> int:
-        """Replace the fields (a new revision). Equal fields (same content hash): nothing written. The
-        deleted flag is kept as it is; `restore` undeletes."""
+    def update_record(self, record_id: str, fields: dict, *, author: str, origin: str, note: str = "",
+                      even_if_equal: bool = False) -> int:
+        """Replace the fields (a new revision). Equal fields (same content hash): nothing written, unless
+        `even_if_equal` (the note itself is history: values a linked twin held that the record did not keep).
+        The deleted flag is kept as it is; `restore` undeletes."""
         if not isinstance(fields, dict):
             raise StoreError("record fields must be a dict")
         with self._write() as conn:
             current = self._require_record(conn, record_id)
-            if _hash(current.fields) == _hash(fields):
+            if _hash(current.fields) == _hash(fields) and not even_if_equal:
                 return current.revision
             return self._new_revision(conn, current, fields, current.deleted,
                                       author=author, origin=origin, note=note)

@@ -18,6 +18,7 @@ from ..geo import insee_of
 from ..identity import MatchIndex
 from ..records import KINDS
 from ..targets.base import EntryTarget, ListedEntry, TargetError
+from ..twins import reconciler
 from .execute import Executor, Outcome, record_id_of, source_url
 from .model import Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
 from .plan import plan as make_plan
@@ -93,7 +94,8 @@ def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None) -> Obse
 
 def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, *,
              dry_run: bool = False, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-             stop_after: Callable[[Action], bool] | None = None) -> SyncResult:
+             stop_after: Callable[[Action], bool] | None = None,
+             reconcile: Callable[..., Any] = reconciler()) -> SyncResult:
     result = SyncResult(dry_run=dry_run)
     for name, inst in instances.items():
         if inst.error:
@@ -106,7 +108,7 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
         # built after the previous kind was executed: links to actors created this run resolve
         ids = {n: StoreIdMap(store, n) for n in usable}
         listings = _read(store, usable, kind, result, dry_run, ids)
-        inp = _plan_input(store, kind, instances, usable, listings, policy)
+        inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile)
         plan = make_plan(inp, new_id)
         _note_refused_values(plan, listings, inp)
         result.plans.append(plan)

@@ -93,13 +93,14 @@ class Executor:
         s = self.store
         with s.transaction():
             s.create_record(a.kind, a.fields, author=a.author or a.instance, origin=a.instance,
-                            record_id=a.record_id, note=f"new entry {a.remote_id} in {a.instance}")
+                            record_id=a.record_id,
+                            note="; ".join(filter(None, [f"new entry {a.remote_id} in {a.instance}", a.note])))
             s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id,
                        remote_id=a.remote_id, snapshot=a.snapshot)
 
     def _update_record(self, a: UpdateRecord, outcome: Outcome) -> None:
         self.store.update_record(a.record_id, a.fields, author=a.author or "oscartes-sync", origin=a.origin,
-                                 note=f"merged edits from {a.origin}")
+                                 note=a.note or f"merged edits from {a.origin}", even_if_equal=bool(a.note))
 
     def _link_entry(self, a: LinkEntry, outcome: Outcome) -> None:
         old = self.store.link(a.record_id, a.instance)
@@ -159,10 +160,11 @@ class Executor:
                                                                self.ids.get(a.instance)), before)
         expected_after = {**a.expected, **a.changes}
         self._record_readback(a.record_id, a.instance, a.remote_id, expected_after, before.revision, outcome,
-                              a.changes)
+                              a.changes, a.kept)
 
     def _record_readback(self, record_id: str, instance: str, remote_id: str, expected: Values,
-                         previous_revision: str | None, outcome: Outcome, written: Values | None = None) -> None:
+                         previous_revision: str | None, outcome: Outcome, written: Values | None = None,
+                         kept: dict[str, list] | None = None) -> None:
         """Link the entry to what it holds now. Where the history shows a member's save between our read and
         our write, or after it, the snapshot stays on what we wrote, so that their values are merged next run."""
         target, fmap = self.targets[instance], self.maps[instance]
@@ -190,7 +192,7 @@ class Executor:
             if clean_history:
                 snapshot = seen  # trust how the wiki stored our values (purified HTML, number formats)
         sent = written if written is not None else expected
-        snapshot[WRITTEN] = {**old_written, **{f: [v, snapshot.get(f)] for f, v in sent.items()}}
+        snapshot[WRITTEN] = {**old_written, **(kept or {}), **{f: [v, snapshot.get(f)] for f, v in sent.items()}}
         self.store.set_link(record_id, instance, form_id=fmap.form_id, remote_id=remote_id, snapshot=snapshot,
                             written_hash=content_hash(sent), pending=pending)
 

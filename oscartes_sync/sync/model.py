@@ -56,6 +56,18 @@ class Listing:
 
 
 @dataclass(frozen=True)
+class TwinOutcome:
+    """How a record settles with the entry just linked to it as its twin (DECISIONS §22): `values` holds the
+    record's value for each field the rules settle; `keep_twin` the fields where the twin's wiki keeps its own
+    spelling, `keep_base` those where the wikis that held the record's value keep theirs. A field named in
+    none of them follows the plain rule: it fills an empty field, a different value is a conflict."""
+
+    values: Values = field(default_factory=dict)
+    keep_twin: frozenset[str] = frozenset()
+    keep_base: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class SyncPolicy:
     max_delete_ratio: float = 0.2
     min_delete_count: int = 3
@@ -86,6 +98,9 @@ class PlanInput:
     # look-up of the reference data (geo.insee_of; None: no code derived).
     matcher: Callable[[list[tuple[str, Values]]], Any] | None = None
     insee_of: Callable[[Any, Any], str | None] | None = None
+    # (kind, record values, twin values, record's last update, twin's) -> TwinOutcome (twins.reconcile; None:
+    # every difference between twins is a conflict)
+    reconcile: Callable[..., TwinOutcome] | None = None
 
 
 # ---- actions -------------------------------------------------------------------------------------------
@@ -110,6 +125,7 @@ class CreateRecord(Action):
     remote_id: str
     snapshot: Values
     author: str = ""
+    note: str = ""  # for the history, besides "new entry ... in ..." (a twin linked, values not kept)
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,7 @@ class UpdateRecord(Action):
     fields: Values
     origin: str  # instances whose edits this merges, comma separated, or "store"
     author: str = ""  # who made those edits there (the entries' last editors), for the history
+    note: str = ""  # for the history, instead of "merged edits from ..."
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,9 @@ class UpdateEntry(Action):
     changes: Values  # canonical values of the fields to write
     title: Any
     expected: Values  # what the listing showed: the write is skipped if the entry changed since
+    # fields where this wiki keeps its own spelling of the record's value: [record value, wiki value], kept in
+    # the snapshot's WRITTEN pairs so that they are not rewritten (DECISIONS §22)
+    kept: dict[str, list] = field(default_factory=dict)
 
     @property
     def writes_remote(self) -> bool:

@@ -17,6 +17,7 @@ Each decision is a small function whose cases read as a table, one comment per c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,8 +25,8 @@ from typing import Any, Protocol
 from .merge import merge_field
 from .model import (
     WRITTEN, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, LinkState, Observed, OpenConflict,
-    Plan, PlanInput, RecordState, ResurrectRecord, ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord,
-    Values,
+    Plan, PlanInput, RecordState, ResurrectRecord, ReviewDuplicate, TombstoneRecord, TwinOutcome, UpdateEntry,
+    UpdateRecord, Values,
 )
 
 MISSING = object()
@@ -103,6 +104,8 @@ class PlanState:
     to_delete: dict[str, list[str]] = field(default_factory=dict)  # record -> instances it was deleted in
     recreate: dict[str, list[str]] = field(default_factory=dict)  # record -> instances to create it in again
     refused: set[str] = field(default_factory=set)  # records whose deletion waits for a person
+    # (record, instance) -> fields where that wiki keeps its own spelling of the record's value (twins, §22)
+    keep: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     def listed(self, inst: str) -> dict[str, Observed]:
         return self.inp.listings[inst].entries or {}
@@ -360,9 +363,10 @@ def _merge(st: PlanState, rec: RecordState, observed: dict[str, Observed]) -> Me
     out = Merged(dict(rec.fields))
     merged, conflicts = out.values, out.conflicts
     updated = {i: o.updated for i, o in observed.items()} if inp.policy.newest_wins else None
+    twins = _twin_outcomes(st, rec, observed)
     for f in sorted({f for i in inp.instances for f in inp.fields_by_instance.get(i, ())}):
         base = rec.fields.get(f)
-        per = _proposals(st, rid, f, base, observed)
+        per = _proposals(st, rid, f, base, observed, twins)
         if (rid, f) in inp.open_conflicts:  # already waiting for a person: refresh its candidates only
             cands = dict(inp.open_conflicts[(rid, f)])
             fresh = {**cands, **{i: observed[i].values[f] for i in observed if f in observed[i].values}}
@@ -382,12 +386,44 @@ def _merge(st: PlanState, rec: RecordState, observed: dict[str, Observed]) -> Me
     return out
 
 
-def _proposals(st: PlanState, rid: str, f: str, base: Any, observed: dict[str, Observed]) -> dict[str, Any]:
+def _twin_outcomes(st: PlanState, rec: RecordState, observed: dict[str, Observed]) -> dict[str, TwinOutcome]:
+    """Instance -> how the record settles with the entry linked there this run (its twin). Several twins at
+    once are settled one after the other, and each then proposes the value they all settled on."""
+    inp, rid = st.inp, rec.id
+    twins = [i for i in st.ok if (rid, i) in st.first_links and i in observed]
+    if inp.reconcile is None or not twins:
+        return {}
+    held = [o.updated for i, o in observed.items() if (rid, i) not in st.first_links]
+    acc, acc_updated = dict(rec.fields), max(held, default="")
+    outcomes: dict[str, TwinOutcome] = {}
+    for inst in twins:
+        obs = observed[inst]
+        outcomes[inst] = inp.reconcile(inp.kind, acc, obs.values, acc_updated, obs.updated)
+        acc.update(outcomes[inst].values)
+        acc.update({f: v for f, v in obs.values.items() if acc.get(f) is None and v is not None})
+        acc_updated = max(acc_updated, obs.updated)
+    return {i: TwinOutcome({f: acc[f] for f in o.values}, o.keep_twin, o.keep_base) for i, o in outcomes.items()}
+
+
+def _proposals(st: PlanState, rid: str, f: str, base: Any, observed: dict[str, Observed],
+               twins: dict[str, TwinOutcome]) -> dict[str, Any]:
     """Instance -> the value it proposes for field `f` this run."""
     per = {inst: ch[f] for inst, ch in st.changes.get(rid, {}).items() if f in ch}
-    # An entry linked this run has no merge base: it fills empty fields, and a different value is a conflict.
+    # An entry linked this run has no merge base. Its twin rules settle what they can (§22): the value they
+    # settle on is proposed (the record's own: nothing), and a wiki that keeps its spelling is remembered.
+    for inst, twin in twins.items():
+        if f in twin.values:
+            if twin.values[f] != base:
+                per[inst] = twin.values[f]
+            if f in twin.keep_twin:
+                st.keep.setdefault((rid, inst), set()).add(f)
+            if f in twin.keep_base:
+                for held in (i for i, o in observed.items() if i not in twins and o.values.get(f) == base):
+                    st.keep.setdefault((rid, held), set()).add(f)
+    # What they leave: the entry fills empty fields, and a different value is a conflict.
     for inst in st.ok:
-        if (rid, inst) in st.first_links and inst in observed and f in observed[inst].values:
+        if (rid, inst) in st.first_links and inst in observed and f in observed[inst].values \
+                and f not in (twins[inst].values if inst in twins else ()):
             v = observed[inst].values[f]
             if v != base and v is not None:
                 per[inst] = v
@@ -404,15 +440,31 @@ def _proposals(st: PlanState, rid: str, f: str, base: Any, observed: dict[str, O
 
 def _record_merge(st: PlanState, rec: RecordState, merged: Merged, observed: dict[str, Observed]) -> None:
     rid = rec.id
+    note = _twin_note(st, rid, merged, observed)
     if rid in st.created_at:  # the record made in pass 2 gets its merged fields
         i = st.created_at[rid]
         a = st.out.actions[i]
-        st.out.actions[i] = CreateRecord(rid, a.kind, merged.values, a.instance, a.remote_id, a.snapshot, a.author)
-    elif merged.values != rec.fields:  # edits merged: a new revision, with who made them
+        st.out.actions[i] = CreateRecord(rid, a.kind, merged.values, a.instance, a.remote_id, a.snapshot, a.author,
+                                         note)
+    elif merged.values != rec.fields or note:  # edits merged, or a twin's values kept in the history
         editors = sorted({f"{observed[i].user}@{i}" if observed.get(i) and observed[i].user else i
                           for i in merged.origins})
         st.out.add(UpdateRecord(rid, merged.values, ",".join(sorted(merged.origins)) or "store",
-                                ",".join(editors) or "store"))
+                                ",".join(editors) or "store", note))
+
+
+def _twin_note(st: PlanState, rid: str, merged: Merged, observed: dict[str, Observed]) -> str:
+    """What a twin linked this run held that the record does not keep: named in the history, with its origin,
+    so that no value is lost (DECISIONS §22)."""
+    parts = []
+    for inst, obs in observed.items():
+        if (rid, inst) not in st.first_links:
+            continue
+        lost = {f: v for f, v in sorted(obs.values.items()) if v is not None and v != merged.values.get(f)
+                and f not in merged.conflicts}
+        parts.append(f"twin entry {obs.remote_id} in {inst} linked"
+                     + (f"; not kept from it: {json.dumps(lost, ensure_ascii=False)}" if lost else ""))
+    return "; ".join(parts)
 
 
 def _write_instances(st: PlanState, rec: RecordState, merged: Merged) -> None:
@@ -441,19 +493,25 @@ def _update_or_refresh(st: PlanState, rid: str, inst: str, link: LinkState, obs:
     merged = m.values
     written = link.snapshot.get(WRITTEN, {}) if link else {}
     diff = {}
+    # this wiki keeps its own spelling of these (twins, §22): remembered as if it stored our value its way
+    kept = {f: [merged.get(f), obs.values[f]] for f in sorted(st.keep.get((rid, inst), ()))
+            if f in obs.values and obs.values[f] != merged.get(f) and written.get(f) != [merged.get(f), obs.values[f]]}
     for f in fields:
         if f in m.conflicts or (inst, f) in st.frozen or f not in obs.values or obs.values[f] == merged.get(f):
             continue  # in conflict, frozen, refused by cleaning, or already right
+        if f in kept:
+            continue
         pair = written.get(f)
         if pair and pair[0] == merged.get(f) and pair[1] == obs.values[f]:
             continue  # the wiki stores our value in its own form (purified HTML...): writing again would loop
         diff[f] = merged.get(f)
     if diff:
-        st.out.add(UpdateEntry(rid, inst, obs.remote_id, diff, merged.get(st.inp.title_field), dict(obs.values)))
-    elif (rid, inst) in st.first_links or link.pending or seen_values(link.snapshot) != obs.values:
+        st.out.add(UpdateEntry(rid, inst, obs.remote_id, diff, merged.get(st.inp.title_field), dict(obs.values),
+                               kept))
+    elif (rid, inst) in st.first_links or link.pending or kept or seen_values(link.snapshot) != obs.values:
         snap = dict(obs.values)
-        if written:
-            snap[WRITTEN] = written
+        if written or kept:
+            snap[WRITTEN] = {**written, **kept}
         st.out.add(LinkEntry(rid, inst, obs.remote_id, snap, clear_pending=bool(link.pending)))
 
 

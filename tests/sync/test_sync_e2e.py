@@ -51,12 +51,18 @@ def test_first_run_copies_new_entries_and_merges_the_same_actor(sandbox, cfg, st
     assert b_recyclerie["bf_site_internet"] == "https://recyclerie.example"
     a_recyclerie = next(e for e in a.list(FORM).values() if "yvette" in e["bf_titre"].lower())
     assert a_recyclerie["bf_horaires"] == "Sa 10:00-18:00"
-    # the two spellings of the title are a conflict for a person, each wiki keeps its own, and the exit code
-    # says so
-    assert [c.field for c in store.conflicts("open")] == ["name"]
+    # the two spellings of one name are no conflict (DECISIONS §22, which replaced the first version's rule):
+    # each wiki keeps its own, the record keeps the most recent, and nothing needs a person
+    assert store.conflicts("open") == []
     assert b_recyclerie["bf_titre"] == "recyclerie du val d’yvette"
     assert a_recyclerie["bf_titre"] == "Recyclerie du Val d'Yvette"
-    assert result.exit_code == 1
+    [rec] = [r for r in store.records("actor") if "yvette" in r.fields["name"].lower()]
+    assert rec.fields["name"] in ("recyclerie du val d’yvette", "Recyclerie du Val d'Yvette")
+    assert result.exit_code == 0
+    # and the next run does not rewrite either spelling
+    reset(sandbox)
+    run(cfg, store)
+    assert writes(sandbox) == {"polesnoe": 0, "tel": 0}
 
 
 def test_no_op_sync_sends_one_listing_per_wiki_and_no_write(sandbox, cfg, store):
