@@ -485,4 +485,18 @@ def to_wiki_string(field_type: str, canonical_value: Any) -> str:
         return ",".join(canonical_value)
     if field_type in ("lat", "lon"):
         return format_coordinate(float(canonical_value))
+    if field_type == "phone":
+        return display_phone(str(canonical_value))
     return str(canonical_value)
+
+
+def display_phone(e164: str) -> str:
+    """A stored phone (E.164) as a member reads it: French numbers in the national format (`01 69 10 20 30`),
+    others in the international one (DECISIONS §23); cleaning reads both back to the same E.164."""
+    try:
+        num = phonenumbers.parse(e164, "FR")
+    except phonenumbers.NumberParseException:
+        return e164
+    fmt = phonenumbers.PhoneNumberFormat.NATIONAL if num.country_code == 33 else \
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(num, fmt)

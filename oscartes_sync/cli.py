@@ -201,13 +201,36 @@ def doctor(ctx: Context, as_json: bool) -> None:
     sys.exit(report.exit_code)
 
 
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--deleted", is_flag=True, help="Include deleted records.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+@click.pass_obj
+def records(ctx: Context, query: str | None, deleted: bool, as_json: bool) -> None:
+    """Find records by title words, entry id or id prefix (all of them without QUERY)."""
+    with _store(ctx) as store:
+        rows = coordinator.find_records(store, query, include_deleted=deleted)
+        entries = {r.id: store_entries for r in rows if (store_entries := coordinator.entries_of(store, r.id))}
+    if as_json:
+        click.echo(json.dumps([{"id": r.id, "kind": r.kind, "name": r.fields.get("name"), "deleted": r.deleted,
+                                "entries": entries.get(r.id, [])} for r in rows], indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No record found." if query else "No record yet.")
+    for r in rows:
+        where = ", ".join(f"{i}:{e}" for i, e, current in entries.get(r.id, []) if current)
+        click.echo(f"{coordinator.short_id(r.id)}  {r.fields.get('name') or '?'}  ({r.kind}"
+                   + (", deleted" if r.deleted else "") + ")" + (f"  {where}" if where else ""))
+
+
 @cli.group(invoke_without_command=True)
+@click.option("--record", "record", metavar="RECORD", help="Only the conflicts of this record.")
 @click.pass_context
-def conflicts(ctx: click.Context) -> None:
+def conflicts(ctx: click.Context, record: str | None) -> None:
     """List open conflicts (subcommands: show, resolve)."""
     if ctx.invoked_subcommand is None:
-        with _store(ctx.obj) as store:
-            rows = coordinator.open_conflicts(store)
+        with _store(ctx.obj) as store, _refusals():
+            rows = coordinator.open_conflicts(store, record)
             titles = coordinator.record_titles(store)
         if not rows:
             click.echo("No open conflict.")
@@ -231,12 +254,38 @@ def conflicts_show(ctx: Context, conflict_id: int) -> None:
 
 
 @conflicts.command("resolve")
-@click.argument("conflict_id", type=int)
+@click.argument("conflict_id", type=int, required=False)
 @click.option("--take", metavar="INSTANCE", help="Keep the value of this instance.")
 @click.option("--value", metavar="JSON", help="Set this value (JSON, e.g. '\"Orsay\"').")
+@click.option("--newest", is_flag=True, help="With --record or --all: each time, the value entered last.")
+@click.option("--record", "record", metavar="RECORD", help="Every open conflict of this record.")
+@click.option("--all", "every", is_flag=True, help="Every open conflict.")
+@click.option("--dry-run", is_flag=True, help="With --record or --all: show what would be chosen; write nothing.")
 @click.pass_obj
-def conflicts_resolve(ctx: Context, conflict_id: int, take: str | None, value: str | None) -> None:
-    """Settle a conflict; the next sync writes the value everywhere."""
+def conflicts_resolve(ctx: Context, conflict_id: int | None, take: str | None, value: str | None, newest: bool,
+                      record: str | None, every: bool, dry_run: bool) -> None:
+    """Settle a conflict (or a record's, or all); the next sync writes the values everywhere."""
+    if record is not None or every:
+        if conflict_id is not None or value is not None:
+            _fail_usage("--record and --all settle many conflicts: give --take INSTANCE or --newest, no ID or --value")
+        with _store(ctx) as store, _refusals():
+            choices = coordinator.resolve_conflicts(store, record=record, every=every, take=take, newest=newest,
+                                                    dry_run=dry_run)
+            titles = coordinator.record_titles(store)
+        settled = [c for c in choices if not c.skipped]
+        for c in choices:
+            who = f"{titles.get(c.conflict.record_id, '?')} ({coordinator.short_id(c.conflict.record_id)})"
+            click.echo(f"#{c.conflict.id}  {who}  {c.conflict.field}: "
+                       + (f"left open ({c.skipped})" if c.skipped else _short(c.value)))
+        verb = "would be resolved (dry run: nothing written)" if dry_run else "resolved; the next sync writes them"
+        click.echo(f"{len(settled)} of {len(choices)} conflicts {verb}.")
+        return
+    if newest:
+        _fail_usage("--newest settles many conflicts: give --record RECORD or --all")
+    if conflict_id is None:
+        _fail_usage("give a conflict ID, or --record RECORD or --all")
+    if dry_run:
+        _fail_usage("--dry-run goes with --record or --all")
     if (take is None) == (value is None):
         _fail_usage("give exactly one of --take INSTANCE or --value JSON")
     with _store(ctx) as store, _refusals():
@@ -247,12 +296,13 @@ def conflicts_resolve(ctx: Context, conflict_id: int, take: str | None, value: s
 
 
 @cli.command()
-@click.argument("record_id")
+@click.argument("record_ref", metavar="RECORD")
 @click.pass_obj
-def history(ctx: Context, record_id: str) -> None:
-    """Every revision of a record: who, when, from where."""
+def history(ctx: Context, record_ref: str) -> None:
+    """Every revision of a record (its id, an id prefix, its exact title or an entry id): who, when, from where."""
     with _store(ctx) as store, _refusals():
-        lines = coordinator.history(store, record_id)
+        rec, lines = coordinator.history(store, record_ref)
+    click.echo(f"{coordinator.describe_record(rec)}  {rec.id}")
     for line in lines:
         r = line.revision
         flag = " (deleted)" if r.deleted else ""
@@ -262,14 +312,15 @@ def history(ctx: Context, record_id: str) -> None:
 
 
 @cli.command()
-@click.argument("record_id")
-@click.argument("revision", type=int)
+@click.argument("record_ref", metavar="RECORD")
+@click.argument("revision", type=int, required=False)
 @click.pass_obj
-def restore(ctx: Context, record_id: str, revision: int) -> None:
-    """Make an old revision current again (a new revision; nothing is lost)."""
+def restore(ctx: Context, record_ref: str, revision: int | None) -> None:
+    """Make an old revision current again (a new revision; nothing is lost). A deleted record without
+    REVISION comes back as it last was, and the next sync creates its entries again."""
     with _store(ctx) as store, _refusals():
-        new = coordinator.restore_record(store, record_id, revision)
-    click.echo(f"Record {record_id} restored from r{revision} as r{new}. The next sync writes it everywhere.")
+        rec, new = coordinator.restore_record(store, record_ref, revision)
+    click.echo(f"Record {coordinator.describe_record(rec)} restored as r{new}. The next sync writes it everywhere.")
 
 
 @cli.group(invoke_without_command=True)
@@ -284,7 +335,8 @@ def match(ctx: click.Context) -> None:
             click.echo("No possible duplicate waiting.")
         for r in rows:
             # the full record id: it is what `match link` takes
-            cands = ", ".join(f"{titles.get(c[0]) or c[0]} (record {c[0]}, score {c[1]:.0f})" for c in r.candidates)
+            cands = ", ".join(f"{titles.get(c[0]) or c[0]} (record {c[0]}, score {c[1]:.0f}"
+                              + (f": {', '.join(c[2])}" if len(c) > 2 and c[2] else "") + ")" for c in r.candidates)
             click.echo(f"#{r.id}  {r.instance}:{r.remote_id} {r.values.get('name')!r} may be: {cands}")
         sys.exit(app.EXIT_ATTENTION if rows else app.EXIT_OK)
 
@@ -302,13 +354,60 @@ def match_link(ctx: Context, item_id: int, record_id: str) -> None:
 
 
 @match.command("distinct")
-@click.argument("item_id", type=int)
+@click.argument("first")
+@click.argument("second", required=False)
 @click.pass_obj
-def match_distinct(ctx: Context, item_id: int) -> None:
-    """The entry is a different actor: the next sync makes it a record of its own."""
+def match_distinct(ctx: Context, first: str, second: str | None) -> None:
+    """ITEM: the waiting entry is a different actor (the next sync makes it a record of its own); RECORD
+    RECORD: two records are two actors. Remembered, never proposed again."""
     with _store(ctx) as store, _refusals():
-        item = coordinator.mark_distinct(store, item_id)
-    click.echo(f"{item.instance}:{item.remote_id} marked as distinct; the next sync copies it.")
+        if second is None:
+            if not first.isdigit():
+                raise coordinator.Refused("give a review item number (`match` lists them), or two records")
+            item = coordinator.mark_distinct(store, int(first))
+        else:
+            a, b = coordinator.mark_distinct_records(store, first, second)
+    if second is None:
+        click.echo(f"{item.instance}:{item.remote_id} marked as distinct; the next sync copies it.")
+    else:
+        click.echo(f"{coordinator.describe_record(a)} and {coordinator.describe_record(b)} are two actors.")
+
+
+@match.command("merge")
+@click.argument("keep")
+@click.argument("other")
+@click.option("--dry-run", is_flag=True, help="Show the merged values; write nothing.")
+@click.pass_obj
+def match_merge(ctx: Context, keep: str, other: str, dry_run: bool) -> None:
+    """Two records are one actor: KEEP takes OTHER's entries and values (field by field); OTHER is deleted,
+    its history kept; `match split KEEP` undoes it."""
+    with _store(ctx) as store, _refusals():
+        m = coordinator.merge_records(store, keep, other, dry_run=dry_run)
+    changed = sorted(k for k, v in m.values.items() if v != m.keep.fields.get(k))
+    click.echo(("Dry run: " if dry_run else "") + f"{coordinator.describe_record(m.other)} "
+               + ("would be merged" if dry_run else "merged") + f" into {coordinator.describe_record(m.keep)}.")
+    if changed:
+        click.echo("  values taken: " + ", ".join(f"{k}={_short(m.values[k])}" for k in changed))
+    if m.not_kept:
+        click.echo("  not kept (stays in the history): " + ", ".join(f"{k}={_short(v)}" for k, v in m.not_kept.items()))
+    if m.moved:
+        click.echo("  entries that now belong to it: " + ", ".join(m.moved))
+    if m.doubled:
+        click.echo("  a second entry in " + ", ".join(m.doubled)
+                   + ": the next sync removes it (kept if a member edited it since)")
+
+
+@match.command("split")
+@click.argument("record_ref", metavar="RECORD")
+@click.pass_obj
+def match_split(ctx: Context, record_ref: str) -> None:
+    """Undo the last merge into RECORD: the merged record comes back with its entries."""
+    with _store(ctx) as store, _refusals():
+        sp = coordinator.split_record(store, record_ref)
+    click.echo(f"{coordinator.describe_record(sp.other)} is back, apart from {coordinator.describe_record(sp.keep)}"
+               + (f"; its entries in {', '.join(sp.moved_back)} are its own again" if sp.moved_back else "")
+               + ("" if sp.values_restored else f"; {coordinator.short_id(sp.keep.id)} changed since the merge"
+                                                " and keeps its values") + ". The next sync writes both.")
 
 
 @cli.group(invoke_without_command=True)

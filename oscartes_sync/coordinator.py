@@ -10,7 +10,9 @@ history with who took it (`by`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+import unicodedata
+from dataclasses import dataclass, field
 from typing import Any
 
 from .clean import clean
@@ -24,6 +26,67 @@ class Refused(Exception):
 
 
 UNSET: Any = object()  # "no value given", as opposed to the value None (empty)
+
+
+# ---- finding a record by what people know (DECISIONS §26) -----------------------------------------------------
+
+
+def short_id(record_id: str) -> str:
+    """The first 8 characters of a record id: what reports print, what commands take back as a prefix."""
+    return record_id[:8]
+
+
+def _words(text: Any) -> list[str]:
+    s = unicodedata.normalize("NFKD", str(text or ""))
+    return re.sub(r"[^a-z0-9]+", " ", "".join(c for c in s if not unicodedata.combining(c)).lower()).split()
+
+
+def find_records(store: Store, query: str | None = None, *, include_deleted: bool = False) -> list[Any]:
+    """Records whose title holds every word of `query` (accents and case aside), or named by their UUID, a
+    prefix of it, or one of their entry ids (former ones too); all of them without a query. Title order."""
+    rows = store.records(include_deleted=include_deleted)
+    if query:
+        named = _named(store, query, include_deleted)
+        want = _words(query)
+        rows = [r for r in rows if r.id in named or (want and all(w in _words(r.fields.get("name")) for w in want))]
+    return sorted(rows, key=lambda r: (_words(r.fields.get("name")), r.id))
+
+
+def resolve_record(store: Store, ref: str) -> Any:
+    """The one record `ref` names: its UUID, a unique prefix of it (4 characters at least), its exact title
+    or one of its wiki entry ids, deleted records included. Ambiguous or unknown: `Refused` naming the
+    candidates, nothing changed."""
+    ref = (ref or "").strip()
+    exact = store.record(ref)
+    if exact is not None:
+        return exact
+    by_id = _named(store, ref, True)
+    if not by_id:
+        by_id = {r.id for r in store.records(include_deleted=True)
+                 if (r.fields.get("name") or "").casefold() == ref.casefold()}
+    if len(by_id) == 1:
+        return store.record(next(iter(by_id)))
+    if not by_id:
+        raise Refused(f"no record {ref} (give its id, a prefix of it, its exact title or an entry id; "
+                      "`records WORDS` searches titles)")
+    cands = sorted((store.record(i) for i in by_id), key=lambda r: r.id)
+    raise Refused(f"{ref!r} names {len(cands)} records: "
+                  + "; ".join(describe_record(r) for r in cands) + ". Give one of their ids.")
+
+
+def describe_record(r: Any) -> str:
+    return f"{r.fields.get('name') or '?'} ({short_id(r.id)}, {r.kind}{', deleted' if r.deleted else ''})"
+
+
+def _named(store: Store, ref: str, include_deleted: bool) -> set[str]:
+    """Ids of the records a UUID prefix or an entry id names."""
+    out: set[str] = set()
+    if len(ref) >= 4 and re.fullmatch(r"[0-9a-fA-F-]+", ref):
+        out |= {r.id for r in store.records(include_deleted=True) if r.id.lower().startswith(ref.lower())}
+    out |= {rid for rid, _ in store.records_of_entry(ref)}
+    if not include_deleted:
+        out = {i for i in out if (r := store.record(i)) is not None and not r.deleted}
+    return out
 
 
 # ---- read-outs ---------------------------------------------------------------------------------------------
@@ -73,20 +136,26 @@ class HistoryLine:
     changed: tuple[str, ...]  # fields that differ from the revision before
 
 
-def history(store: Store, record_id: str) -> list[HistoryLine]:
-    """Every revision of a record, each with the fields it changed."""
-    _record(store, record_id)
+def history(store: Store, ref: str) -> tuple[Any, list[HistoryLine]]:
+    """The record `ref` names, and every revision of it, each with the fields it changed."""
+    rec = resolve_record(store, ref)
     out: list[HistoryLine] = []
     prev: dict[str, Any] = {}
-    for r in store.history(record_id):
+    for r in store.history(rec.id):
         changed = tuple(sorted(k for k in set(prev) | set(r.fields) if prev.get(k) != r.fields.get(k)))
         out.append(HistoryLine(r, changed))
         prev = r.fields
-    return out
+    return rec, out
 
 
-def open_conflicts(store: Store) -> list[Any]:
-    return store.conflicts("open")
+def open_conflicts(store: Store, record: str | None = None) -> list[Any]:
+    return store.conflicts("open", record_id=resolve_record(store, record).id if record else None)
+
+
+def entries_of(store: Store, record_id: str) -> list[tuple[str, str, bool]]:
+    """(instance, entry id, still linked) of every entry the record has or had."""
+    current = {(l.instance, l.remote_id) for l in store.links(record_id=record_id) if l.remote_id}
+    return [(i, e, (i, e) in current) for i, e in store.entry_ids_of(record_id)]
 
 
 def open_reviews(store: Store) -> list[Any]:
@@ -153,18 +222,29 @@ def parse_json_value(text: str) -> Any:
         raise Refused(f"--value is not JSON ({exc}); a text needs quotes: --value '\"Orsay\"'") from None
 
 
-def restore_record(store: Store, record_id: str, revision: int, *, by: str = "coordinator") -> int:
-    """Make an old revision current again, as a new revision (nothing is lost); returns its number."""
-    _record(store, record_id)
-    if revision not in {r.number for r in store.history(record_id)}:
-        raise Refused(f"record {record_id} has no revision {revision}")
-    return store.restore(record_id, revision, author=by)
+def restore_record(store: Store, ref: str, revision: int | None = None, *, by: str = "coordinator") -> tuple[Any, int]:
+    """Make an old revision current again, as a new revision (nothing is lost); a deleted record without a
+    revision named comes back as it was last alive, and the next sync creates its entries again."""
+    rec = resolve_record(store, ref)
+    history = store.history(rec.id)
+    if revision is None:
+        alive = [r.number for r in history if not r.deleted]
+        if not rec.deleted:
+            raise Refused(f"record {describe_record(rec)} is not deleted: name the revision to restore "
+                          "(`history` lists them)")
+        revision = alive[-1]
+    if revision not in {r.number for r in history}:
+        raise Refused(f"record {describe_record(rec)} has no revision {revision}")
+    return rec, store.restore(rec.id, revision, author=by)
 
 
-def link_duplicate(cfg: Config, store: Store, item_id: int, record_id: str) -> Any:
+def link_duplicate(cfg: Config, store: Store, item_id: int, ref: str) -> Any:
     """The entry waiting for review is this record: link them; the next sync merges them."""
     item = _open_review(store, item_id)
-    _record(store, record_id)
+    rec = resolve_record(store, ref)
+    if rec.deleted:
+        raise Refused(f"record {describe_record(rec)} is deleted: `restore` it first")
+    record_id = rec.id
     if store.link(record_id, item.instance) is not None:
         raise Refused(f"record {record_id} already has an entry in {item.instance}")
     wiki = next((w for w in cfg.wiki if w.name == item.instance), None)
@@ -220,11 +300,8 @@ def checked_value(kind: str, field: str, value: Any) -> Any:
 # ---- look-ups ----------------------------------------------------------------------------------------------
 
 
-def _record(store: Store, record_id: str):
-    rec = store.record(record_id)
-    if rec is None:
-        raise Refused(f"no record {record_id}")
-    return rec
+def _record(store: Store, ref: str):
+    return resolve_record(store, ref)
 
 
 def _open_review(store: Store, item_id: int):
@@ -239,3 +316,201 @@ def _open_suggestion(store: Store, suggestion_id: int):
     if s is None or s.status != "open":
         raise Refused(f"no open suggestion #{suggestion_id}")
     return s
+
+
+# ---- many conflicts at once --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    conflict: Any  # ConflictRow
+    value: Any = None
+    skipped: str = ""  # why this conflict is left open ("" when a value was chosen)
+
+
+def resolve_conflicts(store: Store, *, record: str | None = None, every: bool = False, take: str | None = None,
+                      newest: bool = False, dry_run: bool = False, by: str = "coordinator") -> list[Choice]:
+    """Settle the open conflicts of one record (`record`) or all of them (`every`), with one wiki's values
+    (`take`) or each time the value entered last (`newest`). A conflict without such a candidate stays open
+    and says why. `dry_run`: what would be chosen, nothing written."""
+    if (record is None) == (not every):
+        raise Refused("give exactly one of --record RECORD or --all")
+    if (take is None) == (not newest):
+        raise Refused("give exactly one of --take INSTANCE or --newest")
+    rows = store.conflicts("open", record_id=resolve_record(store, record).id if record else None)
+    choices = [_choose(c, take) for c in rows]
+    if take is not None and rows and not any(take in c.candidates for c in rows):
+        raise Refused(f"no open conflict has a candidate from {take!r}")
+    if dry_run:
+        return choices
+    with store.transaction():
+        for rid in sorted({c.conflict.record_id for c in choices if not c.skipped}):
+            rec = store.record(rid)
+            fields = dict(rec.fields)
+            done = [c for c in choices if c.conflict.record_id == rid and not c.skipped]
+            for c in done:
+                store.resolve_conflict(c.conflict.id, c.value, by=by)
+                fields[c.conflict.field] = c.value
+            how = f"with {take}'s values" if take else "with the newest values"
+            store.update_record(rid, fields, author=by, origin="conflicts resolve",
+                                note=f"conflicts {', '.join(f'#{c.conflict.id}' for c in done)} resolved {how}")
+    return choices
+
+
+def _choose(c: Any, take: str | None) -> Choice:
+    if take is not None:
+        if take not in c.candidates:
+            return Choice(c, skipped=f"no candidate from {take}")
+        return Choice(c, c.candidates[take])
+    times = {i: t for i, t in (c.candidate_times or {}).items() if i in c.candidates and t}
+    if len(times) < len(c.candidates):
+        return Choice(c, skipped="when each value was entered is not known")
+    newest = max(times.values())
+    values = {json.dumps(c.candidates[i], sort_keys=True) for i, t in times.items() if t == newest}
+    if len(values) > 1:
+        return Choice(c, skipped="two values were entered in the same second")
+    return Choice(c, next(c.candidates[i] for i, t in times.items() if t == newest))
+
+
+# ---- two records that are one actor, and back ------------------------------------------------------------------
+
+_MERGE = "merge:{keep}:{other}"
+_DISTINCT = "distinct-records"
+
+
+@dataclass
+class Merge:
+    keep: Any  # RecordRow of the record that stays
+    other: Any  # RecordRow of the record merged into it (deleted)
+    values: dict[str, Any]  # the kept record's values after the merge
+    not_kept: dict[str, Any]  # the other's values the merge did not keep (in the history)
+    moved: list[str] = field(default_factory=list)  # instances whose entry of `other` now belongs to `keep`
+    doubled: list[str] = field(default_factory=list)  # instances holding an entry of both: the sync removes one
+
+
+def merge_records(store: Store, keep_ref: str, other_ref: str, *, dry_run: bool = False,
+                  by: str = "coordinator") -> Merge:
+    """One record with every link of both, field by field (the twin rules, then the value entered most
+    recently); the other record is deleted (its history stays) and, where both had an entry in one wiki, the
+    next sync removes the other's entry through its deletion rules (kept if a member edited it since)."""
+    from .twins import reconcile
+
+    keep, other = resolve_record(store, keep_ref), resolve_record(store, other_ref)
+    if keep.id == other.id:
+        raise Refused(f"{describe_record(keep)} cannot be merged with itself")
+    for r in (keep, other):
+        if r.deleted:
+            raise Refused(f"record {describe_record(r)} is deleted: `restore` it first")
+    if keep.kind != other.kind:
+        raise Refused(f"{describe_record(keep)} and {describe_record(other)} are not of the same kind")
+    times_keep, times_other = _field_times(store, keep.id), _field_times(store, other.id)
+    twin = reconcile(keep.kind, keep.fields, other.fields)
+    values: dict[str, Any] = {}
+    for name in KINDS[keep.kind].field_names:
+        a, b = keep.fields.get(name), other.fields.get(name)
+        if name in twin.values:
+            values[name] = twin.values[name]
+        elif a is None or b is None or a == b:
+            values[name] = b if a is None else a
+        else:  # a real disagreement: the value entered most recently, the other stays in the history
+            values[name] = b if times_other.get(name, "") > times_keep.get(name, "") else a
+    not_kept = {k: v for k, v in other.fields.items() if v is not None and values.get(k) != v}
+    links_keep = {l.instance for l in store.links(record_id=keep.id)}
+    other_links = store.links(record_id=other.id)
+    out = Merge(keep, other, values, not_kept,
+                moved=sorted(l.instance for l in other_links if l.instance not in links_keep),
+                doubled=sorted(l.instance for l in other_links if l.instance in links_keep))
+    if dry_run:
+        return out
+    with store.transaction():
+        for link in other_links:
+            if link.instance in out.moved:
+                store.remove_link(other.id, link.instance)
+                store.set_link(keep.id, link.instance, form_id=link.form_id, remote_id=link.remote_id,
+                               snapshot=link.snapshot, written_hash=link.written_hash, pending=link.pending)
+        for c in store.conflicts("open", record_id=other.id):
+            store.resolve_conflict(c.id, None, by=f"{by} (merged into {short_id(keep.id)})")
+        before = store.record(keep.id).revision
+        store.update_record(keep.id, values, author=by, origin="match merge", even_if_equal=True,
+                            note=f"merged with {describe_record(other)}"
+                                 + (f"; not kept from it: {json.dumps(not_kept, ensure_ascii=False)}" if not_kept else ""))
+        store.tombstone_record(other.id, author=by, origin="match merge",
+                               note=f"merged into {describe_record(keep)}")
+        store.set_state(_MERGE.format(keep=keep.id, other=other.id),
+                        {"moved": out.moved, "keep_revision_before": before,
+                         "keep_revision_after": store.record(keep.id).revision})
+        _forget_distinct(store, keep.id, other.id)
+    return out
+
+
+@dataclass
+class Split:
+    keep: Any
+    other: Any
+    moved_back: list[str]
+    values_restored: bool  # the kept record went back to its values before the merge
+
+
+def split_record(store: Store, ref: str, *, by: str = "coordinator") -> Split:
+    """Undo the last merge into this record: the merged record comes back as it was, with the entries it
+    brought; the kept record goes back to its values before the merge unless it changed since (then it keeps
+    them, and the history has both). The pair is remembered as two actors."""
+    keep = resolve_record(store, ref)
+    merges = [k for k in store.state_keys(f"merge:{keep.id}:")]
+    if not merges:
+        raise Refused(f"record {describe_record(keep)} has no merge to undo")
+    key = merges[-1]
+    memo = store.get_state(key)
+    other = store.record(key.rsplit(":", 1)[1])
+    alive = [r.number for r in store.history(other.id) if not r.deleted]
+    moved_back = []
+    with store.transaction():
+        store.restore(other.id, alive[-1], author=by)
+        for inst in memo["moved"]:
+            link = store.link(keep.id, inst)
+            if link is not None:
+                store.remove_link(keep.id, inst)
+                store.set_link(other.id, inst, form_id=link.form_id, remote_id=link.remote_id,
+                               snapshot=link.snapshot, written_hash=link.written_hash, pending=link.pending)
+                moved_back.append(inst)
+        unchanged = store.record(keep.id).revision == memo["keep_revision_after"]
+        if unchanged:
+            store.restore(keep.id, memo["keep_revision_before"], author=by)
+        store.set_state(key, None)
+        _remember_distinct(store, keep.id, other.id)
+    return Split(keep, store.record(other.id), moved_back, unchanged)
+
+
+def mark_distinct_records(store: Store, a_ref: str, b_ref: str) -> tuple[Any, Any]:
+    """Two records a person says are two actors: remembered, never proposed as one again."""
+    a, b = resolve_record(store, a_ref), resolve_record(store, b_ref)
+    if a.id == b.id:
+        raise Refused(f"{describe_record(a)} is one record")
+    _remember_distinct(store, a.id, b.id)
+    return a, b
+
+
+def distinct_pairs(store: Store) -> set[frozenset[str]]:
+    return {frozenset(p) for p in (store.get_state(_DISTINCT) or [])}
+
+
+def _remember_distinct(store: Store, a: str, b: str) -> None:
+    pairs = distinct_pairs(store) | {frozenset((a, b))}
+    store.set_state(_DISTINCT, sorted(sorted(p) for p in pairs))
+
+
+def _forget_distinct(store: Store, a: str, b: str) -> None:
+    pairs = distinct_pairs(store) - {frozenset((a, b))}
+    store.set_state(_DISTINCT, sorted(sorted(p) for p in pairs))
+
+
+def _field_times(store: Store, record_id: str) -> dict[str, str]:
+    """Field -> when its current value was entered (the revision that last changed it), ISO text."""
+    out: dict[str, str] = {}
+    prev: dict[str, Any] = {}
+    for r in store.history(record_id):
+        for k in set(prev) | set(r.fields):
+            if prev.get(k) != r.fields.get(k):
+                out[k] = r.at.isoformat()
+        prev = r.fields
+    return out

@@ -358,7 +358,7 @@ def test_to_wiki_string():
     assert to_wiki_string("lon", 2.0) == "2"
     assert to_wiki_string("lat", 1e-05) == "0.00001"
     assert to_wiki_string("text", None) == ""
-    assert to_wiki_string("phone", "+33169280000") == "+33169280000"
+    assert to_wiki_string("phone", "+33169280000") == "01 69 28 00 00"  # shown national (DECISIONS §23)
 
 
 @pytest.mark.parametrize("field_type, raw", [
@@ -407,3 +407,13 @@ def test_wiki_string_is_cleaned_back_to_the_same_value(field_type, value):
     if first.value is None:
         return
     assert clean(field_type, to_wiki_string(field_type, first.value)).value == first.value
+
+
+@pytest.mark.parametrize("stored, shown", [
+    ("+33169102030", "01 69 10 20 30"), ("+33612345678", "06 12 34 56 78"), ("+41221234567", "+41 22 123 45 67"),
+])
+def test_a_stored_phone_is_shown_in_the_national_format_and_reads_back_the_same(stored, shown):
+    from oscartes_sync.clean import to_wiki_string
+
+    assert to_wiki_string("phone", stored) == shown
+    assert clean("phone", shown).value == stored  # a value that differs only by its display form is no change

@@ -94,6 +94,7 @@ class ConflictRow:
     resolved_at: datetime | None
     resolution: object
     resolved_by: str | None
+    candidate_times: dict | None = None  # instance -> when its value was entered there (its clock)
 
 
 @dataclass(frozen=True)
@@ -530,6 +531,27 @@ class Store:
                                 .values(**values))
             if done.rowcount == 0:
                 conn.execute(insert(m.links).values(record_id=record_id, instance=instance, **values))
+            if remote_id is not None:
+                known = conn.execute(select(m.entry_ids.c.record_id).where(
+                    m.entry_ids.c.instance == instance, m.entry_ids.c.remote_id == remote_id,
+                    m.entry_ids.c.record_id == record_id)).first()
+                if known is None:
+                    conn.execute(insert(m.entry_ids).values(record_id=record_id, instance=instance,
+                                                            remote_id=remote_id, first_seen=self._now()))
+
+    def records_of_entry(self, remote_id: str) -> list[tuple[str, str]]:
+        """(record id, instance) of every record that has or had an entry with this id, in any instance."""
+        q = (select(m.entry_ids.c.record_id, m.entry_ids.c.instance).where(m.entry_ids.c.remote_id == remote_id)
+             .order_by(m.entry_ids.c.first_seen))
+        with self._read() as conn:
+            return [(r.record_id, r.instance) for r in conn.execute(q)]
+
+    def entry_ids_of(self, record_id: str) -> list[tuple[str, str]]:
+        """(instance, entry id) of every entry this record has or had, oldest first."""
+        q = (select(m.entry_ids.c.instance, m.entry_ids.c.remote_id).where(m.entry_ids.c.record_id == record_id)
+             .order_by(m.entry_ids.c.first_seen))
+        with self._read() as conn:
+            return [(r.instance, r.remote_id) for r in conn.execute(q)]
 
     def remove_link(self, record_id: str, instance: str) -> None:
         with self._write() as conn:
@@ -541,7 +563,8 @@ class Store:
     def _conflict_row(r) -> ConflictRow:
         return ConflictRow(id=r.id, record_id=r.record_id, field=r.field, base=r.base, candidates=r.candidates,
                            status=r.status, opened_at=r.opened_at, resolved_at=r.resolved_at,
-                           resolution=r.resolution, resolved_by=r.resolved_by)
+                           resolution=r.resolution, resolved_by=r.resolved_by,
+                           candidate_times=r.candidate_times)
 
     def conflicts(self, status: str | None = "open", record_id: str | None = None) -> list[ConflictRow]:
         q = select(m.conflicts).order_by(m.conflicts.c.id)
@@ -557,9 +580,9 @@ class Store:
             r = conn.execute(select(m.conflicts).where(m.conflicts.c.id == conflict_id)).first()
         return self._conflict_row(r) if r is not None else None
 
-    def open_conflict(self, record_id: str, field: str, base, candidates: dict) -> int:
+    def open_conflict(self, record_id: str, field: str, base, candidates: dict, times: dict | None = None) -> int:
         """Open a conflict on one field, or, if one is open already, replace its candidates (its base, the
-        last agreed value, stays)."""
+        last agreed value, stays). `times`: when each candidate was entered, where known."""
         if not isinstance(candidates, dict):
             raise StoreError("conflict candidates must be a dict instance -> value")
         with self._write() as conn:
@@ -569,11 +592,11 @@ class Store:
                 m.conflicts.c.status == "open")).first()
             if existing is not None:
                 conn.execute(update(m.conflicts).where(m.conflicts.c.id == existing.id)
-                             .values(candidates=candidates))
+                             .values(candidates=candidates, candidate_times=times or None))
                 return existing.id
             return conn.execute(insert(m.conflicts).values(
                 record_id=record_id, field=field, base=base, candidates=candidates, status="open",
-                opened_at=self._now())).inserted_primary_key[0]
+                opened_at=self._now(), candidate_times=times or None)).inserted_primary_key[0]
 
     def resolve_conflict(self, conflict_id: int, value, *, by: str) -> None:
         """Close a conflict with the chosen value. The record is not touched: the caller updates it in the
@@ -722,6 +745,13 @@ class Store:
         with self._read() as conn:
             r = conn.execute(select(m.state.c.value).where(m.state.c.key == key)).first()
         return r.value if r is not None else None
+
+    def state_keys(self, prefix: str) -> list[str]:
+        """The keys that start with `prefix`, oldest first."""
+        q = (select(m.state.c.key).where(m.state.c.key.startswith(prefix, autoescape=True))
+             .order_by(m.state.c.updated_at, m.state.c.key))
+        with self._read() as conn:
+            return [r.key for r in conn.execute(q)]
 
     def set_state(self, key: str, value) -> None:
         """Store a JSON value under a key; None removes the key."""

@@ -96,6 +96,17 @@ links = Table(
           sqlite_where=text("remote_id IS NOT NULL"), postgresql_where=text("remote_id IS NOT NULL")),
 )
 
+# Every entry id a record has had in each instance (links forget an entry once it is deleted; people do not).
+entry_ids = Table(
+    "entry_ids", metadata,
+    Column("record_id", String, ForeignKey("records.id", name="fk_entry_ids_record"), nullable=False),
+    Column("instance", String, nullable=False),
+    Column("remote_id", String, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("instance", "remote_id", "record_id", name="pk_entry_ids"),
+    Index("ix_entry_ids_record", "record_id"),
+)
+
 conflicts = Table(
     "conflicts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -108,6 +119,7 @@ conflicts = Table(
     Column("resolved_at", UTCDateTime, nullable=True),
     Column("resolution", JSON, nullable=True),
     Column("resolved_by", String, nullable=True),
+    Column("candidate_times", JSON, nullable=True),  # instance -> when its value was entered there
     Index("ix_conflicts_record_field", "record_id", "field"),
     Index("uq_conflicts_open", "record_id", "field", unique=True,
           sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),

@@ -109,7 +109,7 @@ class Executor:
                             pending=None if a.clear_pending else (old.pending if old else None))
 
     def _open_conflict(self, a: OpenConflict, outcome: Outcome) -> None:
-        self.store.open_conflict(a.record_id, a.field, a.base, a.candidates)
+        self.store.open_conflict(a.record_id, a.field, a.base, a.candidates, a.times)
 
     def _review_duplicate(self, a: ReviewDuplicate, outcome: Outcome) -> None:
         self.store.add_review_item(a.instance, a.remote_id, self.maps[a.instance].kind.name, a.values,

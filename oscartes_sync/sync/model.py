@@ -151,6 +151,7 @@ class OpenConflict(Action):
     field: str
     base: Any
     candidates: dict[str, Any]
+    times: dict[str, str] = field(default_factory=dict)  # instance -> when its candidate was entered there
 
 
 @dataclass(frozen=True)

@@ -371,12 +371,12 @@ def _merge(st: PlanState, rec: RecordState, observed: dict[str, Observed]) -> Me
             cands = dict(inp.open_conflicts[(rid, f)])
             fresh = {**cands, **{i: observed[i].values[f] for i in observed if f in observed[i].values}}
             if fresh != cands:
-                st.out.add(OpenConflict(rid, f, base, fresh))
+                st.out.add(OpenConflict(rid, f, base, fresh, _times(observed, fresh)))
             conflicts.add(f)
             continue
         outcome = merge_field(base, per, updated)
         if outcome.conflict:  # several different values: a conflict, nothing written for this field
-            st.out.add(OpenConflict(rid, f, base, outcome.conflict))
+            st.out.add(OpenConflict(rid, f, base, outcome.conflict, _times(observed, outcome.conflict)))
             st.out.note("attention", ",".join(sorted(outcome.conflict)), rid, f"conflict on '{f}'")
             conflicts.add(f)
         elif outcome.value != base:  # one new value: it wins
@@ -403,6 +403,10 @@ def _twin_outcomes(st: PlanState, rec: RecordState, observed: dict[str, Observed
         acc.update({f: v for f, v in obs.values.items() if acc.get(f) is None and v is not None})
         acc_updated = max(acc_updated, obs.updated)
     return {i: TwinOutcome({f: acc[f] for f in o.values}, o.keep_twin, o.keep_base) for i, o in outcomes.items()}
+
+
+def _times(observed: dict[str, Observed], candidates: dict[str, Any]) -> dict[str, str]:
+    return {i: observed[i].updated for i in sorted(candidates) if i in observed and observed[i].updated}
 
 
 def _proposals(st: PlanState, rid: str, f: str, base: Any, observed: dict[str, Observed],
