@@ -14,9 +14,11 @@ from __future__ import annotations
 import html
 import math
 import re
+import unicodedata
 from functools import partial
 from typing import Any, Callable
 
+from .geo import name_key
 from .identity import normalise_title
 from .records import KINDS
 from .sync.model import TwinOutcome, Values
@@ -44,9 +46,25 @@ def _url_key(v: Any) -> str:
     return (host.lower() + ("/" + rest if rest else "")).rstrip("/")
 
 
+_STREET_WORDS = {"r": "rue", "av": "avenue", "ave": "avenue", "bd": "boulevard", "bld": "boulevard",
+                 "pl": "place", "ch": "chemin", "all": "allee", "rte": "route", "imp": "impasse", "st": "saint",
+                 "ste": "sainte", "fg": "faubourg", "sq": "square", "qu": "quai"}
+
+
+def _street_key(v: Any) -> str:
+    """"12, r. de la République" and "12 RUE DE LA REPUBLIQUE" are one address."""
+    s = unicodedata.normalize("NFKD", html.unescape(str(v)))
+    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
+    return " ".join(_STREET_WORDS.get(w, w) for w in re.sub(r"[^a-z0-9]+", " ", s).split())
+
+
+def _longtext_key(v: Any) -> str:
+    return _text_key(re.sub(r"<[^>]+>", " ", str(v)))
+
+
 _SAME_FORM: dict[str, Callable[[Any], Any]] = {
     "text": _text_key,
-    "longtext": _text_key,
+    "longtext": _longtext_key,
     "email": lambda v: str(v).strip().casefold(),
     "url": _url_key,
 }
@@ -73,6 +91,12 @@ def reconcile(kind: str, base: Values, twin: Values, base_updated: str = "", twi
             values[f] = sorted(set(b) | set(t))
         elif f == "contact_visibility":
             values[f] = MEMBERS_ONLY if MEMBERS_ONLY in (b, t) else b
+        elif f == "commune" and name_key(str(b)) == name_key(str(t)):
+            values[f] = b  # one commune, spelled two ways
+            keep_twin.add(f)
+        elif f == "street" and _street_key(b) == _street_key(t):
+            values[f] = b
+            keep_twin.add(f)
         elif fdef.type in _SAME_FORM and _SAME_FORM[fdef.type](b) == _SAME_FORM[fdef.type](t):
             values[f] = b
             keep_twin.add(f)

@@ -230,6 +230,31 @@ def _jitter(rng: random.Random, c: geo.Commune, metres: float = 500.0) -> tuple[
     return f"{lat:.6f}", f"{lon:.6f}"
 
 
+def _near(rng: random.Random, lat: str, lon: str, metres: float) -> tuple[str, str]:
+    r = metres * math.sqrt(rng.random())
+    a = rng.uniform(0, 2 * math.pi)
+    la = float(lat) + r * math.cos(a) / 111_320.0
+    lo = float(lon) + r * math.sin(a) / (111_320.0 * math.cos(math.radians(float(lat))))
+    return f"{la:.6f}", f"{lo:.6f}"
+
+
+_STREET_ABBREVIATIONS = (("rue ", "r. "), ("avenue ", "av. "), ("boulevard ", "bd "), ("place ", "pl. "),
+                         ("chemin ", "ch. "), ("allée ", "all. "), ("route ", "rte "), ("impasse ", "imp. "))
+
+
+def _variant_street(street: str, style: int) -> str:
+    """The same address as another member types it: a comma after the number, an abbreviation, capitals."""
+    number, _, rest = street.partition(" ")
+    if style % 3 == 0:
+        return f"{number}, {rest}"
+    if style % 3 == 1:
+        for full, short in _STREET_ABBREVIATIONS:
+            if rest.startswith(full):
+                return f"{number} {short}{rest[len(full):]}"
+        return street
+    return street.upper()
+
+
 def _phone(rng: random.Random) -> str:
     while True:
         p = _phone_candidate(rng)
@@ -404,6 +429,15 @@ def _build(seed: int) -> _Sample:
                 t["bf_insee"] = ""
             elif how == 3:
                 t["bf_ville"] = geo.name_key(a.commune.name).replace("saint ", "st ")
+        # What the second member typed of the same actor: the same address written their way, a pin placed on
+        # the same building (tens of metres off), the description often pasted from the same leaflet.
+        t["bf_adresse"] = _variant_street(p["bf_adresse"], i)
+        if p["bf_latitude"] and rng.random() < 0.8:
+            t["bf_latitude"], t["bf_longitude"] = _near(rng, p["bf_latitude"], p["bf_longitude"], 100.0)
+        if rng.random() < 0.6:
+            t["bf_description"] = p["bf_description"]
+        if rng.random() < 0.5:
+            t["bf_chapeau"] = p["bf_chapeau"]
         # Fields that differ between the two listings.
         t["bf_telephone"] = _phone(rng) if rng.random() < 0.5 else p["bf_telephone"]
         if rng.random() < 0.5:
