@@ -50,6 +50,7 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", metavar="PATH", help="Config file (default oscartes.toml, or OSCARTES_CONFIG).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each request.")
+@click.version_option(package_name="oscartes-sync", prog_name="oscartes-sync", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     """Keep one source record per actor in sync across the OSCARTES wikis."""
@@ -452,9 +453,14 @@ def suggestions_reject(ctx: Context, suggestion_id: int) -> None:
 @click.option("--workdir", type=click.Path(file_okay=False), help="Keep the demo store here (default: temporary).")
 def demo(keep: bool, workdir: str | None) -> None:
     """Start a local sandbox (two wikis with sample data), sync it, and report. Needs no config, no network."""
+    from .publish.provision import ProvisionError
     from .sandbox.demo import run_demo
 
-    sys.exit(run_demo(keep=keep, workdir=workdir, echo=click.echo))
+    try:
+        code = run_demo(keep=keep, workdir=workdir, echo=click.echo)
+    except ProvisionError as exc:
+        _fail_usage(f"templates: {exc}")
+    sys.exit(code)
 
 
 def _short(v: Any, n: int = 40) -> str:

@@ -2,6 +2,10 @@
 
 Forms are Jinja2 templates rendering a form's `bn_template` (contract §4); lists are JSON files
 {"id", "titre", "values": {key: label}}. The list of communes is built from geo.py.
+
+The templates live inside the package (`oscartes_sync/wiki_templates/`, package data) so that an installed
+wheel carries them; the top-level `wiki_templates` of the source tree is a symlink to that folder, the one
+place people edit. Everything that reads them goes through TEMPLATES_DIR.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import jinja2
 from . import geo
 from .records import KINDS
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "wiki_templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "wiki_templates"
 FORM_KINDS = tuple(KINDS)  # every kind has a provisioned form
 COMMUNES_LIST_ID = "ListeCommunes91"
 COMMUNES_LIST_TITLE = "Communes 91"  # YesWiki derives the list id from the title: "Liste Communes 91"

@@ -814,6 +814,44 @@ def test_provision_check_then_provision_then_check_again(setup):
     assert again.code == 0 and "No drift" in again.stdout
 
 
+@pytest.mark.parametrize("args", [(), ("--check",), ("--json",)])
+def test_provision_with_an_unreachable_wiki_names_it_once_and_goes_on(setup, args):
+    setup.urls["tel"] = f"http://127.0.0.1:{free_port()}/"
+    setup.write()
+    ran = setup.run("provision", *args)  # no traceback (invoke checks it)
+    assert ran.code == 1, ran
+    if "--json" in args:
+        data = json.loads(ran.stdout)
+        assert data["errors"] == {"tel": "GET ?api/forms: could not connect to the wiki"}
+        assert {i["wiki"] for i in data["items"]} == {"polesnoe"}
+    else:
+        lines = [x for x in ran.output.splitlines() if not x.startswith("    ")]  # diff lines are indented
+        assert [x for x in lines if " tel" in x or "connect" in x] == [
+            "== tel", "  ERROR: GET ?api/forms: could not connect to the wiki",
+            "Not checked: tel (see above); the drift there is unknown." if args else
+            "Not provisioned: tel (see above)."]
+        assert "No drift" not in ran.output
+    polesnoe = wiki(setup, "polesnoe").emulator
+    assert (polesnoe.page("AccueilOscartes") is None) == ("--check" in args)  # the other wiki is done
+
+
+@pytest.mark.parametrize("status, body", [(404, "<html>Not Found</html>"), (200, "<html>Welcome</html>")])
+def test_provision_check_against_a_web_server_that_is_not_a_yeswiki(setup, httpserver, status, body):
+    import re
+
+    httpserver.expect_request(re.compile(".*")).respond_with_data(body, status=status, content_type="text/html")
+    assert setup.run("provision").code == 0  # both wikis provisioned: nothing left to do there
+    setup.urls["tel"] = httpserver.url_for("/")
+    setup.write()
+    ran = setup.run("provision", "--check")
+    assert ran.code == 1, ran
+    assert "No drift" not in ran.output and "to create" not in ran.output, ran
+    error = "HTTP 404: no YesWiki API at this address" if status == 404 else "answered text/html (HTTP 200)"
+    assert [x for x in ran.stdout.splitlines() if "ERROR" in x] == [
+        x for x in ran.stdout.splitlines() if error in x], ran
+    assert ran.stdout.splitlines()[-1] == "Not checked: tel (see above); the drift there is unknown.", ran
+
+
 def test_provision_check_and_force_together_is_a_usage_error(setup):
     ran = setup.run("provision", "--check", "--force")
     assert ran.code == 2 and "cannot be combined" in ran.stderr

@@ -1,9 +1,8 @@
 import json
-from pathlib import Path
 
 import pytest
 
-from oscartes_sync import geo
+from oscartes_sync import geo, templates
 from oscartes_sync.clean import clean
 from oscartes_sync.identity import match, normalise_title
 from oscartes_sync.records import ACTOR
@@ -16,7 +15,7 @@ from oscartes_sync.sandbox.sample_data import (
     sample_records_bad,
 )
 
-LISTS_DIR = Path(__file__).resolve().parents[1] / "wiki_templates" / "lists"
+LISTS_DIR = templates.TEMPLATES_DIR / "lists"
 
 
 def canonical(entry: dict) -> dict:

@@ -114,8 +114,9 @@ def run_provision(cfg: Config, store, *, check: bool = False, force: bool = Fals
             report.errors[w.name] = f"{admin}: wiki skipped"
             continue
         try:
+            admin.check_api()
             _provision_wiki(w, admin, wanted[w.name], store, report, check, force)
-        except TerminalError as exc:
+        except TargetError as exc:  # unreachable, not a YesWiki, login refused: this wiki stops, the others go on
             report.errors[w.name] = exc.message
         finally:
             admin.close()
@@ -231,7 +232,14 @@ def render_report(report: ProvisionReport, show_diff: bool = True) -> str:
         if quiet:
             lines.append(f"  {len(quiet)} objects up to date")
     drift = len(report.drift)
+    failed = sorted(report.errors)
     if report.check:
-        lines.append(f"{drift} objects differ from the templates." if drift else "No drift: every wiki matches "
-                                                                                 "the templates.")
+        if drift:
+            lines.append(f"{drift} objects differ from the templates.")
+        elif not failed:
+            lines.append("No drift: every wiki matches the templates.")
+        if failed:
+            lines.append(f"Not checked: {', '.join(failed)} (see above); the drift there is unknown.")
+    elif failed:
+        lines.append(f"Not provisioned: {', '.join(failed)} (see above).")
     return "\n".join(lines)

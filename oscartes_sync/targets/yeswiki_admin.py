@@ -216,6 +216,17 @@ class YesWikiAdmin:
 
     # ------------------------------------------------------------------ forms (§4)
 
+    def check_api(self) -> None:
+        """One GET ?api/forms, which YesWiki 4.4 answers with 200 and JSON (contract forms_01_list): the
+        address is a YesWiki, or TerminalError saying what answered. Read before anything else, since another
+        server's 404s would make every form, list and page look missing."""
+        resp = self._send("GET", "forms", "api/forms")
+        if resp.status_code == 404:
+            raise self._err(TerminalError, "GET ?api/forms: HTTP 404: no YesWiki API at this address")
+        if resp.status_code != 200:
+            raise self._fail(resp, "GET ?api/forms")
+        self._json(resp, "GET ?api/forms")
+
     def list_forms(self) -> dict[str, dict[str, Any]]:
         data = self._get_json("forms", "api/forms")
         if data is None or data in ({}, []):
