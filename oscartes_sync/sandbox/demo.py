@@ -121,8 +121,7 @@ def _demo(sandbox: Sandbox, base: Path, keep: bool, echo: Callable[[str], None])
             nc = next(n for n in cfg.nextcloud if n.name == name)
             cards = cloud.emulator.cards(cloud.user, nc.addressbook)
             files = cloud.emulator.listdir(cloud.user, nc.exports_folder)
-            book = cloud.emulator.book(cloud.user, nc.addressbook)
-            shared = ", ".join(sorted(book.shared_with)) if book else "nobody"
+            shared = ", ".join(cloud.emulator.delivered_to(cloud.user, nc.addressbook)) or "nobody"
             echo(f"  {name}: address book {nc.addressbook!r} with {len(cards)} cards (shared read-only with "
                  f"{shared}); {nc.exports_folder}/: {', '.join(files)}")
             link = store.get_state(f"nextcloud:{name}:exports") or {}

@@ -15,7 +15,13 @@ Faithful to the contract recorded in ``shared/nextcloud-contract`` (README + fix
   addressbook-multiget and sync-collection (numeric tokens ``http://sabre.io/ns/sync/N``, paging with
   ``<d:limit>`` and ``init_<lastid>_<token>`` tokens plus a 507 entry, 403 InvalidSyncToken for a
   malformed token, a future numeric token silently accepted), ``oc:share`` POST to share a book with a
-  group (members see ``<book>_shared_by_<owner>``, read-only: their PUT gets 404).
+  group and ``oc:invite`` to read who it is shared with. The share is stored under the principal as sent
+  (``principals/groups/<id as written>``) and listed in ``oc:invite`` that way, but only a share written the
+  way Nextcloud encodes group principals (PHP ``urlencode``: ``OSCARTES+P%C3%B4leS+NOE``) reaches the
+  group's members (``<book>_shared_by_<owner>``, read-only: their PUT and DELETE get 404); a raw or ``%20``
+  name is accepted (200) and listed, and delivers nothing; a group that does not exist is silently dropped.
+  Share requests are limited per account (``share_limit``: 20 per 3600 s, as Nextcloud's defaults); the next
+  one answers 429 "Too many addressbook or calendar share requests" (recorded fixture nc_share_18).
 * OCS (``/ocs/v1.php`` and ``/ocs/v2.php``): ``OCS-APIRequest: true`` mandatory (412 CSRF otherwise), JSON or
   XML, files_sharing shares (create link / user / group shares, list, get, delete), capabilities, current
   user, read-only provisioning (users, groups, members) and group writes (app passwords refused with 403).
@@ -52,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any, Callable, Iterable
-from urllib.parse import unquote, unquote_to_bytes, urlsplit
+from urllib.parse import unquote, unquote_plus, unquote_to_bytes, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from werkzeug.wrappers import Request, Response
@@ -105,6 +111,21 @@ def encode_path(path: str) -> str:
             out.append(ch)
         else:
             out.append(f"%{byte:02x}")
+    return "".join(out)
+
+
+def php_urlencode(text: str) -> str:
+    """PHP's urlencode, which Nextcloud's GroupPrincipalBackend applies to a group id to build its principal:
+    '+' for a space, upper-case %XX for every byte but [A-Za-z0-9_.-]."""
+    out = []
+    for byte in text.encode("utf-8"):
+        ch = chr(byte)
+        if ch == " ":
+            out.append("+")
+        elif ch.isascii() and (ch.isalnum() or ch in "_.-"):
+            out.append(ch)
+        else:
+            out.append(f"%{byte:02X}")
     return "".join(out)
 
 
@@ -200,7 +221,8 @@ class Book:
     synctoken: int = 1
     cards: dict[str, Card] = field(default_factory=dict)
     changes: list[tuple[int, str]] = field(default_factory=list)  # (synctoken, uri), oldest first
-    shared_with: dict[str, bool] = field(default_factory=dict)    # group -> read-write
+    # shares in the order they were set: principal URI as the owner wrote it ("principals/groups/...") -> read-write
+    shared_with: dict[str, bool] = field(default_factory=dict)
     has_sync_token: bool = True
 
 
@@ -377,11 +399,14 @@ class NextcloudEmulator(RequestRecorder):
     a member makes must go through HTTP."""
 
     def __init__(self, name: str = "cloud", *, now: Callable[[], datetime] | None = None,
-                 instance_id: str = "ocemu0000001", bruteforce_after: int = 10):
+                 instance_id: str = "ocemu0000001", bruteforce_after: int = 10,
+                 share_limit: tuple[int, int] = (20, 3600)):
         self.name = name
         self.now: Callable[[], datetime] = now or _utcnow
         self.instance_id = instance_id
         self.bruteforce_after = bruteforce_after
+        self.share_limit = share_limit  # (share requests, per seconds) per account: dav app defaults
+        self._share_attempts: dict[str, list[int]] = {}  # user -> expiry times of the accepted share requests
         self._lock = threading.RLock()
         self.users: dict[str, User] = {}
         self.groups: set[str] = set()
@@ -476,6 +501,16 @@ class NextcloudEmulator(RequestRecorder):
             self._store_card(self.books[(owner, uri)], card_uri, data)
 
 
+    def delivered_to(self, owner: str, uri: str) -> list[str]:
+        """The groups whose members receive the book (shares written the way that reaches them)."""
+        with self._lock:
+            book = self.books.get((owner, uri))
+            return sorted(g for g in self.groups if book and self._group_principal(g) in book.shared_with)
+
+    @staticmethod
+    def _group_principal(group: str) -> str:
+        return "principals/groups/" + php_urlencode(group)
+
     def reset_bruteforce(self, address: str | None = None) -> None:
         """`occ security:bruteforce:reset <ip>` (all addresses when None)."""
         with self._lock:
@@ -551,7 +586,13 @@ class NextcloudEmulator(RequestRecorder):
             refused = self._authenticate(ctx, ocs=False)
             if refused is not None:
                 return refused
-            return self._dav(ctx)
+            try:
+                response = self._dav(ctx)
+            except DavError as exc:
+                response = sabre_error(exc.status, exc.exception, exc.message, exc.extra, exc.headers)
+            if method == "PROPFIND":  # once authenticated, even a 404 carries it (recorded: nc_share_04)
+                response.headers["DAV"] = DAV_HEADER
+            return response
         return Response(APACHE_404, status=404, content_type="text/html; charset=iso-8859-1")
 
     @staticmethod
@@ -903,9 +944,11 @@ class NextcloudEmulator(RequestRecorder):
         for (owner, uri), book in self.books.items():
             if owner == user:
                 continue
-            groups = [g for g in book.shared_with if g in self.users[user].groups]
-            if groups:
-                rw = any(book.shared_with[g] for g in groups)
+            # Nextcloud matches the member's group principals, built with urlencode, against the stored ones.
+            mine = [self._group_principal(g) for g in self.users[user].groups]
+            shares = [p for p in mine if p in book.shared_with]
+            if shares:
+                rw = any(book.shared_with[p] for p in shares)
                 name = f"{uri}_shared_by_{owner}"
                 views[name] = BookView(book, name, not rw, f"principals/users/{owner}")
         views[SYSTEM_BOOK] = BookView(self._system_book, SYSTEM_BOOK, True, "principals/system/system")
@@ -944,6 +987,9 @@ class NextcloudEmulator(RequestRecorder):
                 del self.books[(owner, name)]
                 return Response(status=204)
             raise DavError(405, "Sabre\\DAV\\Exception\\MethodNotAllowed", f"{method} is not allowed here")
+        if view is not None and view.read_only and method == "PUT" and len(rest) == 2 \
+                and rest[1] in view.book.cards:
+            raise not_found(f"Node with name '{rest[1]}' could not be found")  # recorded: nc_share_12
         if view is None or (view.read_only and method in ("PUT", "DELETE")):
             # Read-only shared books answer writes as if the book did not exist (contract §4).
             raise not_found(f"Addressbook with name '{name}' could not be found")
@@ -994,7 +1040,19 @@ class NextcloudEmulator(RequestRecorder):
             props[f"{{{OC}}}read-only"] = "1" if view.read_only else "0"
         if view.owner_principal and view.name != book.uri or book.owner == "system":
             props[f"{{{OC}}}owner-principal"] = view.owner_principal
+        if view.name == book.uri and book.owner != "system":
+            props[f"{{{OC}}}invite"] = Raw("".join(self._invite_xml(p, rw) for p, rw in book.shared_with.items()))
         return props
+
+    def _invite_xml(self, principal: str, read_write: bool) -> str:
+        """One oc:user of oc:invite: the href as stored; the group's name when the principal resolves to one."""
+        kind, _, name = principal.partition("/")[2].partition("/")
+        group = unquote_plus(name)
+        common = f"<oc:common-name>{escape(group)}</oc:common-name>" if kind == "groups" and group in self.groups \
+            else ""
+        access = "<oc:read-write/>" if read_write else "<oc:read/>"
+        return (f"<oc:user><d:href>principal:{escape(principal)}</d:href>{common}<oc:invite-accepted/>"
+                f"<oc:access>{access}</oc:access></oc:user>")
 
     @staticmethod
     def _card_props(card: Card) -> dict[str, Any]:
@@ -1049,17 +1107,38 @@ class NextcloudEmulator(RequestRecorder):
         root = _parse_xml(ctx.request.get_data())
         if root is None or root.tag != f"{{{OC}}}share":
             raise DavError(400, "Sabre\\DAV\\Exception\\BadRequest", "Unsupported POST body")
-        for action in root:
+        self._share_rate_limit(ctx.user)  # before anything else, as apps/dav Sharing\Plugin::httpPost
+        actions = [a for a in root if a.tag in (f"{{{OC}}}set", f"{{{OC}}}remove")]
+        if not actions:
+            raise DavError(400, "Sabre\\DAV\\Exception\\BadRequest",
+                           "{http://owncloud.org/ns}share needs at least one set or remove element")
+        shares = view.book.shared_with
+        for action in actions:
             for href in action.findall(f"{{{D}}}href"):
-                m = re.fullmatch(r"principal:principals/groups/(.+)", (href.text or "").strip())
+                m = re.fullmatch(r"principal:(principals/groups/(.+))", (href.text or "").strip())
                 if not m:
                     continue  # user shares are not emulated
-                group = unquote(m.group(1))
-                if action.tag == f"{{{OC}}}set":
-                    view.book.shared_with[group] = action.find(f"{{{OC}}}read-write") is not None
-                elif action.tag == f"{{{OC}}}remove":
-                    view.book.shared_with.pop(group, None)
-        return Response("", status=200, content_type=HTML_CT)
+                principal = m.group(1)  # stored as written (Backend::updateShares)
+                if action.tag == f"{{{OC}}}remove":
+                    shares.pop(principal, None)
+                elif unquote_plus(m.group(2)) in self.groups:  # a missing group is dropped without a word
+                    shares.pop(principal, None)  # shareWith: delete, then insert
+                    shares[principal] = action.find(f"{{{OC}}}read-write") is not None
+        resp = Response("", status=200, content_type=HTML_CT)
+        resp.headers["X-Sabre-Status"] = "everything-went-well"
+        return resp
+
+    def _share_rate_limit(self, user: str) -> None:
+        """Nextcloud's limiter: accepted attempts expire after the period; a refused one is not counted."""
+        limit, period = self.share_limit
+        now = self._ts()
+        live = [t for t in self._share_attempts.get(user, []) if t > now]
+        if len(live) >= limit:
+            self._share_attempts[user] = live
+            raise DavError(429, "OCA\\DAV\\Connector\\Sabre\\Exception\\TooManyRequests",
+                           "Too many addressbook or calendar share requests",
+                           extra='<o:hint xmlns:o="o:">too many requests</o:hint>')
+        self._share_attempts[user] = live + [now + period]
 
     def _card_preconditions(self, ctx: Ctx, card: Card | None) -> None:
         if_match = ctx.request.headers.get("If-Match")

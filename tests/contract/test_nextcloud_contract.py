@@ -78,8 +78,10 @@ class Reply:
 class Cloud:
     """One emulator on one server, and the replay of fixtures against it."""
 
-    def __init__(self, emu: NextcloudEmulator, url: str, clock: ManualClock):
+    def __init__(self, emu: NextcloudEmulator, url: str, clock: ManualClock,
+                 passwords: dict[str, tuple[str, str]] = PASSWORDS):
         self.emu = emu
+        self.passwords = passwords  # user -> (login password, app password)
         self.url = url.rstrip("/")
         self.clock = clock
         parts = urlsplit(url)
@@ -91,7 +93,7 @@ class Cloud:
              user: str | None = None, kind: str = "app") -> Reply:
         headers = dict(headers or {})
         if user is not None:
-            secret = {"app": PASSWORDS[user][1], "login": PASSWORDS[user][0], "wrong": "wrong-password"}[kind]
+            secret = {"app": self.passwords[user][1], "login": self.passwords[user][0], "wrong": "wrong-password"}[kind]
             headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
         conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
@@ -111,8 +113,9 @@ class Cloud:
             value = value.replace(old.strip('"'), new.strip('"'))
         return value
 
-    def replay(self, name: str, *, kind: str | None = None, user: str | None = None) -> tuple[Reply, dict]:
-        fx = load(name)
+    def replay(self, name: str | dict, *, kind: str | None = None, user: str | None = None) -> tuple[Reply, dict]:
+        """Send a fixture (by name in the shared contract, or as loaded) and return the reply and the fixture."""
+        fx = load(name) if isinstance(name, str) else name
         req = fx["request"]
         headers, auth_user = {}, None
         for key, value in req["headers"].items():

@@ -66,8 +66,8 @@ def test_first_run_writes_one_card_per_actor_shared_with_the_group(sandbox, cfg,
         got = cards(sandbox, name)
         assert sorted(got) == sorted(f"{rid}.vcf" for rid in ids.values())
         nc = sandbox.nextclouds[name]
-        book = nc.emulator.book(nc.user, BOOK)
-        assert book.shared_with == {"membres": False}  # read-only
+        assert nc.emulator.delivered_to(nc.user, BOOK) == [nc.group]  # a name with spaces and accents
+        assert list(nc.emulator.book(nc.user, BOOK).shared_with.values()) == [False]  # read-only
         # the member sees the shared book and cannot write into it (contract §4)
         member = requests.Session()
         member.auth = (nc.member, nc.member_password)
@@ -257,7 +257,7 @@ def test_a_missing_group_is_named_and_the_book_is_shared_once_it_exists(sandbox,
     emu.emulator.add_group("reseau-absent")
     res = publish(cfg, store, clock)
     assert "polesnoe-cloud" not in res.instance_errors
-    assert emu.emulator.book(emu.user, BOOK).shared_with == {"reseau-absent": False}
+    assert emu.emulator.delivered_to(emu.user, BOOK) == ["reseau-absent"]
 
 
 def test_an_invalid_sync_token_means_a_full_resync_without_rewrites(sandbox, cfg, store, clock, ids):
@@ -280,7 +280,7 @@ def test_a_book_deleted_on_the_server_is_recreated_and_refilled(sandbox, cfg, st
     assert res.instance_errors == {}
     assert len(cards(sandbox)) == 3
     nc = sandbox.nextclouds["polesnoe-cloud"]
-    assert nc.emulator.book(nc.user, BOOK).shared_with == {"membres": False}
+    assert nc.emulator.delivered_to(nc.user, BOOK) == [nc.group]
 
 
 def test_dry_run_writes_nothing(sandbox, cfg, store, clock, ids):
