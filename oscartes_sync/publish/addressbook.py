@@ -1,7 +1,8 @@
 """The shared address book: one vCard per live actor in each Nextcloud (PRODUCT.md §4, DECISIONS §6, §13, §18).
 
-The book is owned by the service account and shared read-only with the network's group, once. A card is written
-only when its content changed since the service last wrote it; a no-op run costs one sync-collection REPORT.
+The book is owned by the service account and shared read-only with the network's group, once, when its `oc:invite`
+lacks the share (`dav_share`). A card is written only when its content changed since the service last wrote it; a
+no-op run costs one sync-collection REPORT.
 What the service wrote is remembered in the store's state (per instance: record id -> content hash, ETag, and the
 values the card showed), which is how an edit made in Nextcloud is told apart from the service's own writes:
 such an edit becomes one suggestion per changed field (`oscartes-sync suggestions`), then the card is restored.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
@@ -22,9 +24,12 @@ from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..store import Store
 from ..sync.model import Notice
-from ..targets.base import EntryError, TerminalError
-from ..targets.nextcloud import NextcloudClient, NotFound, PreconditionFailed, SyncResult, SyncTokenInvalid
+from ..targets.base import EntryError
+from ..targets.nextcloud import (
+    NextcloudClient, NotFound, PreconditionFailed, SyncResult, SyncTokenInvalid, group_principal,
+)
 from ..templates import load_lists
+from .dav_share import ensure_group_share
 
 PRODID = "-//OSCARTES//oscartes-sync//FR"
 BOOK_DISPLAYNAME = "OSCARTES — annuaire des acteurs"
@@ -191,24 +196,28 @@ class BookOutcome:
 
 
 def _fresh_state(book: str) -> dict[str, Any]:
-    return {"book": book, "shared_with": None, "token": None, "cards": {}, "unknown": [], "recheck": []}
+    return {"book": book, "share": {}, "token": None, "cards": {}, "unknown": [], "recheck": []}
 
 
 def load_state(store: Store, nc: NextcloudConfig) -> dict[str, Any]:
     state = store.get_state(state_key(nc.name))
     if not isinstance(state, dict) or state.get("book") != nc.addressbook:
         return _fresh_state(nc.addressbook)  # first run, or the config names another book
-    return {**_fresh_state(nc.addressbook), **state}
+    # An older state's "shared_with" remembers a share that named the group raw, which reaches no member: dropped,
+    # so that the share is checked again.
+    return {**_fresh_state(nc.addressbook), **{k: v for k, v in state.items() if k != "shared_with"}}
 
 
 class BookSync:
     """One address book of one Nextcloud, for one run."""
 
     def __init__(self, client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store,
-                 actors: dict[str, dict[str, Any]], ctx: CardContext, *, dry_run: bool = False):
+                 actors: dict[str, dict[str, Any]], ctx: CardContext, *, dry_run: bool = False,
+                 clock: Callable[[], datetime] | None = None):
         self.client, self.nc, self.cfg, self.store = client, nc, cfg, store
         self.book = nc.addressbook
         self.dry_run = dry_run
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.names = {rid: (f.get("name") or rid) for rid, f in actors.items()}
         self.desired: dict[str, tuple[str, dict[str, str], str]] = {}
         for rid, fields in actors.items():
@@ -235,24 +244,18 @@ class BookSync:
 
     # -- steps
     def setup(self) -> None:
-        """Create the book and share it read-only with the group: once, remembered in the state."""
-        if self.state["shared_with"] == self.nc.group:
+        """Create the book and share it read-only with the group, until the state remembers the share."""
+        share = self.state["share"]
+        if share.get("href") == group_principal(self.nc.group):
             return
-        if self.dry_run:
-            self._notice("info", None, f"dry run: would create address book {self.book!r} and share it with group "
-                                       f"{self.nc.group!r}")
-            return
-        self.client.ensure_addressbook(self.book, BOOK_DISPLAYNAME, BOOK_DESCRIPTION)
-        check = self.client.check(self.nc.group)
-        if check.auth in ("refused", "locked-out"):
-            raise TerminalError(self.nc.name, next((p for p in check.problems), "authentication refused"))
-        if check.group_exists is False:
-            self.out.error = (f"group {self.nc.group!r} does not exist on this Nextcloud: the address book "
-                              f"{self.book!r} is not shared yet. The coordinator creates the group once (Nextcloud "
-                              "admin, Accounts), then the next sync shares the book")
-            return
-        self.client.share_addressbook_with_group(self.book, self.nc.group, read_only=True)
-        self.state["shared_with"] = self.nc.group
+        if not self.dry_run:
+            self.client.ensure_addressbook(self.book, BOOK_DISPLAYNAME, BOOK_DESCRIPTION)
+        got = ensure_group_share(self.client, self.client.book_url(self.book), share,
+                                 what=f"address book {self.book!r}", group=self.nc.group, now=self.clock(),
+                                 dry_run=self.dry_run)
+        self.out.notices += got.notices
+        if got.error:
+            self.out.error = got.error
 
     def changes(self) -> tuple[SyncResult, bool]:
         """The one change query of a run: (result, full) where `full` means the result lists every card."""
@@ -443,6 +446,7 @@ def live_actors(store: Store) -> dict[str, dict[str, Any]]:
 
 def sync_addressbook(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store, *,
                      ctx: CardContext | None = None, dry_run: bool = False,
-                     actors: Callable[[Store], dict[str, dict[str, Any]]] = live_actors) -> BookOutcome:
+                     actors: Callable[[Store], dict[str, dict[str, Any]]] = live_actors,
+                     clock: Callable[[], datetime] | None = None) -> BookOutcome:
     return BookSync(client, nc, cfg, store, actors(store), ctx or CardContext.from_store(cfg, store),
-                    dry_run=dry_run).run()
+                    dry_run=dry_run, clock=clock).run()

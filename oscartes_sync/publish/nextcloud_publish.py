@@ -3,7 +3,9 @@
 `publish_nextclouds(cfg, store)` goes through the `[[nextcloud]]` instances one after the other. An instance
 whose secret is missing, whose app password is refused (401, or the brute-force 429) or whose server fails is
 reported in `instance_errors` and the others go on; a 401 stops every request to that instance at once (about
-ten failed logins lock the whole host out, contract §1).
+ten failed logins lock the whole host out, contract §1). A share refused by Nextcloud's share rate limit is not
+that lock-out: it is noted, the cards and the exports are published all the same, and the share is retried on the
+next run (`dav_share`).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
         writes = 0
         try:
             try:
-                book = sync_addressbook(client, nc, cfg, store, ctx=ctx, dry_run=dry_run)
+                book = sync_addressbook(client, nc, cfg, store, ctx=ctx, dry_run=dry_run, clock=clock)
                 result.notices += book.notices
                 writes += book.writes
                 if book.error:

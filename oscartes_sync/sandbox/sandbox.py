@@ -22,6 +22,9 @@ from .yeswiki_emulator import YesWikiEmulator
 
 WIKI_NAMES = ("polesnoe", "tel")
 NEXTCLOUD_NAMES = ("polesnoe-cloud", "tel-cloud")
+# Each network's group as coordinators name them (spaces and accents, PRODUCT.md §5): a group name that survives
+# only when encoded the way Nextcloud encodes principals.
+NETWORK_GROUPS = {"polesnoe-cloud": "OSCARTES PôleS NOE", "tel-cloud": "OSCARTES Territoires en Liens – adhérents"}
 
 
 @dataclass
@@ -196,16 +199,16 @@ def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.
 
 def new_nextcloud(name: str, latency: float = 0.0, now=None) -> SandboxNextcloud:
     """A fresh emulated Nextcloud: the service account (an admin, with an app password, as a coordinator sets
-    it up), the network's group "membres" and one member in it. `now`: the emulator's clock (tests)."""
+    it up), the network's group (NETWORK_GROUPS) and one member in it. `now`: the emulator's clock (tests)."""
     emulator = NextcloudEmulator(name, now=now)
     user, member = "oscartes", "membre"
     password, app_password, member_password = secrets.token_hex(8), secrets.token_hex(36), secrets.token_hex(8)
     emulator.add_user(user, password, app_password=app_password, admin=True)
     emulator.add_user(member, member_password)
-    emulator.add_group("membres", members=[member])
+    group = NETWORK_GROUPS.get(name, f"OSCARTES {name}")
+    emulator.add_group(group, members=[member])
     server = start_server(emulator, latency=latency)
-    return SandboxNextcloud(name, emulator, server, user, password, app_password, "membres", member,
-                            member_password)
+    return SandboxNextcloud(name, emulator, server, user, password, app_password, group, member, member_password)
 
 
 @contextmanager

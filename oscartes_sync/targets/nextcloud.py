@@ -4,14 +4,18 @@ Routes used (`{base}` = the instance URL, user = the service account):
   WebDAV   {base}remote.php/dav/files/{user}/{path}   PROPFIND, GET, PUT (If-Match / If-None-Match: *), MKCOL,
                                                       MOVE, DELETE
   CardDAV  {base}remote.php/dav/addressbooks/users/{user}/{book}/   extended MKCOL, PUT/GET/DELETE {uid}.vcf,
-                                                      REPORT sync-collection (paged) and addressbook-multiget,
-                                                      POST oc:share (share the book with a group)
+                                                      REPORT sync-collection (paged) and addressbook-multiget
+  sharing  any DAV collection (address book, calendar)   PROPFIND oc:invite (who it is shared with), POST oc:share
   OCS v2   {base}ocs/v2.php/apps/files_sharing/api/v1/shares (link and group shares), cloud/user, cloud/groups
   status   {base}status.php (doctor)
 
 Behaviours the contract imposes:
 * One 401 (or the brute-force 429) stops every further request of this client at once: about ten failed logins
-  lock the whole host out, so the error is sticky (`AuthError`).
+  lock the whole host out, so the error is sticky (`AuthError`). A 429 whose Sabre message names a per-account
+  limit ("Too many addressbook or calendar share requests") is not a lock-out: only that kind of request is
+  refused for a while (`RateLimited`, not sticky; contract §8).
+* A group is named in an `oc:share` exactly as Nextcloud encodes group principals (`group_principal`): a group
+  named any other way is accepted (200) and listed in `oc:invite`, but its members never get the collection.
 * Only GET, PROPFIND and REPORT are retried (connection errors, timeouts, 502/503/504); never PUT, MKCOL, MOVE.
 * File ETags can stay the same across writes within one second: callers compare size and content hash too.
 * Names are NFC-normalised, and the names Nextcloud refuses are refused here with a clear `BadFileName`.
@@ -31,7 +35,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Iterable
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 import requests
@@ -57,6 +61,11 @@ MAX_SYNC_PAGES = 100_000  # a safety stop: the server paginates with its own lim
 PROPFIND_BODY = ('<?xml version="1.0" encoding="utf-8"?>\n<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
                  "<d:prop><d:getetag/><d:getcontentlength/><d:getlastmodified/><d:resourcetype/><oc:fileid/>"
                  "<oc:size/></d:prop></d:propfind>")
+
+
+class RateLimited(TransientError):
+    """429 from one of Nextcloud's per-account limits (share requests: 20 per hour by default, contract §8): that
+    kind of request is refused for a while, every other request works. Try again on a later run."""
 
 
 class SyncTokenInvalid(TargetError):
@@ -90,6 +99,15 @@ class DavItem:
     modified: datetime | None
     is_dir: bool
     fileid: int | None
+
+
+@dataclass(frozen=True)
+class DavInvite:
+    """One entry of a DAV collection's `oc:invite`: who it is shared with, as the server stored the share."""
+
+    href: str                 # verbatim, e.g. "principal:principals/groups/OSCARTES+P%C3%B4leS+NOE"
+    common_name: str | None   # the group's or user's display name, when the server resolves the principal
+    read_only: bool
 
 
 @dataclass(frozen=True)
@@ -191,6 +209,25 @@ def _seg(segment: str) -> str:
     return quote(segment, safe="~()@:!$&'*+,;=")
 
 
+GROUP_PRINCIPAL_PREFIX = "principal:principals/groups/"
+
+
+def group_principal(group: str) -> str:
+    """The `oc:share` href of a group, as Nextcloud's GroupPrincipalBackend builds group principal URIs: PHP
+    `urlencode` of the group id ('+' for a space, upper-case %XX for every byte but [A-Za-z0-9_.-]). The share
+    reaches the group's members only when the href is exactly this (contract §8)."""
+    return GROUP_PRINCIPAL_PREFIX + quote_plus(group, safe="").replace("~", "%7E")
+
+
+def names_group(href: str, group: str) -> bool:
+    """Whether an `oc:invite` href names `group` in any spelling (raw, %20, encoded): the wrongly spelled ones
+    deliver nothing and are replaced by the right one."""
+    if not href.startswith(GROUP_PRINCIPAL_PREFIX):
+        return False
+    name = href[len(GROUP_PRINCIPAL_PREFIX):]
+    return group in (name, unquote(name), unquote_plus(name))
+
+
 class NextcloudClient:
     """One Nextcloud instance, one service account (app password), one requests.Session. Thread-safe."""
 
@@ -273,7 +310,7 @@ class NextcloudClient:
                 if resp.status_code in RETRY_STATUSES and attempt + 1 < attempts:
                     time.sleep(self.backoff * (2 ** attempt))
                     continue
-                if auth and resp.status_code in (401, 429):
+                if auth and (resp.status_code == 401 or (resp.status_code == 429 and not self._rate_limit(resp))):
                     self._refuse(resp, route)
                 return resp
             if attempt + 1 < attempts:
@@ -295,6 +332,14 @@ class NextcloudClient:
             if self._refused is None:
                 self._refused = err  # type: ignore[assignment]
         raise self._refused  # type: ignore[misc]
+
+    @classmethod
+    def _rate_limit(cls, resp: requests.Response) -> str:
+        """The limit a 429 names ("Too many addressbook or calendar share requests"), or '' for the brute-force
+        lock-out, whose TooManyRequests carries no message (contract §1, fixture auth_bruteforce_throttled)."""
+        if resp.status_code != 429 or "TooManyRequests" not in resp.text:
+            return ""
+        return cls._sabre_message(resp)
 
     @staticmethod
     def _sabre_message(resp: requests.Response) -> str:
@@ -318,6 +363,8 @@ class NextcloudClient:
                              current_etag=_etag(resp.headers.get("ETag")))
         if status == 404:
             return self._err(NotFound, f"{route}: not found (HTTP 404){suffix}")
+        if status == 429 and self._rate_limit(resp):
+            return self._err(RateLimited, f"{route}: Nextcloud limits these requests (HTTP 429){suffix}")
         if status == 400 and "InvalidPath" in resp.text:
             return self._err(BadFileName, f"{route}: Nextcloud refused the file name{suffix}")
         if status == 500 and "ForbiddenException" in resp.text:
@@ -622,15 +669,49 @@ class NextcloudClient:
             return False
         raise self._fail(resp, f"DELETE card {uid}")
 
-    def share_addressbook_with_group(self, book: str, group: str, *, read_only: bool = True) -> None:
-        """DAV `oc:share` POST on the book (contract §4): members see `<book>_shared_by_<user>`."""
+    # ------------------------------------------------------------------ sharing a DAV collection
+    def invites(self, collection_url: str, *, family: str = "addressbook") -> list[DavInvite]:
+        """Who a DAV collection of the account (address book, calendar) is shared with: its `oc:invite`
+        (PROPFIND Depth 0). NotFound when the collection does not exist."""
+        body = ('<?xml version="1.0" encoding="utf-8"?>\n<d:propfind xmlns:d="DAV:" '
+                'xmlns:oc="http://owncloud.org/ns"><d:prop><oc:invite/></d:prop></d:propfind>')
+        route = f"PROPFIND {family}"
+        resp = self._send("PROPFIND", collection_url, family=family,
+                          headers={"Depth": "0", "Content-Type": "application/xml; charset=utf-8"}, data=body)
+        if resp.status_code == 404:
+            raise self._err(NotFound, f"{route}: the collection does not exist")
+        root = self._multistatus(resp, route)
+        invite = None
+        for propstat in root.findall(f"{{{D}}}response/{{{D}}}propstat"):
+            found = propstat.find(f"{{{D}}}prop/{{{OC}}}invite")
+            if found is not None and "200" in (propstat.findtext(f"{{{D}}}status") or ""):
+                invite = found
+        if invite is None:
+            raise self._err(ListingFailed, f"{route}: the answer has no oc:invite (is this a shareable collection?)")
+        out = []
+        for user in invite.findall(f"{{{OC}}}user"):
+            access = user.find(f"{{{OC}}}access")
+            out.append(DavInvite((user.findtext(f"{{{D}}}href") or "").strip(),
+                                 user.findtext(f"{{{OC}}}common-name"),
+                                 access is None or access.find(f"{{{OC}}}read-write") is None))
+        return out
+
+    def share(self, collection_url: str, *, set_hrefs: Iterable[str] = (), remove_hrefs: Iterable[str] = (),
+              read_only: bool = True, family: str = "addressbook") -> None:
+        """One `oc:share` POST on a DAV collection: share it with `set_hrefs`, stop sharing it with
+        `remove_hrefs`. Nextcloud answers 200 even for a share it drops (unknown group): read `invites` after.
+        Counts against the account's share rate limit (RateLimited)."""
         rw = "" if read_only else "<oc:read-write/>"
+        parts = [f"<oc:set><d:href>{escape(h)}</d:href>{rw}</oc:set>" for h in set_hrefs]
+        parts += [f"<oc:remove><d:href>{escape(h)}</d:href></oc:remove>" for h in remove_hrefs]
+        if not parts:
+            return
         body = ('<?xml version="1.0" encoding="utf-8"?>\n<oc:share xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
-                f"<oc:set><d:href>principal:principals/groups/{escape(group)}</d:href>{rw}</oc:set></oc:share>")
-        resp = self._send("POST", self.book_url(book), family="addressbook",
+                + "".join(parts) + "</oc:share>")
+        resp = self._send("POST", collection_url, family=family,
                           headers={"Content-Type": "application/xml; charset=utf-8"}, data=body)
         if resp.status_code not in (200, 204):
-            raise self._fail(resp, f"POST share addressbook {book}")
+            raise self._fail(resp, f"POST share {family}")
 
     # ------------------------------------------------------------------ OCS
     def _ocs(self, method: str, route: str, *, params: dict[str, str] | None = None,
@@ -682,14 +763,10 @@ class NextcloudClient:
                 return str(share["url"])
         return str(self._create_share({"path": norm, "shareType": "3", "permissions": "1"}, norm)["url"])
 
-    def share_with_group(self, path_or_book: str, group: str, read_only: bool = True, *,
-                         addressbook: bool = False) -> None:
-        """Share a file/folder (OCS, shareType 1) or, with `addressbook=True`, an address book (DAV oc:share)
-        with a group. Idempotent: an existing share with that group is kept."""
-        if addressbook:
-            self.share_addressbook_with_group(path_or_book, group, read_only=read_only)
-            return
-        norm = "/" + "/".join(self._segments(path_or_book))
+    def share_with_group(self, path: str, group: str, read_only: bool = True) -> None:
+        """Share a file or folder with a group (OCS, shareType 1). Idempotent: an existing share with that group
+        is kept. (A DAV collection is shared with `invites` and `share`.)"""
+        norm = "/" + "/".join(self._segments(path))
         for share in self._shares_of(norm):
             if int(share.get("share_type", -1)) == 1 and share.get("share_with") == group:
                 return
@@ -733,14 +810,19 @@ class NextcloudClient:
             return result
         if group:
             try:
-                code, data, _ = self._ocs("GET", "cloud/groups", params={"search": group}, family="groups")
-                if code == 200 and isinstance(data, dict):
-                    result.group_exists = group in (data.get("groups") or [])
-                    if not result.group_exists:
-                        result.problems.append(f"the group {group!r} does not exist on this Nextcloud")
+                result.group_exists = self.group_exists(group)
+                if result.group_exists is False:
+                    result.problems.append(f"the group {group!r} does not exist on this Nextcloud")
             except TargetError as exc:
                 result.problems.append(exc.message)
         return result
+
+    def group_exists(self, group: str) -> bool | None:
+        """Whether the group exists; None when the account may not list groups."""
+        code, data, _ = self._ocs("GET", "cloud/groups", params={"search": group}, family="groups")
+        if code == 200 and isinstance(data, dict):
+            return group in (data.get("groups") or [])
+        return None
 
 
 def _token_number(token: str | None) -> int | None:

@@ -13,16 +13,21 @@ from oscartes_sync.sandbox.server import start_server
 from oscartes_sync.targets.base import AuthError, EntryError, ListingFailed, TransientError
 from oscartes_sync.targets.nextcloud import (
     BadFileName,
+    DavInvite,
     NextcloudClient,
     NotFound,
     PreconditionFailed,
+    RateLimited,
     SyncTokenInvalid,
+    group_principal,
+    names_group,
     validate_vcard,
 )
 
 LOGIN_PASSWORD = "login-Password-0123456789"
 APP_PASSWORD = "AppPassword" + "x7" * 30 + "Z"
 BOOK = "oscartes-actors"
+GROUP = "OSCARTES PôleS NOE"  # the default of PRODUCT.md §5: spaces and accents
 
 
 def vcard(uid: str, fn: str, extra: str = "") -> str:
@@ -38,7 +43,7 @@ def clock() -> ManualClock:
 def emu(clock) -> NextcloudEmulator:
     e = NextcloudEmulator("cloud", now=clock)
     e.add_user("sync", LOGIN_PASSWORD, app_password=APP_PASSWORD, admin=True)
-    e.add_user("alice", "alice-password-123", groups=["network"])
+    e.add_user("alice", "alice-password-123", groups=["network", GROUP])
     return e
 
 
@@ -223,10 +228,24 @@ def test_invalid_cards_are_not_sent(client, emu):
     assert validate_vcard(vcard("x", "A"), "x") is None
 
 
+def test_group_principal_is_encoded_as_nextcloud_encodes_group_principals():
+    # PHP urlencode (apps/dav GroupPrincipalBackend); the value the rig listed (recorded fixture nc_share_08)
+    assert group_principal(GROUP) == "principal:principals/groups/OSCARTES+P%C3%B4leS+NOE"
+    assert group_principal("a~b/c&d") == "principal:principals/groups/a%7Eb%2Fc%26d"
+    assert group_principal("réseau_noe-2.0") == "principal:principals/groups/r%C3%A9seau_noe-2.0"
+    for spelling in (GROUP, "OSCARTES%20P%C3%B4leS%20NOE", "OSCARTES+P%C3%B4leS+NOE"):
+        assert names_group("principal:principals/groups/" + spelling, GROUP)
+    assert not names_group("principal:principals/groups/OSCARTES", GROUP)
+    assert not names_group("principal:principals/users/" + GROUP, GROUP)
+
+
 def test_addressbook_shared_read_only_with_the_group(client, emu, server):
     client.ensure_addressbook(BOOK, "Annuaire")
     client.put_card(BOOK, "actor-1", vcard("actor-1", "A"))
-    client.share_with_group(BOOK, "network", addressbook=True)
+    url = client.book_url(BOOK)
+    assert client.invites(url) == []
+    client.share(url, set_hrefs=[group_principal(GROUP)])
+    assert client.invites(url) == [DavInvite(group_principal(GROUP), GROUP, True)]
     alice = NextcloudClient("cloud", server.url, user="alice", app_password="alice-password-123")
     books = alice.list_addressbooks()
     shared = f"{BOOK}_shared_by_sync"
@@ -234,6 +253,46 @@ def test_addressbook_shared_read_only_with_the_group(client, emu, server):
     assert [h for h, _ in alice.sync_collection(shared, None).changed] == [alice.card_href(shared, "actor-1")]
     with pytest.raises(NotFound):  # a member's write into the read-only book: 404 (contract §4)
         alice.put_card(shared, "actor-9", vcard("actor-9", "Z"))
+    with pytest.raises(NotFound):
+        alice.put_card(shared, "actor-1", vcard("actor-1", "Changed"), etag=alice.get_card(shared, "actor-1")[1])
+    assert alice.delete_card(shared, "actor-1") is False  # 404, and the card is still there
+    assert client.get_card(BOOK, "actor-1")[0] == vcard("actor-1", "A")
+
+
+def test_a_group_named_raw_is_listed_but_reaches_no_member(client, emu, server):
+    client.ensure_addressbook(BOOK, "Annuaire")
+    url = client.book_url(BOOK)
+    raw = "principal:principals/groups/" + GROUP
+    client.share(url, set_hrefs=[raw])
+    assert client.invites(url) == [DavInvite(raw, GROUP, True)]  # accepted and listed (nc_share_03)
+    alice = NextcloudClient("cloud", server.url, user="alice", app_password="alice-password-123")
+    assert f"{BOOK}_shared_by_sync" not in alice.list_addressbooks()
+    client.share(url, set_hrefs=[group_principal(GROUP)], remove_hrefs=[raw])  # one request mends it
+    assert client.invites(url) == [DavInvite(group_principal(GROUP), GROUP, True)]
+    assert f"{BOOK}_shared_by_sync" in alice.list_addressbooks()
+
+
+def test_a_share_with_a_missing_group_answers_200_and_is_not_listed(client, emu):
+    client.ensure_addressbook(BOOK, "Annuaire")
+    client.share(client.book_url(BOOK), set_hrefs=[group_principal("absent")])
+    assert client.invites(client.book_url(BOOK)) == []
+    with pytest.raises(NotFound):
+        client.invites(client.book_url("no-such-book"))
+
+
+def test_the_share_rate_limit_is_not_a_lockout(client, emu):
+    emu.share_limit = (2, 3600)
+    client.ensure_addressbook(BOOK, "Annuaire")
+    url = client.book_url(BOOK)
+    client.share(url, set_hrefs=[group_principal(GROUP)])
+    client.share(url, remove_hrefs=[group_principal(GROUP)])
+    with pytest.raises(RateLimited) as exc:
+        client.share(url, set_hrefs=[group_principal(GROUP)])
+    assert "Too many addressbook or calendar share requests" in exc.value.message and "429" in exc.value.message
+    assert "brute-force" not in exc.value.message
+    assert client.invites(url) == []        # every other request still works: nothing is locked out
+    client.put_card(BOOK, "actor-1", vcard("actor-1", "A"))
+    assert emu.failed_logins == {}
 
 
 # --------------------------------------------------------------------------------------------- OCS
@@ -290,6 +349,19 @@ def test_401_is_sticky_and_stops_every_request(server, emu):
     for err in errors:
         assert secret not in str(err) and secret not in repr(err.args)
         assert "401" in str(err)
+
+
+def test_a_lockout_429_on_a_share_request_is_still_the_lockout(server, emu, client):
+    client.ensure_addressbook(BOOK, "Annuaire")
+    for _ in range(10):
+        requests.request("PROPFIND", server.url + "remote.php/dav/files/sync/", auth=("sync", "bad-guess"))
+    with pytest.raises(AuthError) as exc:  # the brute-force TooManyRequests has no message (contract §1)
+        client.share(client.book_url(BOOK), set_hrefs=[group_principal(GROUP)])
+    assert "brute-force" in exc.value.message and "occ security:bruteforce:reset" in exc.value.message
+    before = len(emu.request_log)
+    with pytest.raises(AuthError):  # sticky: nothing more is sent
+        client.invites(client.book_url(BOOK))
+    assert len(emu.request_log) == before
 
 
 def test_host_lockout_429(server, emu, client):
