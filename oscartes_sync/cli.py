@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 import click
 
-from . import app, coordinator
+from . import app, coordinator, i18n
+from .i18n import N_, _
 from .config import ConfigError, config_origin, config_path, load_config
 from .report import render
 from .store import Store, StoreError
@@ -33,8 +34,54 @@ def _fail_usage(message: str) -> None:
     sys.exit(app.EXIT_USAGE)
 
 
-class _Group(click.Group):
+@contextmanager
+def _translated_help(command: click.Command, ctx: click.Context | None = None) -> Iterator[None]:
+    """Help texts are written in English and marked with N_(): they are translated when shown, once `--lang`
+    has been read (click keeps them from the import on)."""
+    objects = [command, *(command.get_params(ctx) if ctx is not None else command.params)]
+    saved = [(o, o.help, getattr(o, "short_help", None)) for o in objects]
+    for o in objects:
+        o.help = _(o.help) if o.help else o.help
+        if getattr(o, "short_help", None):
+            o.short_help = _(o.short_help)
+    try:
+        yield
+    finally:
+        for o, help_text, short in saved:
+            o.help = help_text
+            if short is not None:
+                o.short_help = short
+
+
+class _Command(click.Command):
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with _translated_help(self, ctx):
+            super().format_help(ctx, formatter)
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        fresh = self._help_option is None
+        option = super().get_help_option(ctx)
+        if fresh and option is not None:
+            option.help = N_("Show this message and exit.")  # click writes it in the language of its first use
+        return option
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        with _translated_help(self):
+            return super().get_short_help_str(limit)
+
+
+class _SubGroup(_Command, click.Group):
+    command_class = _Command
+    group_class = type  # a group's subgroups are of its own class
+
+
+class _Group(_SubGroup):
     """Turns the store's readable errors into one line and exit 2 instead of a traceback."""
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        # the environment's language first, before `--help` (eager) is read; `--lang` overrides it
+        i18n.set_language(None)
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -47,13 +94,22 @@ class _Group(click.Group):
             sys.exit(130)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", metavar="PATH", help="Config file (default oscartes.toml, or OSCARTES_CONFIG).")
-@click.option("-v", "--verbose", is_flag=True, help="Log each request.")
-@click.version_option(package_name="oscartes-sync", prog_name="oscartes-sync", message="%(prog)s %(version)s")
+def _set_language(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    return i18n.set_language(value)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             help=N_("Keep one source record per actor in sync across the OSCARTES wikis."))
+@click.option("--lang", type=click.Choice(i18n.LANGUAGES), is_eager=True, expose_value=False,
+              callback=_set_language, help=N_("Language of the messages (default: French, or English when LANG "
+                                               "starts with en)."))
+@click.option("--config", "config", metavar="PATH",
+              help=N_("Config file (default oscartes.toml, or OSCARTES_CONFIG)."))
+@click.option("-v", "--verbose", is_flag=True, help=N_("Log each request."))
+@click.version_option(package_name="oscartes-sync", prog_name="oscartes-sync", message="%(prog)s %(version)s",
+                      help=N_("Show the version and exit."))
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
-    """Keep one source record per actor in sync across the OSCARTES wikis."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not verbose:
         # urllib3 warns on each retry; the report already names the instance that failed, once

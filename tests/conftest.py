@@ -9,6 +9,18 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
 
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch):
+    """Most tests read the messages in English, the language the code writes them in (`--lang en` or an English
+    LANG); the French ones say so (tests/test_i18n.py and the French flows)."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    from oscartes_sync import i18n
+
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
+
+
 @pytest.fixture
 def sandbox():
     from oscartes_sync.sandbox.sandbox import start_sandbox
