@@ -80,6 +80,7 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     for inst in instances.values():
         if inst.target is not None:
             inst.target.stats.counts.clear()
+    engine_kw.setdefault("max_image_bytes", cfg.images.max_bytes)
     result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
     stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
     # then what derives from the records (DECISIONS §16): the Nextclouds (address book, exports; their

@@ -9,7 +9,9 @@ through one wiki and comes back is not seen as a change.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
+import io
 import math
 import re
 import unicodedata
@@ -18,6 +20,7 @@ from typing import Any, Callable
 
 import nh3
 import phonenumbers
+from PIL import Image, UnidentifiedImageError
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.fr import siret as stdnum_siret
 
@@ -420,6 +423,78 @@ def _clean_links(value: Any, limit: int) -> Any:
     return _clean_keys(value, limit)
 
 
+# ---- files and images (DECISIONS §7) ------------------------------------------------------------------------
+# An image field's canonical value is the content hash of its file, `sha256:<64 hex>`: the same picture is the
+# same value in every wiki whatever its file name there. The bytes stay in the wikis (sync/files.py).
+
+FILE_TYPES = frozenset({"image"})
+# Pillow format -> (MIME type, file extension). SVG is refused: it is a document that can carry scripts.
+IMAGE_FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "GIF": ("image/gif", "gif"),
+                 "WEBP": ("image/webp", "webp")}
+_FILE_HASH_RE = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the bytes of an accepted image are, told by the bytes themselves (never by the file name)."""
+
+    mime: str
+    extension: str
+    width: int
+    height: int
+
+
+def file_hash(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _clean_image(value: Any, limit: int | None) -> Any:
+    s = _to_str(value).strip().lower()
+    if not _FILE_HASH_RE.fullmatch(s):
+        raise _Refused("not an image reference (sha256:...)")
+    return s
+
+
+def stored_file_name(value: Any) -> Cleaned:
+    """A file name as a wiki stores it in an image field: one name, no folder, no control character."""
+    if _is_empty(value):
+        return EMPTY
+    try:
+        s = _to_str(value).strip()
+    except _Refused as e:
+        return Cleaned(None, str(e))
+    if (len(s.encode("utf-8")) > 255 or "/" in s or "\\" in s or s in (".", "..") or _CONTROL_ALL_RE.search(s)
+            or "." not in s.strip(".")):
+        return Cleaned(None, "not a file name")
+    return Cleaned(s)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{max(1, round(n / 1000))} kB"
+
+
+def image_content(data: bytes, max_bytes: int) -> Cleaned:
+    """`Cleaned(ImageInfo)` for the bytes of a PNG, JPEG, GIF or WebP picture of at most `max_bytes`, else the
+    reason it is refused. `data` may hold one byte more than the limit (a download stopped there)."""
+    if len(data) > max_bytes:
+        return Cleaned(None, f"image too large (more than {_size(max_bytes)}, the configured limit)")
+    if not data:
+        return Cleaned(None, "empty file")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or "?"
+            width, height = img.size
+            if fmt not in IMAGE_FORMATS:
+                return Cleaned(None, f"image type {fmt} not accepted (PNG, JPEG, GIF or WebP)")
+            img.verify()  # structure and checksums, without decoding every pixel
+    except UnidentifiedImageError:
+        return Cleaned(None, "not an image (the file holds no PNG, JPEG, GIF or WebP picture)")
+    except Exception:  # noqa: BLE001 - Pillow raises many types for damaged files, and bombs
+        return Cleaned(None, "damaged image (it does not decode)")
+    mime, ext = IMAGE_FORMATS[fmt]
+    return Cleaned(ImageInfo(mime, ext, width, height))
+
+
 _CLEANERS: dict[str, Callable[[Any, Any], Any]] = {
     "text": _clean_text,
     "longtext": _clean_longtext,
@@ -436,6 +511,7 @@ _CLEANERS: dict[str, Callable[[Any, Any], Any]] = {
     "date": _clean_date,
     "hours": _clean_hours,
     "links": _clean_links,
+    "image": _clean_image,
 }
 
 FIELD_TYPES = frozenset(_CLEANERS)

@@ -59,6 +59,12 @@ class PublishConfig(_Strict):
     articles_dir: str | None = None  # a folder of Markdown knowledge-base articles (relative to the config)
 
 
+class ImagesConfig(_Strict):
+    """Pictures of image fields copied between wikis (DECISIONS §7)."""
+
+    max_bytes: int = Field(2_000_000, ge=10_000, le=50_000_000)  # a larger file is refused and named in the report
+
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -124,6 +130,7 @@ class Config(_Strict):
     sync: SyncConfig = SyncConfig()
     export: ExportConfig = ExportConfig()
     publish: PublishConfig = PublishConfig()
+    images: ImagesConfig = ImagesConfig()
     wiki: list[WikiConfig] = Field(default_factory=list)
     nextcloud: list[NextcloudConfig] = Field(default_factory=list)
     base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder

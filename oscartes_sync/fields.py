@@ -35,6 +35,13 @@ class IdMap(Protocol):
     def remote_of(self, kind: str, record_id: str) -> str | None: ...
 
 
+class FileResolver(Protocol):
+    """Stored file names of one wiki -> the content hash of the file (sync/files.py): an image field's
+    canonical value (DECISIONS §7), or the reason the file is refused."""
+
+    def resolve(self, key: str, name: str) -> clean.Cleaned: ...
+
+
 @dataclass(frozen=True)
 class FormMap:
     kind: Kind
@@ -50,6 +57,11 @@ class FormMap:
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(f for f in self.kind.field_names if f in self.keys)
+
+    @property
+    def file_fields(self) -> tuple[str, ...]:
+        """Mapped fields whose value is a file (image fields)."""
+        return tuple(f for f in self.fields if self.kind.field(f).type in clean.FILE_TYPES)
 
     def geo_keys(self) -> tuple[str, str] | None:
         if "latitude" in self.keys and "longitude" in self.keys:
@@ -89,13 +101,23 @@ def default_form_map(kind_name: str, forms: dict[str, str], overrides: dict[str,
     return FormMap(kind, str(forms[kind_name]), keys, dict(list_keys or {}), limited)
 
 
-def to_canonical(raw: dict[str, Any], fmap: FormMap, ids: IdMap | None = None) -> tuple[dict[str, Any], list[Problem]]:
-    """Canonical values of one raw entry, refused values left out and reported."""
+def to_canonical(raw: dict[str, Any], fmap: FormMap, ids: IdMap | None = None,
+                 files: FileResolver | None = None) -> tuple[dict[str, Any], list[Problem]]:
+    """Canonical values of one raw entry, refused values left out and reported. An image field is left out
+    without a resolver (`files`): what its file holds is unknown, so it is neither a change nor overwritten."""
     values: dict[str, Any] = {}
     problems: list[Problem] = []
     for name in fmap.fields:
         fdef = fmap.kind.field(name)
-        cleaned = clean.clean(fdef.type, raw.get(fmap.keys[name]), max_length=fdef.max_length)
+        key = fmap.keys[name]
+        if fdef.type in clean.FILE_TYPES:
+            cleaned = clean.stored_file_name(raw.get(key))
+            if cleaned.ok and cleaned.value is not None:
+                if files is None:
+                    continue
+                cleaned = files.resolve(key, cleaned.value)
+        else:
+            cleaned = clean.clean(fdef.type, raw.get(key), max_length=fdef.max_length)
         if cleaned.problem:
             problems.append(Problem(name, cleaned.problem))
             continue

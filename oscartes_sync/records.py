@@ -17,7 +17,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class FieldDef:
     name: str
-    type: str  # text, longtext, url, email, phone, siret, key, keys, lat, lon, date, postcode, insee, hours, links
+    # text, longtext, url, email, phone, siret, key, keys, lat, lon, date, postcode, insee, hours, links, image
+    type: str
     wiki_key: str  # key in the provisioned Bazar form; `{form:actor}` is replaced by that wiki's actor form id
     list_id: str | None = None  # Bazar list of the allowed keys (key/keys types)
     contact: bool = False  # members-only unless the record marks its contact details public (DECISIONS §6)
@@ -76,6 +77,7 @@ ACTOR = Kind("actor", "Acteurs", (
     F("opening_hours", "hours", "bf_horaires"),
     F("networks", "keys", "checkboxListeReseaux", list_id="ListeReseaux"),
     F("contact_visibility", "key", "listeListeVisibilite", list_id="ListeVisibilite"),
+    F("logo", "image", "imagebf_logo"),
 ), form_id="20", export_stem="acteurs")
 
 PROJECT = Kind("project", "Projets", (
@@ -102,6 +104,7 @@ EVENT = Kind("event", "Événements", (
     F("organisers", "links", "checkboxfiche{form:actor}bf_organisateurs"),
     F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
     F("link", "url", "bf_site_internet"),
+    F("image", "image", "imagebf_image"),
 ), form_id="22", export_stem="evenements")
 
 OFFER = Kind("offer", "Offres", (

@@ -59,7 +59,8 @@ def field_keys(columns: list[str]) -> list[str]:
     if ftype == "map":
         return [c for c in columns[1:3] if c]
     if ftype in _PREFIXED_TYPES:
-        suffix = columns[6] if len(columns) > 6 else ""
+        # enum fields add column 6 to their key; image and file fields use column 6 for a size
+        suffix = columns[6] if len(columns) > 6 and ftype not in ("image", "fichier") else ""
         return [f"{ftype}{name}{suffix}"]
     return [name] if name else []
 

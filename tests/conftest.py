@@ -43,3 +43,19 @@ def store(cfg):
     s = Store(cfg.store_url())
     yield s
     s.close()
+
+
+def png_bytes(color: str = "red", size: tuple[int, int] = (64, 48), fmt: str = "PNG") -> bytes:
+    """A small real picture (Pillow), for the image-field tests."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def make_png():
+    return png_bytes

@@ -1,10 +1,13 @@
 import datetime as dt
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oscartes_sync.clean import FIELD_TYPES, Cleaned, clean, siren_of, to_wiki_string
+from oscartes_sync.clean import (
+    FIELD_TYPES, Cleaned, clean, file_hash, image_content, siren_of, stored_file_name, to_wiki_string,
+)
 from oscartes_sync.records import KINDS
 
 
@@ -417,3 +420,48 @@ def test_a_stored_phone_is_shown_in_the_national_format_and_reads_back_the_same(
 
     assert to_wiki_string("phone", stored) == shown
     assert clean("phone", shown).value == stored  # a value that differs only by its display form is no change
+
+
+# ---- images (DECISIONS §7): the type is told by the bytes, never by the name ---------------------------------
+
+
+def test_image_content_accepts_the_four_web_formats_by_their_bytes(make_png):
+    for fmt, mime in (("PNG", "image/png"), ("JPEG", "image/jpeg"), ("GIF", "image/gif"), ("WEBP", "image/webp")):
+        got = image_content(make_png("red", (40, 30), fmt), 1_000_000)
+        assert got.ok and got.value.mime == mime and (got.value.width, got.value.height) == (40, 30)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"%PDF-1.4 a document", "not an image"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "not an image"),
+    (b"", "empty file"),
+])
+def test_image_content_refuses_what_is_not_a_picture(data, reason):
+    got = image_content(data, 1_000_000)
+    assert not got.ok and got.problem.startswith(reason)
+
+
+def test_image_content_refuses_other_types_damage_and_size(make_png):
+    assert image_content(make_png(fmt="BMP"), 1_000_000).problem.startswith("image type BMP not accepted")
+    png = make_png("red", (200, 200))
+    assert image_content(png[: len(png) // 2], 1_000_000).problem.startswith("damaged image")
+    assert image_content(png, len(png) - 1).problem == \
+        f"image too large (more than {max(1, round((len(png) - 1) / 1000))} kB, the configured limit)"
+    assert image_content(png, len(png)).ok
+
+
+def test_an_image_value_is_a_content_hash_and_cleaning_it_is_idempotent(make_png):
+    digest = file_hash(make_png())
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    assert clean("image", digest).value == digest
+    assert clean("image", digest.upper().replace("SHA256", "sha256")).value == digest
+    assert not clean("image", "Logo_imagebf_logo_x_20260101000000_20260101000000.png").ok
+    assert clean("image", "").value is None
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("Asso_imagebf_logo_logo_20260101000000_20260101000000.png", True),
+    ("../etc/passwd.png", False), ("a\\b.png", False), ("logo", False), ("x\n.png", False), ("a" * 300 + ".png", False),
+])
+def test_stored_file_names_are_single_names_with_an_extension(name, ok):
+    assert stored_file_name(name).ok is ok

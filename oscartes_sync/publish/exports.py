@@ -31,9 +31,11 @@ from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..records import KINDS
 from ..store import Store
+from ..sync.files import state_key as files_state_key
 from ..sync.model import Notice
 from ..targets.base import EntryError
 from ..targets.nextcloud import BadFileName, NextcloudClient, PreconditionFailed
+from ..targets.yeswiki import file_url
 from ..templates import load_lists
 
 FILE_STEMS = {k.name: k.export_stem for k in KINDS.values() if k.export_stem}
@@ -76,7 +78,8 @@ def _visible(kind: str, fname: str, fields: dict[str, Any]) -> bool:
     return "contact_visibility" in KINDS[kind].field_names and fields.get("contact_visibility") == "public"
 
 
-def _row(kind: str, rid: str, fields: dict[str, Any], names: dict[str, str], urls: list[str]) -> dict[str, Any]:
+def _row(kind: str, rid: str, fields: dict[str, Any], names: dict[str, str], urls: list[str],
+         pictures: dict[str, str] | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {"id": rid}
     for fname in _public_fields(kind):
         fdef = KINDS[kind].field(fname)
@@ -85,6 +88,8 @@ def _row(kind: str, rid: str, fields: dict[str, Any], names: dict[str, str], url
             targets = value if isinstance(value, list) else ([value] if value else [])
             # a link keeps the other record's name next to its id; a link to a gone record is left out
             value = [{"id": t, "name": names[t]} for t in sorted(targets) if t in names]
+        elif fdef.type == "image":
+            value = (pictures or {}).get(value) if value else None  # where anyone downloads the picture
         elif isinstance(value, list):
             value = sorted(value)
         row[fname] = value if value not in ("", [],) or fdef.type == "links" else None
@@ -226,6 +231,18 @@ def _structures(cfg: Config, rows: list[dict[str, Any]], updated: dict[str, date
     return _json_bytes(valid)
 
 
+def picture_urls(cfg: Config, store: Store) -> dict[str, str]:
+    """Content hash of a picture -> its public URL in the first wiki (config order) that holds it."""
+    out: dict[str, str] = {}
+    for w in cfg.wiki:
+        for kind in EXPORT_KINDS:
+            known = store.get_state(files_state_key(w.name, kind))
+            for name, info in sorted((known if isinstance(known, dict) else {}).items()):
+                if isinstance(info, dict) and info.get("sha256"):
+                    out.setdefault(info["sha256"], file_url(w.url, name))
+    return out
+
+
 def build_exports(cfg: Config, store: Store) -> Exports:
     """The export files for the store as it is now (the same bytes for every Nextcloud)."""
     out = Exports()
@@ -233,6 +250,7 @@ def build_exports(cfg: Config, store: Store) -> Exports:
     all_records = store.records()
     names = {r.id: r.fields.get("name") or r.id for r in all_records}
     urls = {w.name: w.url for w in cfg.wiki}
+    pictures = picture_urls(cfg, store)
     remote: dict[str, dict[str, str]] = {}
     for link in store.links():
         if link.instance in urls and link.remote_id:
@@ -243,7 +261,7 @@ def build_exports(cfg: Config, store: Store) -> Exports:
             continue
         by_id = {r.id: r.fields for r in records}
         rows = sorted((_row(kind, r.id, r.fields, names, [f"{u}?{remote[r.id][w]}" for w, u in urls.items()
-                                                           if remote.get(r.id, {}).get(w)])
+                                                           if remote.get(r.id, {}).get(w)], pictures)
                        for r in records), key=_sort_key)
         meta = _metadata(cfg, kind, len(rows), lists)
         stem = FILE_STEMS[kind]

@@ -76,6 +76,18 @@ class SandboxWiki:
         if r.status_code != 302:
             raise RuntimeError(f"sandbox edit failed on {self.name}: {r.status_code}")
 
+    def member_upload(self, entry_id: str, key: str, filename: str, data: bytes, content_type: str = "image/png",
+                      session: requests.Session | None = None) -> str:
+        """A member picks a file for an image field in the entry's web form (multipart, the other fields as
+        they are); returns the name the wiki stored it under."""
+        current = self.read(entry_id)
+        s = session or self.member_session()
+        r = s.post(f"{self.url}?{entry_id}/edit", data={"bf_titre": current.get("bf_titre", ""), "antispam": "1"},
+                   files={key: (filename, data, content_type)}, allow_redirects=False)
+        if r.status_code != 302:
+            raise RuntimeError(f"sandbox upload failed on {self.name}: {r.status_code}")
+        return self.read(entry_id).get(key, "")
+
     def member_delete(self, entry_id: str) -> None:
         r = requests.delete(f"{self.url}?api/pages/{entry_id}", headers={"Authorization": f"Bearer {self.token}"})
         if r.status_code != 200:

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import nh3
 from werkzeug.wrappers import Request, Response
 
-from oscartes_sync.targets.wikiname import _remove_accents, genere_nom_wiki, wiki_name_base
+from oscartes_sync.targets.wikiname import genere_nom_wiki, wiki_name_base
 from .recording import Fault, RequestRecorder
 
 TYPE_URI = "http://outils-reseaux.org/_vocabulary/type"
@@ -55,6 +55,11 @@ HTML_DATA_KEYS = {"bf_latitude", "bf_longitude", "id_typeannonce", "owner", "dat
                   "date_debut_validite_fiche", "date_fin_validite_fiche", "id_fiche", "statut_fiche",
                   "date_maj_fiche"}
 IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "tif", "tiff"}
+# attach_config ext_images of 4.4.2 (tools/attach/config.yaml): what an image field accepts, by extension only
+IMAGE_FIELD_EXTENSIONS = {"avif", "gif", "jpeg", "png", "jpg", "svg", "webp"}
+_FILE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+               "webp": "image/webp", "svg": "image/svg+xml", "avif": "image/avif", "pdf": "application/pdf"}
+_THUMBNAIL_RE = re.compile(r"^(?P<stem>.+)_vignette_\d+_\d+_(?P<stamps>\d{14}_\d{14}\.\w+)$")
 
 _TRACE = ("\nStack trace:\n#0 <webroot>/includes/YesWiki.php(1260): call_user_func_array()\n"
           "#1 <webroot>/includes/YesWiki.php(1180): YesWiki\\Wiki->RunSpecialPages()\n"
@@ -664,7 +669,11 @@ class YesWikiEmulator(RequestRecorder):
             if kind in ("image", "fichier"):
                 upload = posted.files.get(prop)
                 if upload is not None:
-                    data[prop] = self._store_upload(id_fiche, prop, kind, upload)
+                    # an image field checks the extension only (recorded: a .txt is refused and the field
+                    # emptied, text named .png is stored): files_x1_image_field
+                    ext = upload.filename.rpartition(".")[2].lower() if "." in upload.filename else ""
+                    ok = kind != "image" or ext in IMAGE_FIELD_EXTENSIONS
+                    data[prop] = self._store_upload(id_fiche, prop, kind, upload) if ok else ""
                 else:
                     value = data.get(prop)
                     data[prop] = value if isinstance(value, str) and value in self.files else ""
@@ -679,7 +688,9 @@ class YesWikiEmulator(RequestRecorder):
         stem, dot, ext = upload.filename.rpartition(".")
         if not dot:
             stem, ext = upload.filename, ""
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", _remove_accents(stem))
+        # attach::sanitizeFilename on 4.4.2: spaces -> "_", then every character but [A-Za-z0-9_.] dropped,
+        # accented letters included ("logo été" -> "logo_t", "nouveau-logo" -> "nouveaulogo", recorded)
+        stem = re.sub(r"[^A-Za-z0-9_.]", "", stem.replace(" ", "_"))
         stamp = self._now().astimezone(self.php_tz).strftime("%Y%m%d%H%M%S")
         ext = ext.lower()
         if kind == "fichier" and ext not in IMAGE_EXTENSIONS:
@@ -819,7 +830,34 @@ class YesWikiEmulator(RequestRecorder):
                 out.append(f'data-{_h(key)}="{_h(text)}" ')
         return "".join(out)
 
-    def _render_entry_html(self, entry: dict[str, Any]) -> str:
+    def _static_file(self, ctx: Ctx, path: str) -> Response:
+        """Uploads under files/, and the thumbnails of cache/ (served here as the original bytes: the emulator
+        does not resize). A missing file gets the home page, 200 text/html, as the real web server answers."""
+        folder, _, name = path[1:].partition("/")
+        if folder == "cache" and (m := _THUMBNAIL_RE.match(name)):
+            name = f"{m.group('stem')}_{m.group('stamps')}"
+        data = self.files.get(name) if "/" not in name else None
+        if data is None:
+            ctx.wiki = "PagePrincipale"
+            return self._show_page(ctx, "PagePrincipale")
+        ext = name.rpartition(".")[2].lower()
+        return Response(data, status=200, content_type=_FILE_TYPES.get(ext, "application/octet-stream"))
+
+    def _image_html(self, ctx_base: str, f: FormField, name: str) -> str:
+        """The entry page shows an image field as its thumbnail in cache/ (display-image macro, recorded)."""
+        stem, _, ext = name.rpartition(".")
+        m = re.match(r"^(.*)_(\d{14}_\d{14})$", stem)
+        if not m:
+            return f'<img loading="lazy" src="{_h(ctx_base)}files/{_h(name)}" class="img-responsive" alt="{_h(name)}" />'
+        tw, th, iw, ih = (f.columns[i] if len(f.columns) > i else "" for i in (4, 3, 6, 5))
+        thumb = f"{m.group(1)}_vignette_{tw}_{th}_{m.group(2)}.{ext}"
+        big = f"{m.group(1)}_vignette_{iw}_{ih}_{m.group(2)}.{ext}"
+        short = re.sub(r"^.*?_image\w+?_", "", m.group(1)) + f".{ext}"
+        return (f'<a data-id="{_h(f.columns[1])}" class="modalbox {_h(f.columns[7] if len(f.columns) > 7 else "")}" '
+                f'href="{_h(ctx_base)}cache/{_h(big)}" title="{_h(short)}">\n'
+                f'<img loading="lazy" src="{_h(ctx_base)}cache/{_h(thumb)}" alt="{_h(short)}" />\n</a>')
+
+    def _render_entry_html(self, entry: dict[str, Any], base_url: str = "") -> str:
         form = self.forms.get(str(entry.get("id_typeannonce", "")))
         parts = [f'<div class="BAZ_cadre_fiche id{_h(entry.get("id_typeannonce"))}">\n'
                  f'    <h1 class="BAZ_fiche_titre">{entry.get("bf_titre", "")}</h1>\n']
@@ -827,6 +865,10 @@ class YesWikiEmulator(RequestRecorder):
             prop = f.propertyname
             value = entry.get(prop)
             if prop == "bf_titre" or _php_empty(value):
+                continue
+            if f.kind == "image":
+                if isinstance(value, str) and value in self.files:
+                    parts.append(self._image_html(base_url, f, value))
                 continue
             parts.append(f'<div class="BAZ_rubrique field-{_h(f.prepared.get("type"))}" data-id="{_h(prop)}">\n'
                          f'    <span class="BAZ_label">{_h(f.prepared.get("label"))}</span>\n'
@@ -882,6 +924,8 @@ class YesWikiEmulator(RequestRecorder):
             ctx = Ctx(request, method, wiki, get, base_url, user, bool(user and self.users[user].admin), False,
                       session_id, request.remote_addr or "127.0.0.1")
             path_handler = self.path_handlers.get(request.path)
+            if request.path.startswith(("/files/", "/cache/")) and method in ("GET", "HEAD"):
+                return self._static_file(ctx, request.path)
             if path_handler is not None:
                 response = path_handler(ctx, {})
             elif wiki == "api" or wiki.startswith("api/"):
@@ -1055,7 +1099,7 @@ class YesWikiEmulator(RequestRecorder):
         result: dict[str, Any] = {}
         for tag, e in selected:
             if output == "html":
-                e["html_output"] = self._render_entry_html(e)
+                e["html_output"] = self._render_entry_html(e, ctx.base_url)
             if isinstance(fields, str) and fields:
                 e = {k: e[k] for k in fields.split(",") if k in e}
                 if not e:
@@ -1106,7 +1150,7 @@ class YesWikiEmulator(RequestRecorder):
         if self.types.get(tag) == "fiche_bazar":
             row["body"] = self._visible_body(rev, ctx)
             entry = self._display_entry(tag, ctx, rev) or {}
-            row["html"] = self._render_entry_html(entry)
+            row["html"] = self._render_entry_html(entry, ctx.base_url)
             row["code"] = self._entry_code(json.loads(row["body"]))
         else:
             row["html"] = _h(rev["body"]).replace("\n", "<br />\n")
@@ -1236,7 +1280,7 @@ class YesWikiEmulator(RequestRecorder):
             return self._html(self._html_page(ctx, tag, "<p>Cette page n'existe pas encore.</p>"))
         if self.types.get(tag) == "fiche_bazar":
             entry = self._display_entry(tag, ctx) or {}
-            return self._html(self._html_page(ctx, tag, self._render_entry_html(entry)))
+            return self._html(self._html_page(ctx, tag, self._render_entry_html(entry, ctx.base_url)))
         return self._html(self._html_page(ctx, tag, _h(revs[-1]["body"]).replace("\n", "<br />\n")))
 
     def _entry_form_html(self, ctx: Ctx, tag: str, entry: dict[str, Any], alert: str = "") -> str:

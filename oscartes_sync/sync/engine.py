@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 from dataclasses import dataclass, field, replace
 
-from ..fields import FormMap, to_canonical
+from ..fields import FileResolver as FileResolverProtocol, FormMap, to_canonical
 from ..geo import insee_of
 from ..identity import MatchIndex
 from ..records import KINDS
 from ..targets.base import EntryTarget, ListedEntry, TargetError
 from ..twins import reconciler
 from .execute import Executor, Outcome, record_id_of, source_url
+from .files import DEFAULT_MAX_BYTES, FileResolver, FileSource
 from .model import Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
 from .plan import plan as make_plan
 
@@ -80,8 +81,9 @@ class StoreIdMap:
         return self._map(kind)[1].get(record_id)
 
 
-def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None) -> Observed:
-    values, problems = to_canonical(entry.values, fmap, ids)
+def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None,
+            files: FileResolverProtocol | None = None) -> Observed:
+    values, problems = to_canonical(entry.values, fmap, ids, files)
     return Observed(
         remote_id=remote_id,
         values=values,
@@ -95,7 +97,7 @@ def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None) -> Obse
 def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, *,
              dry_run: bool = False, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
              stop_after: Callable[[Action], bool] | None = None,
-             reconcile: Callable[..., Any] = reconciler()) -> SyncResult:
+             reconcile: Callable[..., Any] = reconciler(), max_image_bytes: int = DEFAULT_MAX_BYTES) -> SyncResult:
     result = SyncResult(dry_run=dry_run)
     for name, inst in instances.items():
         if inst.error:
@@ -107,20 +109,26 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
             continue
         # built after the previous kind was executed: links to actors created this run resolve
         ids = {n: StoreIdMap(store, n) for n in usable}
-        listings = _read(store, usable, kind, result, dry_run, ids)
+        files = {n: FileResolver.load(store, n, kind, i.target, max_image_bytes) for n, i in usable.items()
+                 if i.form_maps[kind].file_fields}
+        listings = _read(store, usable, kind, result, dry_run, ids, files)
         inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile)
         plan = make_plan(inp, new_id)
         _note_refused_values(plan, listings, inp)
         result.plans.append(plan)
         if not dry_run:
             executor = Executor(store, {n: i.target for n, i in usable.items()},
-                                {n: i.form_maps[kind] for n, i in usable.items()}, stop_after, ids)
+                                {n: i.form_maps[kind] for n, i in usable.items()}, stop_after, ids,
+                                files, FileSource({n: r for n, r in files.items() if listings[n].entries is not None}))
             executor.run(plan, result.outcome)
+            for resolver in files.values():
+                if listings[resolver.instance].entries is not None:
+                    resolver.save(store)  # what each listed file holds, so that it is not downloaded again
     return result
 
 
 def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry_run: bool,
-          ids: dict[str, StoreIdMap]) -> dict[str, Listing]:
+          ids: dict[str, StoreIdMap], files: dict[str, FileResolver]) -> dict[str, Listing]:
     listings: dict[str, Listing] = {}
     for name, inst in usable.items():
         fmap = inst.form_maps[kind]
@@ -131,7 +139,7 @@ def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry
             listings[name] = Listing(name, None, exc.message)
             result.listing_errors[name] = exc.message
             continue
-        entries = {rid: observe(values, fmap, rid, ids[name]) for rid, values in raw.items()}
+        entries = {rid: observe(values, fmap, rid, ids[name], files.get(name)) for rid, values in raw.items()}
         try:
             _resolve_intents(store, inst, kind, entries, dry_run)
             entries = _read_sources(store, inst, entries, dry_run)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..fields import FormMap, to_canonical, to_wiki
 from ..hashing import content_hash
 from ..targets.base import EntryError, EntryTarget, TargetError, TerminalError, TransientError
+from .files import FileResolver, FileSource
 from .model import (
     WRITTEN, Action, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, Notice, OpenConflict, Plan,
     ResurrectRecord, ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord, Values,
@@ -51,12 +52,15 @@ class Outcome:
 
 class Executor:
     def __init__(self, store, targets: dict[str, EntryTarget], form_maps: dict[str, FormMap],
-                 stop_after: Callable[[Action], bool] | None = None, ids: dict | None = None):
+                 stop_after: Callable[[Action], bool] | None = None, ids: dict | None = None,
+                 files: dict[str, FileResolver] | None = None, source: FileSource | None = None):
         self.store = store
         self.targets = targets
         self.maps = form_maps  # instance -> FormMap of the kind being executed
         self.stop_after = stop_after  # tests: simulate a run killed after an action
         self.ids = ids or {}  # instance -> IdMap, for link fields
+        self.files = files or {}  # instance -> what its stored files hold, for image fields
+        self.source = source or FileSource(self.files)  # where the pictures to send are downloaded from
 
     def run(self, plan: Plan, outcome: Outcome) -> Outcome:
         for action in plan.actions:
@@ -138,8 +142,11 @@ class Executor:
         # Every mapped field is sent, empty ones as "": a field left out takes the form's default on a real
         # wiki (tests/contract/recorded/entries_x1), which would make the copy say what the member never did.
         raw = to_wiki(a.values, fmap, ids=self.ids.get(a.instance))
+        dropped = self._attach_files(a.record_id, a.instance, raw, a.values, outcome)
         remote_id = target.create_entry(fmap.form_id, raw, url)
-        self._record_readback(a.record_id, a.instance, remote_id, dict(a.values), None, outcome)
+        # a picture that could not be sent is left out of what we expect there: the next run sends it again
+        self._record_readback(a.record_id, a.instance, remote_id,
+                              {f: v for f, v in a.values.items() if f not in dropped}, None, outcome)
 
     def _update(self, a: UpdateEntry, outcome: Outcome) -> None:
         target, fmap = self.targets[a.instance], self.maps[a.instance]
@@ -148,7 +155,7 @@ class Executor:
             outcome.notices.append(Notice("info", a.instance, a.record_id,
                                           f"entry {a.remote_id} vanished before the write: next run decides"))
             return
-        now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance))
+        now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance), self.files.get(a.instance))
         if any(now.get(f) != v for f, v in a.expected.items()):
             # A member saved since the listing: writing now would hide that edit. Next run merges it.
             outcome.notices.append(Notice("info", a.instance, a.record_id,
@@ -156,11 +163,36 @@ class Executor:
             return
         # Only the changed fields: what the instance needs besides them to keep the rest (YesWiki: the title
         # and the map field) is the target's business.
-        target.write_changes(fmap.form_id, a.remote_id, to_wiki(a.changes, fmap, list(a.changes),
-                                                               self.ids.get(a.instance)), before)
-        expected_after = {**a.expected, **a.changes}
+        raw = to_wiki(a.changes, fmap, list(a.changes), self.ids.get(a.instance))
+        dropped = self._attach_files(a.record_id, a.instance, raw, a.changes, outcome)
+        changes = {f: v for f, v in a.changes.items() if f not in dropped}
+        if not changes:
+            return  # only pictures that cannot be had this run: nothing written, the next run tries again
+        target.write_changes(fmap.form_id, a.remote_id, raw, before)
+        expected_after = {**a.expected, **changes}
         self._record_readback(a.record_id, a.instance, a.remote_id, expected_after, before.revision, outcome,
-                              a.changes, a.kept)
+                              changes, a.kept)
+
+    def _attach_files(self, record_id: str, instance: str, raw: dict, values: Values, outcome: Outcome) -> set[str]:
+        """Put the file to upload in place of each picture's hash in `raw` (an emptied one stays "": it erases
+        the file there). A picture no wiki can give this run is left out of the write and named."""
+        fmap, dropped = self.maps[instance], set()
+        for f in fmap.file_fields:
+            digest = values.get(f, None)
+            if f not in values or digest is None:
+                continue
+            key = fmap.keys[f]
+            got = self.source.upload(digest)
+            if isinstance(got, str):
+                dropped.add(f)
+                raw.pop(key, None)
+                outcome.notices.append(Notice("attention", instance, record_id,
+                                              f"{f} not sent ({got}): the rest is written, the picture next run"))
+                continue
+            raw[key] = got
+            if instance in self.files:
+                self.files[instance].expect(key, digest, got)
+        return dropped
 
     def _record_readback(self, record_id: str, instance: str, remote_id: str, expected: Values,
                          previous_revision: str | None, outcome: Outcome, written: Values | None = None,
@@ -174,7 +206,7 @@ class Executor:
         snapshot: Values = dict(expected)
         pending = None  # what an earlier hidden revision held was merged by the plan that led to this write
         if after is not None:
-            seen, _ = to_canonical(after.values, fmap, self.ids.get(instance))
+            seen, _ = to_canonical(after.values, fmap, self.ids.get(instance), self.files.get(instance))
             clean_history = True
             if previous_revision is not None:
                 revs = target.revisions(remote_id)
@@ -184,7 +216,7 @@ class Executor:
                 if ours_on_top and below is not None and below.id != previous_revision:
                     hidden = target.read_revision(remote_id, below)
                     if hidden is not None:
-                        pending, _ = to_canonical(hidden, fmap, self.ids.get(instance))
+                        pending, _ = to_canonical(hidden, fmap, self.ids.get(instance), self.files.get(instance))
                     else:
                         outcome.notices.append(Notice("attention", instance, record_id,
                                                    f"a member saved entry {remote_id} during our write and that "
@@ -192,6 +224,10 @@ class Executor:
             if clean_history:
                 snapshot = seen  # trust how the wiki stored our values (purified HTML, number formats)
         sent = written if written is not None else expected
+        for f in fmap.file_fields:
+            if sent.get(f) is not None and after is not None and snapshot.get(f) is None:
+                outcome.notices.append(Notice("attention", instance, record_id, f"{f} was sent to entry {remote_id} "
+                                                                                "but the wiki did not keep it"))
         snapshot[WRITTEN] = {**old_written, **(kept or {}), **{f: [v, snapshot.get(f)] for f, v in sent.items()}}
         self.store.set_link(record_id, instance, form_id=fmap.form_id, remote_id=remote_id, snapshot=snapshot,
                             written_hash=content_hash(sent), pending=pending)
@@ -200,7 +236,7 @@ class Executor:
         target, fmap = self.targets[a.instance], self.maps[a.instance]
         before = target.read_entry(a.remote_id)
         if before is not None:
-            now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance))
+            now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance), self.files.get(a.instance))
             if any(now.get(f) != v for f, v in seen_values(a.expected).items()):
                 outcome.notices.append(Notice("attention", a.instance, a.record_id,
                                               f"entry {a.remote_id} edited since the listing: not deleted"))

@@ -74,6 +74,19 @@ class ListedEntry:
 
 
 @dataclass(frozen=True)
+class FileUpload:
+    """A file to send in a field of an entry (an image field's value on create or update): the target sends
+    it the way its instance takes files (YesWiki: a multipart part named after the field)."""
+
+    name: str  # the file name shown to members, with the extension of its real type
+    data: bytes
+    content_type: str
+
+    def __repr__(self) -> str:  # never dump the bytes into a log or a test failure
+        return f"FileUpload({self.name!r}, {len(self.data)} bytes, {self.content_type})"
+
+
+@dataclass(frozen=True)
 class FormShape:
     """What a target must know of one form to write an entry of it: the key of its title and the keys the
     instance drops unless they are re-sent with every update (YesWiki's map field, contract §3.4)."""
@@ -110,6 +123,16 @@ class EntryTarget(Protocol):
 
     def delete_entry(self, remote_id: str) -> None:
         """Remove one entry."""
+
+    def download_file(self, name: str, max_bytes: int) -> bytes | None:
+        """The bytes of a file an entry field names (at most `max_bytes` + 1 of them: the caller tells a file
+        above the limit by its length); None when the instance does not have it."""
+
+    def file_label(self, name: str, key: str) -> str:
+        """The name a member gave the file stored as `name` in field `key` (what an upload elsewhere reuses)."""
+
+    def file_url(self, name: str) -> str:
+        """Where anyone downloads the file stored as `name`."""
 
     def revisions(self, remote_id: str) -> list[Revision]:
         """Revisions of one entry, newest first."""

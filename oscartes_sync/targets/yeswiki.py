@@ -37,6 +37,7 @@ from .base import (
     AuthError,
     EntryError,
     EntryVersion,
+    FileUpload,
     FormShape,
     ListedEntry,
     ListingFailed,
@@ -161,6 +162,11 @@ def revisions_list(resp: requests.Response, route: str, fail: Callable[[str], Ta
     return sorted(revs, key=lambda r: (int(r.id) if r.id.isdigit() else -1, r.time), reverse=True)
 
 
+def file_url(base: str, name: str) -> str:
+    """Uploads are static files under `files/` (recorded: tests/contract/recorded/files_x1_image_field)."""
+    return f"{_normalise_base(base)}files/{quote(name, safe='')}"
+
+
 class YesWikiClient:
     """EntryTarget for one YesWiki instance. Thread-safe for the engine's use: creates are serialised."""
 
@@ -215,7 +221,8 @@ class YesWikiClient:
         return cls(self.name, self._scrub(message))
 
     def _send(self, method: str, family: str, query: str, *, auth: str | None = None,
-              data: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> requests.Response:
+              data: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+              files: dict[str, tuple[str, bytes, str]] | None = None) -> requests.Response:
         """One HTTP exchange. `auth`: "token" (bearer), "session" (admin cookies) or None."""
         route = f"{method} ?{query}"
         hdrs = {"Accept": "application/json, text/html;q=0.5"}
@@ -234,7 +241,8 @@ class YesWikiClient:
         with self._lock:
             self.stats.count(f"{method} {family}")
         try:
-            resp = self._session.request(method, self.base + "?" + query, data=data, headers=hdrs,
+            # with files, requests sends multipart/form-data: file parts named after the field (contract §3.1)
+            resp = self._session.request(method, self.base + "?" + query, data=data, headers=hdrs, files=files or None,
                                          cookies=cookies, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
             raise self._err(TransientError, f"{route}: no answer within {self.timeout:g} s") from None
@@ -303,10 +311,14 @@ class YesWikiClient:
             # Programming error of the caller: an id_fiche makes the wiki overwrite a whole entry.
             raise ValueError(f"never send {', '.join(sorted(bad))} to a YesWiki entry route")
 
-    def _form_values(self, values: dict[str, Any], what: str) -> dict[str, str]:
+    def _form_values(self, values: dict[str, Any], what: str) -> tuple[dict[str, str], dict[str, tuple]]:
+        """The form fields and the file parts of a create or an edit."""
         out: dict[str, str] = {}
+        files: dict[str, tuple[str, bytes, str]] = {}
         for key, value in values.items():
-            if value is None:
+            if isinstance(value, FileUpload):
+                files[key] = (value.name, value.data, value.content_type)
+            elif value is None:
                 out[key] = ""
             elif isinstance(value, str):
                 out[key] = value
@@ -315,8 +327,8 @@ class YesWikiClient:
             else:
                 # A JSON list is stored as its indexes (contract §3.5): the engine must send "k1,k2".
                 raise self._err(EntryError, f"{what}: field {key} has a {type(value).__name__} value; "
-                                            "only strings and numbers can be sent")
-        return out
+                                            "only strings, numbers and files can be sent")
+        return out, files
 
     def _entry_values(self, data: Any, remote_id: str, route: str) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -434,13 +446,13 @@ class YesWikiClient:
         self._check_values(values)
         query = f"api/entries/{_q(form_id)}"
         route = f"POST ?{query}"
-        data = self._form_values(values, route)
+        data, files = self._form_values(values, route)
         self._require_form(str(form_id))
         header = quote(source_url, safe=_SOURCE_SAFE)
         with self._create_lock:
             try:
                 resp = self._send("POST", "create", query, auth="token", data=data,
-                                  headers={"Source-Url": header})
+                                  headers={"Source-Url": header}, files=files)
             except TransientError:
                 # The request may have reached the wiki: look for it before reporting a failure,
                 # so that the next attempt does not make a duplicate.
@@ -525,11 +537,11 @@ class YesWikiClient:
             raise ValueError("changes['bf_titre'] differs from title")
         query = f"{_q(remote_id)}/edit"
         route = f"POST ?{query}"
-        data = self._form_values({**always, **changes}, route)
+        data, files = self._form_values({**always, **changes}, route)
         data["bf_titre"] = title
         data["antispam"] = "1"
         self._login()
-        resp = self._send("POST", "edit", query, auth="session", data=data)
+        resp = self._send("POST", "edit", query, auth="session", data=data, files=files)
         if not (resp.status_code == 302 and self._edit_confirmed(resp, remote_id)):
             # The session may have expired server-side: the next web call logs in again.
             with self._lock:
@@ -584,6 +596,47 @@ class YesWikiClient:
             # `&time=` has a one-second resolution: two saves in the same second cannot be told apart here.
             return None
         return self._entry_values(data, remote_id, f"GET ?{query}")
+
+    # ------------------------------------------------------------------ files of image fields
+
+    def file_url(self, name: str) -> str:
+        return file_url(self.base, name)
+
+    def download_file(self, name: str, max_bytes: int) -> bytes | None:
+        """At most `max_bytes` + 1 bytes of a file of `files/`. The web server answers a missing file with the
+        wiki's home page (200 text/html, recorded), which is told apart from a file here: None."""
+        route = f"GET files/{name}"
+        with self._lock:
+            self.stats.count("GET file")
+        try:
+            resp = self._session.get(self.file_url(name), timeout=self.timeout, stream=True, allow_redirects=False)
+        except requests.Timeout:
+            raise self._err(TransientError, f"{route}: no answer within {self.timeout:g} s") from None
+        except requests.RequestException:
+            raise self._err(TransientError, f"{route}: could not connect to the wiki") from None
+        with resp:
+            ctype = resp.headers.get("Content-Type", "").lower()
+            if resp.status_code == 404 or (resp.status_code == 200 and ctype.startswith("text/html")):
+                return None
+            if resp.status_code >= 500:
+                raise self._err(TransientError, f"{route}: server error HTTP {resp.status_code}")
+            if resp.status_code != 200:  # one file refused (403 by the web server...): not the whole wiki
+                raise self._err(EntryError, f"{route}: unexpected HTTP {resp.status_code}")
+            data = bytearray()
+            try:
+                for chunk in resp.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        break  # enough to say it is too large: the rest is not downloaded
+            except requests.RequestException:
+                raise self._err(TransientError, f"{route}: the download was interrupted") from None
+            return bytes(data[: max_bytes + 1])
+
+    @staticmethod
+    def file_label(name: str, key: str) -> str:
+        """`<id>_<key>_<name>_<YmdHis>_<YmdHis>.<ext>` (contract §3.5, recorded) -> `<name>.<ext>`."""
+        m = re.search(rf"_{re.escape(key)}_(.+?)_\d{{14}}_\d{{14}}\.([A-Za-z0-9]+)_?$", name)
+        return f"{m.group(1)}.{m.group(2)}" if m else name
 
     # ------------------------------------------------------------------ doctor
 

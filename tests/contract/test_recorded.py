@@ -11,7 +11,9 @@ import requests
 from oscartes_sync.sandbox.server import start_server
 from oscartes_sync.sandbox.yeswiki_emulator import YesWikiEmulator
 
-RECORDED = sorted((Path(__file__).parent / "recorded").glob("*.json"))
+# single exchanges (request, response, readback); scenarios of several steps have their own replays
+RECORDED = sorted(p for p in (Path(__file__).parent / "recorded").glob("*.json")
+                  if "request" in json.loads(p.read_text(encoding="utf-8")))
 SERVER_KEYS = {"date_creation_fiche", "date_maj_fiche", "html_data", "url"}
 
 

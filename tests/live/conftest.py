@@ -65,9 +65,11 @@ def web_login(base: str, user: str, password: str) -> requests.Session:
     return s
 
 
-def browser_edit(session: requests.Session, base: str, entry_id: str, changes: dict[str, str]) -> None:
+def browser_edit(session: requests.Session, base: str, entry_id: str, changes: dict[str, str],
+                 files: dict[str, tuple[str, bytes, str]] | None = None) -> None:
     """Edit an entry the way a browser does: open its Bazar edit form, re-send every control it shows with
-    `changes` applied (the map's hidden inputs included), antispam=1 as the page's script sets it, multipart."""
+    `changes` applied (the map's hidden inputs included), antispam=1 as the page's script sets it, multipart;
+    `files` are the files picked in its file inputs ({field: (file name, bytes, type)})."""
     base = _base(base)
     page = session.get(f"{base}?{entry_id}/edit", timeout=30)
     assert page.status_code == 200, f"edit form of {entry_id}: HTTP {page.status_code}"
@@ -93,7 +95,8 @@ def browser_edit(session: requests.Session, base: str, entry_id: str, changes: d
     assert not missing, f"the edit form of {entry_id} has no field {sorted(missing)}"
     posted = [(n, changes.get(n, v)) for n, v in fields if n != "antispam"] + [("antispam", "1")]
     action = form.get("action") or f"{base}?{entry_id}/edit"
-    r = session.post(action, files=[(n, (None, v)) for n, v in posted], allow_redirects=False, timeout=30)
+    parts = [(n, (None, v)) for n, v in posted] + [(n, f) for n, f in (files or {}).items()]
+    r = session.post(action, files=parts, allow_redirects=False, timeout=30)
     assert r.status_code == 302 and "message=modif_ok" in r.headers.get("Location", ""), \
         f"web edit of {entry_id} not saved: HTTP {r.status_code}"
 

@@ -11,6 +11,7 @@ the API with the member's token, edits through the Bazar edit form of a logged-i
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,13 @@ class Wiki:
         session = self.web.web_login(self.url, self.member_user, self.member_password)
         try:
             self.web.browser_edit(session, self.url, entry_id, changes)
+        finally:
+            session.close()
+
+    def member_upload(self, entry_id: str, field: str, filename: str, data: bytes, ctype: str = "image/png") -> None:
+        session = self.web.web_login(self.url, self.member_user, self.member_password)
+        try:
+            self.web.browser_edit(session, self.url, entry_id, {}, files={field: (filename, data, ctype)})
         finally:
             session.close()
 
@@ -329,3 +337,43 @@ def test_refused_value_in_a_member_web_edit_is_not_written_over_the_other_copy(w
     assert copy["bf_site_internet"] == "https://ressourcerie.example.org/"
     assert any("website" in m and a_id in m for m in attention(summary, "polesnoe"))
     assert writes(summary) == {"polesnoe": {}, "tel": {"POST edit": 1}}, write_actions(summary)
+
+
+def test_a_logo_picked_in_one_real_wiki_shows_in_the_other_and_a_quiet_run_moves_no_file(wiki_a, wiki_b, cfg,
+                                                                                          store, tag, make_png):
+    """Issue 19: the logo crosses as a file (multipart through the edit handler), shows on the entry's page of
+    the other wiki (its thumbnail answers 200 with an image type), and is neither downloaded nor sent again."""
+    a, b = wiki_a, wiki_b
+    name = title(tag, "Atelier logo")
+    a_id = a.member_create({"bf_titre": name, "bf_ville": "Orsay", "bf_codepostal": "91400"})
+    assert run(cfg, store).exit_code == 0
+    png = make_png("teal", (120, 80))
+    a.member_upload(a_id, "imagebf_logo", "logo atelier.png", png)
+
+    summary = run(cfg, store)
+    assert summary.exit_code == 0, summary.report["notices"]
+    b_id, copy = b.by_title(name)
+    stored = requests.get(f"{b.url}files/{copy['imagebf_logo']}", timeout=30)
+    assert stored.status_code == 200 and stored.content == png
+    assert copy["imagebf_logo"].startswith(f"{b_id}_imagebf_logo_logo_atelier_")  # the member's file name
+    page = requests.get(f"{b.url}?{b_id}", timeout=30).text
+    src = re.search(r'<img loading="lazy" src="([^"]+)"', page).group(1)
+    shown = requests.get(src, timeout=30)
+    assert shown.status_code == 200 and shown.headers["Content-Type"].startswith("image/"), src
+    assert writes(summary) == {"polesnoe": {}, "tel": {"POST edit": 1}}, write_actions(summary)
+    assert summary.stats["polesnoe"].get("GET file") == 1 and not summary.stats["tel"].get("GET file")
+
+    idle = run(cfg, store)
+    assert idle.stats == {"polesnoe": {"GET list": 1}, "tel": {"GET list": 1}}, write_actions(idle)
+    assert idle.exit_code == 0
+
+
+def test_a_text_file_named_png_in_a_real_wiki_is_refused_by_its_bytes(wiki_a, wiki_b, cfg, store, tag):
+    a, b = wiki_a, wiki_b
+    name = title(tag, "Faux logo")
+    a_id = a.member_create({"bf_titre": name, "bf_ville": "Orsay", "bf_codepostal": "91400"})
+    a.member_upload(a_id, "imagebf_logo", "logo.png", b"this is no picture")  # the wiki checks the name only
+    summary = run(cfg, store)
+    assert summary.exit_code == 1
+    assert any("logo refused (not an image" in m and a_id in m for m in attention(summary, "polesnoe"))
+    assert b.by_title(name)[1]["imagebf_logo"] == ""

@@ -17,7 +17,9 @@ import pytest
 
 from oscartes_sync.sandbox.sandbox import new_wiki
 from oscartes_sync.sync.execute import source_url
-from oscartes_sync.targets.base import EntryTarget, EntryVersion, FormShape, ListedEntry, ListingFailed
+import requests
+
+from oscartes_sync.targets.base import EntryTarget, EntryVersion, FileUpload, FormShape, ListedEntry, ListingFailed
 from oscartes_sync.targets.yeswiki import YesWikiClient
 from oscartes_sync.targets.yeswiki_admin import YesWikiAdmin
 
@@ -27,6 +29,7 @@ TEMPLATE = "\n".join([
     "texte***bf_ville***Commune***60***255*** *** ***text***0*** *** *** * *** * *** *** *** ***",
     "textelong***bf_description***Description***5***5*** *** ***wiki***0*** *** *** * *** * *** *** *** ***",
     "map***bf_latitude***bf_longitude*** *** *** *** *** ***0***",
+    "image***bf_logo***Logo***140***140***600***600***right***0***",
 ])
 SHAPE = FormShape(title_key="bf_titre", resend_keys=("bf_latitude", "bf_longitude"))
 LIVE = ("OSCARTES_LIVE_YESWIKI_URL", "OSCARTES_LIVE_YESWIKI_TOKEN", "OSCARTES_LIVE_YESWIKI_ADMIN_USER",
@@ -179,6 +182,44 @@ def test_a_revision_that_shares_its_second_with_another_cannot_be_read_back(back
     # the older save; the newer one is not taken for it
     assert backend.target.read_revision(rid, revs[0]) is None
     assert backend.target.read_revision(rid, revs[1])["bf_ville"] == "Orsay"
+
+
+# ---- files of image fields (DECISIONS §7) --------------------------------------------------------------------
+
+
+def test_a_file_sent_on_create_is_stored_downloadable_and_labelled(backend, make_png):
+    png = make_png("red")
+    rid = _create(backend, "Logo", imagebf_logo=FileUpload("logo vélo.png", png, "image/png"))
+    name = backend.target.read_entry(rid).values["imagebf_logo"]
+    assert name and name != "logo vélo.png"  # the wiki's own name for it
+    assert backend.target.download_file(name, 1_000_000) == png
+    assert backend.target.file_label(name, "imagebf_logo") == "logo_vlo.png"  # what a member sees there
+    r = requests.get(backend.target.file_url(name), timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/png" and r.content == png
+
+
+def test_a_download_stops_one_byte_past_the_limit_and_a_missing_file_is_none(backend, make_png):
+    png = make_png("blue", (300, 300))
+    rid = _create(backend, "Grand", imagebf_logo=FileUpload("grand.png", png, "image/png"))
+    name = backend.target.read_entry(rid).values["imagebf_logo"]
+    assert backend.target.download_file(name, 100) == png[:101]
+    assert backend.target.download_file("Personne_imagebf_logo_x_20260101000000_20260101000000.png", 100) is None
+
+
+def test_write_changes_replaces_a_file_keeps_it_when_not_named_and_erases_it_with_empty(backend, make_png):
+    rid = _create(backend, "Affiche", imagebf_logo=FileUpload("a.png", make_png("red"), "image/png"))
+    first = backend.target.read_entry(rid)
+    time.sleep(1.1)  # a new upload in the same second could get the same name (contract §3.5)
+    backend.target.write_changes(backend.form_id, rid, {"imagebf_logo": FileUpload("b.png", make_png("green"),
+                                                                                      "image/png")}, first)
+    second = backend.target.read_entry(rid)
+    assert second.values["imagebf_logo"] != first.values["imagebf_logo"]
+    assert backend.target.download_file(second.values["imagebf_logo"], 1_000_000) == make_png("green")
+    backend.target.write_changes(backend.form_id, rid, {"bf_ville": "Orsay"}, second)
+    third = backend.target.read_entry(rid)
+    assert third.values["imagebf_logo"] == second.values["imagebf_logo"]
+    backend.target.write_changes(backend.form_id, rid, {"imagebf_logo": ""}, third)
+    assert backend.target.read_entry(rid).values["imagebf_logo"] == ""
 
 
 # ---- deleting ------------------------------------------------------------------------------------------------
