@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from filelock import FileLock, Timeout
 
-from .clients import form_maps, missing_wiki_secrets, wiki_client
+from .clients import form_maps, geocoder, missing_wiki_secrets, wiki_client
 from .coordinator import open_conflicts, open_reviews, record_titles
 from .config import Config
 from .publish.nextcloud_publish import publish_nextclouds
@@ -21,6 +21,7 @@ from .publish.wiki_publish import publish_wikis
 from .report import summary
 from .store import Store
 from .sync.engine import Instance, SyncResult, run_sync
+from .sync.geocoding import Settings as GeocodingSettings
 from .sync.model import SyncPolicy
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,17 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         if inst.target is not None:
             inst.target.stats.counts.clear()
     engine_kw.setdefault("max_image_bytes", cfg.images.max_bytes)
-    result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
+    engine_kw.setdefault("geocoding", GeocodingSettings(cfg.geocoding.min_score, cfg.geocoding.max_per_run))
+    own = "geocoder" not in engine_kw  # built here from the config (tests hand their own): closed here
+    locator = engine_kw["geocoder"] = engine_kw["geocoder"] if not own else geocoder(cfg)
+    try:
+        result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
+    finally:
+        if own and locator is not None:
+            locator.close()
     stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
+    if locator is not None and locator.stats.counts:
+        stats["geocoder"] = dict(locator.stats.counts)
     # then what derives from the records (DECISIONS §16): the Nextclouds (address book, exports; their
     # knowledge-base folders are read there), then the wikis that synced (dashboards, articles)
     cloud = publish_nextclouds(cfg, store, dry_run=dry_run)

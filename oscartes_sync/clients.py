@@ -10,6 +10,7 @@ from __future__ import annotations
 from .config import Config, NextcloudConfig, WikiConfig, secret
 from .fields import FormMap, default_form_map
 from .targets.base import FormShape
+from .targets.geocoder import BanGeocoder
 from .targets.nextcloud import NextcloudClient
 from .targets.yeswiki import YesWikiClient
 from .targets.yeswiki_admin import YesWikiAdmin
@@ -59,3 +60,9 @@ def nextcloud_client(nc: NextcloudConfig, *, timeout: float = DEFAULT_TIMEOUT_S)
         return NextcloudClient(nc.name, nc.url, user=nc.user, app_password=password, timeout=timeout)
     except ValueError as exc:
         return str(exc)
+
+
+def geocoder(cfg: Config) -> BanGeocoder | None:
+    """The address geocoder when the config turns it on, else None (nothing is placed from addresses)."""
+    g = cfg.geocoding
+    return BanGeocoder(g.url, requests_per_second=g.requests_per_second) if g.enabled else None

@@ -65,6 +65,24 @@ class ImagesConfig(_Strict):
     max_bytes: int = Field(2_000_000, ge=10_000, le=50_000_000)  # a larger file is refused and named in the report
 
 
+class GeocodingConfig(_Strict):
+    """Placing records that have an address and no point (issue 19). Off by default: the national service
+    is called only when a coordinator turns it on."""
+
+    enabled: bool = False
+    url: str = "https://api-adresse.data.gouv.fr/search/"
+    min_score: float = Field(0.5, ge=0, le=1)  # a weaker match is not trusted: the commune's centre instead
+    requests_per_second: float = Field(10.0, gt=0, le=50)  # the public service allows 50 per second per IP
+    max_per_run: int = Field(200, ge=0)  # a first import spreads its look-ups over several runs
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an http:// or https:// address")
+        return v
+
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -131,6 +149,7 @@ class Config(_Strict):
     export: ExportConfig = ExportConfig()
     publish: PublishConfig = PublishConfig()
     images: ImagesConfig = ImagesConfig()
+    geocoding: GeocodingConfig = GeocodingConfig()
     wiki: list[WikiConfig] = Field(default_factory=list)
     nextcloud: list[NextcloudConfig] = Field(default_factory=list)
     base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder

@@ -131,3 +131,42 @@ def insee_of(name: str | None, postcode: str | None = None) -> str | None:
     look-up the planner receives to fill the code that follows the commune."""
     found = commune_by_name(name, postcode)
     return found.insee if found else None
+
+
+# ---- addresses to place on a map (issue 19: geocoding) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Address:
+    """What a geocoder is asked for one record: a street (or a place) and its commune."""
+
+    street: str  # "12 rue de la Gare", or an event's place; "" when only the commune is known
+    postcode: str
+    commune: str
+    citycode: str  # INSEE code of the commune, from the record or the reference data; "" if unknown
+
+    @property
+    def key(self) -> str:
+        """Comparison key: the same address typed twice is looked up once."""
+        words = " ".join(name_key(self.street).split())
+        return "|".join((words, self.postcode, self.citycode or name_key(self.commune)))
+
+
+def address_of(fields: dict, street_fields: tuple[str, ...] = ("street",)) -> Address | None:
+    """The address of a record's (or an entry's) values, None without a commune or a postcode to anchor it."""
+    street = next((str(fields[f]).strip() for f in street_fields if fields.get(f)), "")
+    commune = str(fields.get("commune") or "").strip()
+    postcode = str(fields.get("postcode") or "").strip()
+    citycode = str(fields.get("insee") or "").strip() or (insee_of(commune, postcode) or "")
+    if not (commune or postcode or citycode):
+        return None
+    if not commune and citycode:
+        found = commune_by_insee(citycode)
+        commune = found.name if found else ""
+    return Address(street, postcode, commune, citycode)
+
+
+def commune_centre(address: Address) -> Commune | None:
+    """The commune of an address with a point in the reference data (the approximate place of last resort)."""
+    found = commune_by_insee(address.citycode) or commune_by_name(address.commune, address.postcode or None)
+    return found if found is not None and found.has_point else None

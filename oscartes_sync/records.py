@@ -32,6 +32,8 @@ class Kind:
     fields: tuple[FieldDef, ...]
     form_id: str  # the Bazar form id the provisioned form asks for (bn_id_nature), away from a fresh wiki's ids
     export_stem: str | None = None  # file name of its open-data exports (`acteurs.csv`...); None: not exported
+    # fields that say where it is, for the geocoder (street first); () = never placed from an address
+    address_fields: tuple[str, ...] = ()
 
     @property
     def form_template(self) -> str:
@@ -78,7 +80,7 @@ ACTOR = Kind("actor", "Acteurs", (
     F("networks", "keys", "checkboxListeReseaux", list_id="ListeReseaux"),
     F("contact_visibility", "key", "listeListeVisibilite", list_id="ListeVisibilite"),
     F("logo", "image", "imagebf_logo"),
-), form_id="20", export_stem="acteurs")
+), form_id="20", export_stem="acteurs", address_fields=("street", "postcode", "commune", "insee"))
 
 PROJECT = Kind("project", "Projets", (
     F("name", "text", "bf_titre", max_length=200),
@@ -105,7 +107,7 @@ EVENT = Kind("event", "Événements", (
     F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
     F("link", "url", "bf_site_internet"),
     F("image", "image", "imagebf_image"),
-), form_id="22", export_stem="evenements")
+), form_id="22", export_stem="evenements", address_fields=("place", "commune"))
 
 OFFER = Kind("offer", "Offres", (
     F("name", "text", "bf_titre", max_length=200),

@@ -8,13 +8,14 @@ from typing import Any
 
 from .sync.engine import SyncResult
 from .sync.model import (
-    CreateEntry, CreateRecord, DeleteEntry, LinkEntry, OpenConflict, ResurrectRecord, ReviewDuplicate,
+    CreateEntry, CreateRecord, DeleteEntry, LinkEntry, OpenConflict, PlaceRecord, ResurrectRecord, ReviewDuplicate,
     TombstoneRecord, UpdateEntry, UpdateRecord,
 )
 
 ACTION_LABELS = {
     CreateRecord: "new records (from a member's entry)",
     UpdateRecord: "records updated (merged edits)",
+    PlaceRecord: "records placed on the map from their address",
     CreateEntry: "entries created",
     UpdateEntry: "entries updated",
     DeleteEntry: "entries deleted",

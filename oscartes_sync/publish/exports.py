@@ -32,6 +32,7 @@ from ..hashing import content_hash
 from ..records import KINDS
 from ..store import Store
 from ..sync.files import state_key as files_state_key
+from ..sync.geocoding import placed_points
 from ..sync.model import Notice
 from ..targets.base import EntryError
 from ..targets.nextcloud import BadFileName, NextcloudClient, PreconditionFailed
@@ -149,10 +150,13 @@ def _csv_bytes(kind: str, rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def _point(fields: dict[str, Any]) -> tuple[list[float] | None, str | None]:
+def _point(fields: dict[str, Any], placed: dict[str, Any] | None = None) -> tuple[list[float] | None, str | None]:
     lat, lon = fields.get("latitude"), fields.get("longitude")
     if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
-        return [float(lon), float(lat)], "adresse"
+        # a point the geocoder could only put at the commune's centre says so (issue 19)
+        approximate = placed and placed.get("precision") == "commune" and \
+            (placed.get("latitude"), placed.get("longitude")) == (lat, lon)
+        return [float(lon), float(lat)], "commune" if approximate else "adresse"
     commune = geo.commune_by_insee(fields.get("insee")) or geo.commune_by_name(fields.get("commune"),
                                                                                fields.get("postcode"))
     if commune is not None and commune.has_point:
@@ -160,10 +164,11 @@ def _point(fields: dict[str, Any]) -> tuple[list[float] | None, str | None]:
     return None, None
 
 
-def _geojson_bytes(meta: dict[str, Any], rows: list[dict[str, Any]], fields_by_id: dict[str, dict]) -> bytes:
+def _geojson_bytes(meta: dict[str, Any], rows: list[dict[str, Any]], fields_by_id: dict[str, dict],
+                   placed: dict[str, Any] | None = None) -> bytes:
     features = []
     for row in rows:
-        coords, precision = _point(fields_by_id[row["id"]])
+        coords, precision = _point(fields_by_id[row["id"]], (placed or {}).get(row["id"]))
         props = {k: v for k, v in row.items() if k not in ("latitude", "longitude")}
         props["position"] = precision
         features.append({"type": "Feature", "id": row["id"],
@@ -267,7 +272,7 @@ def build_exports(cfg: Config, store: Store) -> Exports:
         stem = FILE_STEMS[kind]
         out.files[f"{stem}.csv"] = _csv_bytes(kind, rows)
         out.files[f"{stem}.json"] = _json_bytes({"metadata": meta, "data": rows})
-        out.files[f"{stem}.geojson"] = _geojson_bytes(meta, rows, by_id)
+        out.files[f"{stem}.geojson"] = _geojson_bytes(meta, rows, by_id, placed_points(store, kind))
         if kind == "actor":
             structures = _structures(cfg, rows, store.updated_at("actor"), out)
             if structures is not None:

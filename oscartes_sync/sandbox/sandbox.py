@@ -13,9 +13,10 @@ from typing import Iterator
 
 import requests
 
-from ..config import DEFAULT_FORM_IDS, Config, NextcloudConfig, StoreConfig, SyncConfig, WikiConfig
+from ..config import DEFAULT_FORM_IDS, Config, GeocodingConfig, NextcloudConfig, StoreConfig, SyncConfig, WikiConfig
 from ..records import KINDS
 from ..templates import render_form_template
+from .geocoder_emulator import GeocoderEmulator
 from .nextcloud_emulator import NextcloudEmulator
 from .server import RunningServer, start_server
 from .yeswiki_emulator import YesWikiEmulator
@@ -129,6 +130,8 @@ class Sandbox:
     wikis: dict[str, SandboxWiki] = field(default_factory=dict)
     kinds: tuple[str, ...] = ("actor",)
     nextclouds: dict[str, SandboxNextcloud] = field(default_factory=dict)
+    geocoder: GeocoderEmulator | None = None  # the fake national address geocoder, when asked for
+    geocoder_server: RunningServer | None = None
 
     def config(self, *, store_url: str, lock: str, **sync_options) -> Config:
         """A config for these wikis; their secrets go into this process's environment, as a coordinator's
@@ -144,9 +147,12 @@ class Sandbox:
             os.environ[n.env_var] = n.app_password
             clouds.append(NextcloudConfig(name=n.name, url=n.url, user=n.user, app_password_env=n.env_var,
                                           group=n.group))
+        geocoding = GeocodingConfig()
+        if self.geocoder_server is not None:
+            geocoding = GeocodingConfig(enabled=True, url=self.geocoder_server.url + "search/", requests_per_second=50)
         return Config(store=StoreConfig(url=store_url),
                       sync=SyncConfig(kinds=list(self.kinds), lock_file=lock, **sync_options), wiki=wikis,
-                      nextcloud=clouds)
+                      nextcloud=clouds, geocoding=geocoding)
 
     def seed_sample(self, entries: dict[str, list[dict[str, str]]]) -> dict[str, int]:
         counts = {}
@@ -190,6 +196,8 @@ class Sandbox:
             w.server.stop()
         for n in self.nextclouds.values():
             n.server.stop()
+        if self.geocoder_server is not None:
+            self.geocoder_server.stop()
 
 
 def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.0,
@@ -226,10 +234,14 @@ def new_nextcloud(name: str, latency: float = 0.0, now=None) -> SandboxNextcloud
 @contextmanager
 def start_sandbox(names: tuple[str, ...] = WIKI_NAMES, kinds: tuple[str, ...] = ("actor",),
                   latency: float = 0.0, provisioned: bool = True,
-                  nextclouds: tuple[str, ...] = (), nextcloud_clock=None) -> Iterator[Sandbox]:
-    """Wikis `names`, and the Nextclouds `nextclouds` (none by default; NEXTCLOUD_NAMES for both networks')."""
+                  nextclouds: tuple[str, ...] = (), nextcloud_clock=None, geocoder: bool = False) -> Iterator[Sandbox]:
+    """Wikis `names`, and the Nextclouds `nextclouds` (none by default; NEXTCLOUD_NAMES for both networks');
+    `geocoder`: a fake national address geocoder, which the sandbox's config turns on."""
     sandbox = Sandbox(kinds=kinds)
     try:
+        if geocoder:
+            sandbox.geocoder = GeocoderEmulator()
+            sandbox.geocoder_server = start_server(sandbox.geocoder, latency=latency)
         for name in names:
             sandbox.wikis[name] = new_wiki(name, kinds, latency, provisioned)
         for name in nextclouds:

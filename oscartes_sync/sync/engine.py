@@ -21,6 +21,7 @@ from ..targets.base import EntryTarget, ListedEntry, TargetError
 from ..twins import reconciler
 from .execute import Executor, Outcome, record_id_of, source_url
 from .files import DEFAULT_MAX_BYTES, FileResolver, FileSource
+from .geocoding import Settings as GeocodingSettings, locate
 from .model import Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
 from .plan import plan as make_plan
 
@@ -97,7 +98,9 @@ def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None,
 def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, *,
              dry_run: bool = False, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
              stop_after: Callable[[Action], bool] | None = None,
-             reconcile: Callable[..., Any] = reconciler(), max_image_bytes: int = DEFAULT_MAX_BYTES) -> SyncResult:
+             reconcile: Callable[..., Any] = reconciler(), max_image_bytes: int = DEFAULT_MAX_BYTES,
+             geocoder: Any = None, geocoding: GeocodingSettings = GeocodingSettings()) -> SyncResult:
+    """One cycle. `geocoder` (clients.geocoder; None: off) places records that have an address and no point."""
     result = SyncResult(dry_run=dry_run)
     for name, inst in instances.items():
         if inst.error:
@@ -113,7 +116,14 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
                  if i.form_maps[kind].file_fields}
         listings = _read(store, usable, kind, result, dry_run, ids, files)
         inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile)
+        placements = None
+        if geocoder is not None:  # before planning: the planner receives the points as a look-up table
+            placements = locate(store, kind, inp.records, listings, geocoder, geocoding, dry_run)
+            inp = replace(inp, place_of=placements.place_of, placed=placements.placed,
+                          moved=frozenset(placements.moved), address_fields=KINDS[kind].address_fields)
         plan = make_plan(inp, new_id)
+        if placements is not None:
+            plan.notices.extend(placements.notices)
         _note_refused_values(plan, listings, inp)
         result.plans.append(plan)
         if not dry_run:

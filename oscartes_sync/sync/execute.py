@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from ..fields import FormMap, to_canonical, to_wiki
 from ..hashing import content_hash
 from ..targets.base import EntryError, EntryTarget, TargetError, TerminalError, TransientError
+from .. import geo
+from ..records import KINDS
 from .files import FileResolver, FileSource
+from .geocoding import PLACED_KEY, placed_points
 from .model import (
-    WRITTEN, Action, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, Notice, OpenConflict, Plan,
-    ResurrectRecord, ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord, Values,
+    WRITTEN, Action, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, Notice, OpenConflict,
+    PlaceRecord, Plan, ResurrectRecord, ReviewDuplicate, TombstoneRecord, UpdateEntry, UpdateRecord, Values,
 )
 from .plan import seen_values
 
@@ -105,6 +108,19 @@ class Executor:
     def _update_record(self, a: UpdateRecord, outcome: Outcome) -> None:
         self.store.update_record(a.record_id, a.fields, author=a.author or "oscartes-sync", origin=a.origin,
                                  note=a.note or f"merged edits from {a.origin}", even_if_equal=bool(a.note))
+
+    def _place_record(self, a: PlaceRecord, outcome: Outcome) -> None:
+        rec = self.store.record(a.record_id)
+        kind = rec.kind
+        with self.store.transaction():
+            self.store.update_record(a.record_id, {**rec.fields, "latitude": a.latitude, "longitude": a.longitude},
+                                     author="oscartes-sync", origin="geocoder", note=a.note)
+            # remembered as the service's own point: it may move with the address, a member's pin never does
+            placed = dict(placed_points(self.store, kind))
+            address = geo.address_of(rec.fields, KINDS[kind].address_fields[:1])
+            placed[a.record_id] = {"latitude": a.latitude, "longitude": a.longitude, "precision": a.precision,
+                                   "key": address.key if address else None}
+            self.store.set_state(f"{PLACED_KEY}/{kind}", placed)
 
     def _link_entry(self, a: LinkEntry, outcome: Outcome) -> None:
         old = self.store.link(a.record_id, a.instance)
@@ -248,6 +264,7 @@ class Executor:
     _HANDLERS = {
         CreateRecord: _create_record,
         UpdateRecord: _update_record,
+        PlaceRecord: _place_record,
         LinkEntry: _link_entry,
         OpenConflict: _open_conflict,
         ReviewDuplicate: _review_duplicate,

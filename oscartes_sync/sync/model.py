@@ -68,6 +68,17 @@ class TwinOutcome:
 
 
 @dataclass(frozen=True)
+class GeoPoint:
+    """Where an address is, as the geocoding step found it before planning: from the address itself, or the
+    centre of its commune (approximate)."""
+
+    latitude: float
+    longitude: float
+    precision: str  # "address" | "commune"
+    note: str  # for the history and the report: what placed it
+
+
+@dataclass(frozen=True)
 class SyncPolicy:
     max_delete_ratio: float = 0.2
     min_delete_count: int = 3
@@ -101,6 +112,15 @@ class PlanInput:
     # (kind, record values, twin values, record's last update, twin's) -> TwinOutcome (twins.reconcile; None:
     # every difference between twins is a conflict)
     reconcile: Callable[..., TwinOutcome] | None = None
+    # Placing records that have an address and no point: (record values) -> the point the geocoding step found
+    # for that address before planning (a look-up in a table built from the store's cache and the geocoder;
+    # None: not placed); `placed` the points the service placed itself, which it may move when the address
+    # changes (a member's pin is never moved), `moved` those of them whose address changed since they were
+    # placed; `address_fields` the fields that say where the record is.
+    place_of: Callable[[Values], GeoPoint | None] | None = None
+    placed: dict[str, tuple[float, float]] = field(default_factory=dict)
+    moved: frozenset[str] = frozenset()
+    address_fields: tuple[str, ...] = ()
 
 
 # ---- actions -------------------------------------------------------------------------------------------
@@ -144,6 +164,16 @@ class LinkEntry(Action):
     remote_id: str
     snapshot: Values
     clear_pending: bool = False
+
+
+@dataclass(frozen=True)
+class PlaceRecord(Action):
+    """A record with an address and no point gets one (origin "geocoder" in its history)."""
+
+    latitude: float
+    longitude: float
+    precision: str
+    note: str
 
 
 @dataclass(frozen=True)

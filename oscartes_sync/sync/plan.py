@@ -8,7 +8,7 @@ anything is decided:
   3. collect_changes     what each instance changed since the last sync, and what it deleted
   4. guard_blanking      a field emptied in too many entries at once is a renamed field: not propagated
   5. guard_deletions     a deletion propagates only if nothing changed elsewhere, and within the limit
-  6. settle_records      per record: finish a deletion, bring a record back, delete, or merge and write
+  6. settle_records      per record: finish a deletion, bring a record back, delete, or merge, place and write
 
 Everything the planner needs arrives in `PlanInput` as plain values, the duplicate matcher and the commune
 look-up included: nothing here imports a target, the store, an HTTP library, reference data or a clock.
@@ -25,8 +25,8 @@ from typing import Any, Protocol
 from .merge import merge_field
 from .model import (
     WRITTEN, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, LinkState, Observed, OpenConflict,
-    Plan, PlanInput, RecordState, ResurrectRecord, ReviewDuplicate, TombstoneRecord, TwinOutcome, UpdateEntry,
-    UpdateRecord, Values,
+    PlaceRecord, Plan, PlanInput, RecordState, ResurrectRecord, ReviewDuplicate, TombstoneRecord, TwinOutcome,
+    UpdateEntry, UpdateRecord, Values,
 )
 
 MISSING = object()
@@ -346,6 +346,7 @@ def settle_records(st: PlanState) -> None:
         observed = {inst: obs for inst in st.ok if (obs := st.observed(rid, inst)) is not None}
         merged = _merge(st, rec, observed)
         _record_merge(st, rec, merged, observed)
+        _place(st, rec, merged)
         _write_instances(st, rec, merged)
 
 
@@ -448,12 +449,12 @@ def _record_merge(st: PlanState, rec: RecordState, merged: Merged, observed: dic
     if rid in st.created_at:  # the record made in pass 2 gets its merged fields
         i = st.created_at[rid]
         a = st.out.actions[i]
-        st.out.actions[i] = CreateRecord(rid, a.kind, merged.values, a.instance, a.remote_id, a.snapshot, a.author,
-                                         note)
+        st.out.actions[i] = CreateRecord(rid, a.kind, dict(merged.values), a.instance, a.remote_id, a.snapshot,
+                                         a.author, note)
     elif merged.values != rec.fields or note:  # edits merged, or a twin's values kept in the history
         editors = sorted({f"{observed[i].user}@{i}" if observed.get(i) and observed[i].user else i
                           for i in merged.origins})
-        st.out.add(UpdateRecord(rid, merged.values, ",".join(sorted(merged.origins)) or "store",
+        st.out.add(UpdateRecord(rid, dict(merged.values), ",".join(sorted(merged.origins)) or "store",
                                 ",".join(editors) or "store", note))
 
 
@@ -517,6 +518,27 @@ def _update_or_refresh(st: PlanState, rid: str, inst: str, link: LinkState, obs:
         if written or kept:
             snap[WRITTEN] = {**written, **kept}
         st.out.add(LinkEntry(rid, inst, obs.remote_id, snap, clear_pending=bool(link.pending)))
+
+
+def _place(st: PlanState, rec: RecordState, m: Merged) -> None:
+    """A record with an address and no point gets the point found for its address (written to every wiki with
+    the rest). A point the service placed moves with the address; a member's pin is never touched."""
+    inp, v = st.inp, m.values
+    synced = {f for i in inp.instances for f in inp.fields_by_instance.get(i, ())}
+    if inp.place_of is None or not {"latitude", "longitude"} <= synced or {"latitude", "longitude"} & m.conflicts:
+        return
+    lat, lon = v.get("latitude"), v.get("longitude")
+    if lat is not None or lon is not None:
+        ours = inp.placed.get(rec.id) == (lat, lon)
+        moved = rec.id in inp.moved or any(v.get(f) != rec.fields.get(f) for f in inp.address_fields)
+        if not (ours and moved and (lat, lon) == (rec.fields.get("latitude"), rec.fields.get("longitude"))):
+            return  # a member's pin (or half of one), or our point of an address that did not move
+    point = inp.place_of(v)
+    if point is None or (point.latitude, point.longitude) == (lat, lon):
+        return
+    v["latitude"], v["longitude"] = point.latitude, point.longitude
+    st.out.add(PlaceRecord(rec.id, point.latitude, point.longitude, point.precision, point.note))
+    st.out.note("info", "geocoder", rec.id, point.note)
 
 
 def _derive_insee(merged: Values, before: Values, conflicts: set[str], inp: PlanInput) -> None:
