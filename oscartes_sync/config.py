@@ -65,6 +65,23 @@ class ImagesConfig(_Strict):
     max_bytes: int = Field(2_000_000, ge=10_000, le=50_000_000)  # a larger file is refused and named in the report
 
 
+class CalendarConfig(_Strict):
+    """The shared calendar of events and its iCalendar feed (issue 19)."""
+
+    timezone: str = "Europe/Paris"  # a start or end typed without a time zone is read in this one
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Europe/Paris)") from None
+        return v
+
+
 class GeocodingConfig(_Strict):
     """Placing records that have an address and no point (issue 19). Off by default: the national service
     is called only when a coordinator turns it on."""
@@ -138,6 +155,7 @@ class NextcloudConfig(_Strict):
     addressbook: str = "oscartes"
     exports_folder: str = "OSCARTES/Donnees-ouvertes"
     articles_folder: str = "OSCARTES/Base-de-connaissances"
+    calendar: str = "oscartes-agenda"  # the events' calendar, shared read-only with the group
 
     _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
@@ -150,6 +168,7 @@ class Config(_Strict):
     publish: PublishConfig = PublishConfig()
     images: ImagesConfig = ImagesConfig()
     geocoding: GeocodingConfig = GeocodingConfig()
+    calendar: CalendarConfig = CalendarConfig()
     wiki: list[WikiConfig] = Field(default_factory=list)
     nextcloud: list[NextcloudConfig] = Field(default_factory=list)
     base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder

@@ -33,6 +33,7 @@ from ..records import KINDS
 from ..store import Store
 from ..sync.files import state_key as files_state_key
 from ..sync.geocoding import placed_points
+from .calendar import FEED_FILE, Events, build_events, feed_url
 from ..sync.model import Notice
 from ..targets.base import EntryError
 from ..targets.nextcloud import BadFileName, NextcloudClient, PreconditionFailed
@@ -248,8 +249,9 @@ def picture_urls(cfg: Config, store: Store) -> dict[str, str]:
     return out
 
 
-def build_exports(cfg: Config, store: Store) -> Exports:
-    """The export files for the store as it is now (the same bytes for every Nextcloud)."""
+def build_exports(cfg: Config, store: Store, events: Events | None = None) -> Exports:
+    """The export files for the store as it is now (the same bytes for every Nextcloud); `events` (the calendar's
+    objects, publish/calendar.py) gives the iCalendar feed of the events."""
     out = Exports()
     lists = {k: v["values"] for k, v in load_lists().items()}
     all_records = store.records()
@@ -277,6 +279,9 @@ def build_exports(cfg: Config, store: Store) -> Exports:
             structures = _structures(cfg, rows, store.updated_at("actor"), out)
             if structures is not None:
                 out.files["structures-data-inclusion.json"] = structures
+    events = events if events is not None else build_events(cfg, store)
+    if events.feed:  # events left out of it are named by the calendar's sync, once per Nextcloud
+        out.files[FEED_FILE] = events.feed
     out.files["LICENCE.txt"] = _licence_text(cfg, sorted(out.files))
     return out
 
@@ -386,6 +391,8 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
         try:
             state["link"] = client.share_public_link(folder)
             notice("info", f"open-data exports published at {state['link']}")
+            if FEED_FILE in exports.files:
+                notice("info", f"events' calendar feed (iCalendar) at {feed_url(state['link'])}")
         except EntryError as exc:
             notice("attention", f"public link of {folder!r} not created: {exc.message}")
     out.link = state.get("link")
@@ -397,6 +404,8 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
 def _content_type(name: str) -> str:
     if name.endswith(".csv"):
         return "text/csv; charset=utf-8"
+    if name.endswith(".ics"):
+        return "text/calendar; charset=utf-8"
     if name.endswith(".geojson"):
         return "application/geo+json"
     if name.endswith(".json"):

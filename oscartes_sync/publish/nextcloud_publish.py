@@ -1,4 +1,5 @@
-"""What `sync` publishes to each Nextcloud: the shared address book and the open-data exports.
+"""What `sync` publishes to each Nextcloud: the shared address book, the open-data exports (with the events'
+iCalendar feed) and the events' shared calendar.
 
 `publish_nextclouds(cfg, store)` goes through the `[[nextcloud]]` instances one after the other. An instance
 whose secret is missing, whose app password is refused (401, or the brute-force 429) or whose server fails is
@@ -21,6 +22,7 @@ from ..sync.model import Notice
 from ..targets.base import AuthError, TargetError, TerminalError
 from ..targets.nextcloud import NextcloudClient
 from .addressbook import CardContext, sync_addressbook
+from .calendar import build_events, sync_calendar
 from .exports import build_exports, sync_exports
 from .nc_articles import known_articles, read_articles
 
@@ -48,7 +50,8 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
     if not cfg.nextcloud:
         return result
     ctx = CardContext.from_store(cfg, store)
-    exports = build_exports(cfg, store)
+    events = build_events(cfg, store)
+    exports = build_exports(cfg, store, events)
     for nc in cfg.nextcloud:
         client = (clients or {}).get(nc.name) or nextcloud_client(nc)
         if isinstance(client, str):
@@ -87,6 +90,20 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                 raise
             except TargetError as exc:
                 errors.append(f"exports not published: {exc.message}")
+            if "event" in cfg.sync.kinds or events.objects:
+                try:
+                    cal = sync_calendar(client, nc, cfg, store, events, dry_run=dry_run)
+                    result.notices += cal.notices
+                    writes += cal.writes
+                    if cal.error:
+                        errors.append(cal.error)
+                    if dry_run and cal.planned:
+                        result.notices.append(Notice("info", nc.name, None,
+                                                     f"dry run: would write {cal.planned} calendar events"))
+                except TerminalError:
+                    raise
+                except TargetError as exc:
+                    errors.append(f"calendar not synced: {exc.message}")
             got = read_articles(client, nc, store, dry_run=dry_run, clock=clock)
             result.notices += got.notices
             if got.error:

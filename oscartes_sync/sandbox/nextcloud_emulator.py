@@ -29,7 +29,9 @@ Faithful to the contract recorded in ``shared/nextcloud-contract`` (README + fix
   ``bruteforce_after`` failed logins from one address, every request from it gets 429 (``reset_bruteforce``).
 * Public links: ``/s/<token>/download`` → 303 to ``/public.php/dav/files/<token>``, which serves the file.
 
-Not emulated: CalDAV, chunked uploads, COPY, trash bin, share updates/passwords, jCard, addressbook-query,
+* CalDAV (``/remote.php/dav/calendars/<user>/...``): in ``nextcloud_caldav``.
+
+Not emulated: chunked uploads, COPY, trash bin, share updates/passwords, jCard, addressbook-query,
 account provisioning writes. Approximations: vCard 3.0 ↔ 4.0 conversion only rewrites VERSION and adds a
 PRODID (enough for simple cards); the lockout answer of non-DAV routes reuses the DAV XML body.
 
@@ -70,7 +72,7 @@ VERSION = {"major": 34, "minor": 0, "micro": 1, "string": "34.0.1", "edition": "
 
 D, S, OC, NC = "DAV:", "http://sabredav.org/ns", "http://owncloud.org/ns", "http://nextcloud.org/ns"
 CARD, CS = "urn:ietf:params:xml:ns:carddav", "http://calendarserver.org/ns/"
-PREFIXES = {D: "d", S: "s", CARD: "card", OC: "oc", NC: "nc", CS: "cs"}
+PREFIXES = {D: "d", S: "s", CARD: "card", OC: "oc", NC: "nc", CS: "cs", "urn:ietf:params:xml:ns:caldav": "cal"}
 SYNC_PREFIX = "http://sabre.io/ns/sync/"
 PRODID = "PRODID:-//Sabre//Sabre VObject 4.5.6//EN"
 
@@ -345,7 +347,8 @@ def multistatus(responses: list[tuple[str, Any]], sync_token: str | None = None)
     ns = _NS()
     parts = ['<?xml version="1.0"?>\n<d:multistatus xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" '
              'xmlns:card="urn:ietf:params:xml:ns:carddav" xmlns:oc="http://owncloud.org/ns" '
-             'xmlns:nc="http://nextcloud.org/ns" xmlns:cs="http://calendarserver.org/ns/">']
+             'xmlns:nc="http://nextcloud.org/ns" xmlns:cs="http://calendarserver.org/ns/" '
+             'xmlns:cal="urn:ietf:params:xml:ns:caldav">']
     for href, body in responses:
         parts.append(f"<d:response><d:href>{escape(href)}</d:href>")
         if isinstance(body, int):
@@ -420,6 +423,8 @@ class NextcloudEmulator(RequestRecorder):
         self._next_card_id = 1
         self._next_share_id = 1
         self._system_book = Book("system", SYSTEM_BOOK, "Accounts", synctoken=1)
+        from .nextcloud_caldav import CalDav  # imports this module: late import
+        self.caldav = CalDav(self)
 
     # ------------------------------------------------------------------ clock, ids
     def _ts(self) -> int:
@@ -656,6 +661,8 @@ class NextcloudEmulator(RequestRecorder):
                 return self._files(ctx, parts[1], tuple(parts[2:]))
             if parts[0] == "addressbooks" and len(parts) >= 3 and parts[1] == "users":
                 return self._carddav(ctx, parts[2], parts[3:])
+            if parts[0] == "calendars" and len(parts) >= 2:
+                return self.caldav.handle(ctx, parts[1], parts[2:])
         raise DavError(501, "Sabre\\DAV\\Exception\\NotImplemented", "not emulated: " + "/".join(parts[:2]))
 
     def _dav_principal(self, ctx: Ctx, parts: list[str]) -> Response:

@@ -556,24 +556,29 @@ class NextcloudClient:
     def sync_collection(self, book: str, token: str | None, *, limit: int | None = None) -> SyncResult:
         """Changes since `token` (None or "" = everything), following the server's pages (507 entries).
         Raises SyncTokenInvalid when the server refuses the token or answers with an older one."""
+        return self._sync_report(self.book_url(book), "addressbook", f"addressbook {book}", "card", token, limit)
+
+    def _sync_report(self, url: str, family: str, what: str, item: str, token: str | None,
+                     limit: int | None) -> SyncResult:
+        """RFC 6578 sync-collection on the collection at `url` (an address book or a calendar, contract §4, §5)."""
         sent_number = _token_number(token)
         changed: dict[str, str] = {}
         removed: dict[str, None] = {}
         current = token or ""
-        book_path = unquote(urlsplit(self.book_url(book)).path)
+        book_path = unquote(urlsplit(url).path)
         limit_xml = f"<d:limit><d:nresults>{int(limit)}</d:nresults></d:limit>" if limit else ""
         for _ in range(MAX_SYNC_PAGES):
             body = ('<?xml version="1.0" encoding="utf-8"?>\n<d:sync-collection xmlns:d="DAV:">'
                     f"<d:sync-token>{escape(current)}</d:sync-token><d:sync-level>1</d:sync-level>{limit_xml}"
                     "<d:prop><d:getetag/></d:prop></d:sync-collection>")
-            resp = self._send("REPORT", self.book_url(book), family="addressbook",
+            resp = self._send("REPORT", url, family=family,
                               headers={"Content-Type": "application/xml; charset=utf-8"}, data=body)
             if resp.status_code == 403 and "valid-sync-token" in resp.text:
-                raise self._err(SyncTokenInvalid, f"REPORT addressbook {book}: the server no longer knows the "
+                raise self._err(SyncTokenInvalid, f"REPORT {what}: the server no longer knows the "
                                                   "sync token; a full resync is needed")
             if resp.status_code == 404:
-                raise self._err(NotFound, f"REPORT addressbook {book}: the address book does not exist")
-            root = self._multistatus(resp, f"REPORT addressbook {book}")
+                raise self._err(NotFound, f"REPORT {what}: the collection does not exist")
+            root = self._multistatus(resp, f"REPORT {what}")
             more = False
             for response in root.findall(f"{{{D}}}response"):
                 href = _text(response.find(f"{{{D}}}href")) or ""
@@ -590,23 +595,23 @@ class NextcloudClient:
                     if "200" in (propstat.findtext(f"{{{D}}}status") or ""):
                         etag = _etag(propstat.findtext(f"{{{D}}}prop/{{{D}}}getetag"))
                 if etag is None:
-                    raise self._err(ListingFailed, f"REPORT addressbook {book}: a changed card has no ETag")
+                    raise self._err(ListingFailed, f"REPORT {what}: a changed {item} has no ETag")
                 removed.pop(href, None)
                 changed[href] = etag
             new_token = (root.findtext(f"{{{D}}}sync-token") or "").strip()
             if not new_token:
-                raise self._err(ListingFailed, f"REPORT addressbook {book}: the answer has no sync token")
+                raise self._err(ListingFailed, f"REPORT {what}: the answer has no sync token")
             if not more:
                 got = _token_number(new_token)
                 if sent_number is not None and got is not None and got < sent_number:
                     # The server silently accepts unknown future tokens (contract §4): the book was re-created.
-                    raise self._err(SyncTokenInvalid, f"REPORT addressbook {book}: the sync token is newer than "
-                                                      "the address book (re-created?); a full resync is needed")
+                    raise self._err(SyncTokenInvalid, f"REPORT {what}: the sync token is newer than "
+                                                      "the collection (re-created?); a full resync is needed")
                 return SyncResult(new_token, list(changed.items()), list(removed))
             if new_token == current:
-                raise self._err(ListingFailed, f"REPORT addressbook {book}: paging does not progress")
+                raise self._err(ListingFailed, f"REPORT {what}: paging does not progress")
             current = new_token
-        raise self._err(ListingFailed, f"REPORT addressbook {book}: too many pages")
+        raise self._err(ListingFailed, f"REPORT {what}: too many pages")
 
     def multiget(self, book: str, hrefs: Iterable[str], *, version: str | None = None,
                  chunk: int = 200) -> dict[str, tuple[str, str | None]]:
@@ -712,6 +717,76 @@ class NextcloudClient:
                           headers={"Content-Type": "application/xml; charset=utf-8"}, data=body)
         if resp.status_code not in (200, 204):
             raise self._fail(resp, f"POST share {family}")
+
+    # ------------------------------------------------------------------ CalDAV (contract §5)
+    def calendar_url(self, calendar: str, event: str | None = None) -> str:
+        url = f"{self.base}remote.php/dav/calendars/{_seg(self.user)}/{_seg(calendar)}/"
+        return url + _seg(event) if event else url
+
+    def event_href(self, calendar: str, uid: str) -> str:
+        return urlsplit(self.calendar_url(calendar, f"{uid}.ics")).path
+
+    def ensure_calendar(self, calendar: str, displayname: str, description: str | None = None) -> bool:
+        """Create a VEVENT calendar (MKCALENDAR); False when it already exists."""
+        if check_name(calendar):
+            raise self._err(BadFileName, f"calendar name refused before sending ({calendar!r})")
+        desc = f"<cal:calendar-description>{escape(description)}</cal:calendar-description>" if description else ""
+        body = ('<?xml version="1.0" encoding="utf-8"?>\n<cal:mkcalendar xmlns:d="DAV:" '
+                'xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>'
+                f"<d:displayname>{escape(displayname)}</d:displayname>{desc}<cal:supported-calendar-component-set>"
+                '<cal:comp name="VEVENT"/></cal:supported-calendar-component-set></d:prop></d:set></cal:mkcalendar>')
+        resp = self._send("MKCALENDAR", self.calendar_url(calendar), family="calendar",
+                          headers={"Content-Type": "application/xml; charset=utf-8"}, data=body)
+        if resp.status_code == 201:
+            return True
+        if resp.status_code == 405:
+            return False
+        raise self._fail(resp, f"MKCALENDAR {calendar}", entry=False)
+
+    def sync_calendar(self, calendar: str, token: str | None) -> SyncResult:
+        """Changes of a calendar since `token` (sync-collection, identical to CardDAV: contract §5)."""
+        return self._sync_report(self.calendar_url(calendar), "calendar", f"calendar {calendar}", "event", token,
+                                 None)
+
+    def put_event(self, calendar: str, uid: str, ical_text: str, *, etag: str | None = None) -> str | None:
+        """Create (If-None-Match: *) or, with `etag`, update (If-Match) the event `{uid}.ics`; the new ETag.
+        A stale ETag raises PreconditionFailed (412), the server's refusals EntryError (400, 403, 415)."""
+        headers = {"Content-Type": "text/calendar; charset=utf-8"}
+        headers["If-Match" if etag else "If-None-Match"] = _quoted(etag) if etag else "*"
+        resp = self._send("PUT", self.calendar_url(calendar, f"{uid}.ics"), family="calendar", headers=headers,
+                          data=ical_text)
+        if resp.status_code not in (201, 204):
+            raise self._fail(resp, f"PUT event {uid}")
+        return _etag(resp.headers.get("ETag"))
+
+    def delete_event(self, calendar: str, uid: str, *, etag: str | None = None) -> bool:
+        headers = {"If-Match": _quoted(etag)} if etag else None
+        resp = self._send("DELETE", self.calendar_url(calendar, f"{uid}.ics"), family="calendar", headers=headers)
+        if resp.status_code in (200, 204):
+            return True
+        if resp.status_code == 404:
+            return False
+        raise self._fail(resp, f"DELETE event {uid}")
+
+    def get_event(self, calendar: str, uid: str) -> tuple[str, str | None] | None:
+        resp = self._send("GET", self.calendar_url(calendar, f"{uid}.ics"), family="calendar")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._fail(resp, f"GET event {uid}")
+        return resp.content.decode("utf-8", "replace"), _etag(resp.headers.get("ETag"))
+
+    def share_calendar_with_group(self, calendar: str, group: str, *, read_only: bool = True) -> None:
+        """DAV `oc:share` POST on the calendar; the group's principal encoded as Nextcloud encodes it (`+` for a
+        space, the rest percent-encoded), the only form that reaches its members (contract §8)."""
+        rw = "" if read_only else "<oc:read-write/>"
+        body = ('<?xml version="1.0" encoding="utf-8"?>\n<oc:share xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+                f"<oc:set><d:href>principal:principals/groups/{escape(quote_plus(group))}</d:href>{rw}</oc:set>"
+                "</oc:share>")
+        resp = self._send("POST", self.calendar_url(calendar), family="calendar",
+                          headers={"Content-Type": "application/xml; charset=utf-8"}, data=body)
+        if resp.status_code not in (200, 204):
+            raise self._fail(resp, f"POST share calendar {calendar}")
 
     # ------------------------------------------------------------------ OCS
     def _ocs(self, method: str, route: str, *, params: dict[str, str] | None = None,

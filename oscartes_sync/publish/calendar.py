@@ -1,0 +1,342 @@
+"""The events in a calendar (issue 19 part 3): one VEVENT per event record in a CalDAV calendar of each Nextcloud,
+shared read-only with the network's group, and the same events as an iCalendar feed among the open-data files.
+
+An event's UID is its record id, so a client that subscribed keeps its events across runs. Times typed without a
+time zone are read in `[calendar] timezone` (Europe/Paris) and written with that TZID and its VTIMEZONE; times
+with an offset are written in UTC; dates alone are all-day events (DTEND the day after the last day, RFC 5545).
+DTSTAMP is the record's last change, so the same record always gives the same bytes: an event is written only
+when its content hash changed (DECISIONS §13). A no-op run costs one sync-collection REPORT on the calendar
+(§14). An event that cannot be put in a calendar (no start, an end before its start) is left out with a line in
+the report; if an earlier version was published, it stays until the record is fixed (nothing half-written).
+
+The calendar is owned by the service account and shared with the group once (remembered in the store's state),
+by `share_calendar` alone, the one place to change how a share is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from bs4 import BeautifulSoup
+from icalendar import Calendar, Event
+
+from ..config import Config, NextcloudConfig
+from ..hashing import content_hash
+from ..store import Store
+from ..sync.model import Notice
+from ..targets.base import EntryError, TerminalError
+from ..targets.nextcloud import NextcloudClient, NotFound, PreconditionFailed, SyncTokenInvalid
+from ..templates import load_lists
+
+PRODID = "-//OSCARTES//oscartes-sync//FR"
+CALENDAR_NAME = "OSCARTES — agenda des événements"
+CALENDAR_DESCRIPTION = ("Événements des acteurs du réseau, tenus à jour par oscartes-sync depuis les wikis. "
+                        "Lecture seule : proposez vos événements dans le wiki de votre réseau.")
+FEED_FILE = "evenements.ics"
+
+
+def state_key(instance: str) -> str:
+    return f"nextcloud:{instance}:calendar"
+
+
+def feed_url(folder_link: str) -> str:
+    """Where a calendar client subscribes to the feed: a file of a folder shared by public link is served at
+    public.php/dav/files/<token>/<name> (recorded: tests/contract/recorded/public_x1_file_in_shared_folder)."""
+    base, _, token = folder_link.rstrip("/").rpartition("/s/")
+    return f"{base.removesuffix('/index.php')}/public.php/dav/files/{token}/{FEED_FILE}"
+
+
+# ---------------------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What an event needs besides its record: the time zone, links to its entries, list labels, organisers'
+    names and each record's last change (DTSTAMP)."""
+
+    tz: ZoneInfo
+    wiki_urls: dict[str, str] = field(default_factory=dict)
+    remote_ids: dict[str, dict[str, str]] = field(default_factory=dict)
+    themes: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    stamps: dict[str, datetime] = field(default_factory=dict)
+
+    @classmethod
+    def from_store(cls, cfg: Config, store: Store) -> "EventContext":
+        urls = {w.name: w.url for w in cfg.wiki}
+        remote: dict[str, dict[str, str]] = {}
+        for link in store.links():
+            if link.instance in urls and link.remote_id:
+                remote.setdefault(link.record_id, {})[link.instance] = link.remote_id
+        themes = load_lists().get("ListeThemes", {}).get("values", {})
+        names = {r.id: r.fields.get("name") or r.id for r in store.records()}
+        return cls(ZoneInfo(cfg.calendar.timezone), urls, remote, themes, names, store.updated_at("event"))
+
+    def entry_urls(self, record_id: str) -> list[str]:
+        ids = self.remote_ids.get(record_id, {})
+        return [f"{url}?{ids[name]}" for name, url in self.wiki_urls.items() if ids.get(name)]
+
+
+def _moment(value: Any, tz: ZoneInfo) -> date | datetime:
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return date.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _text(html_text: Any) -> str:
+    """A long text's HTML as the plain text a calendar shows: one line per paragraph or list item."""
+    soup = BeautifulSoup(str(html_text or ""), "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for block in soup.find_all(["p", "li", "h2", "h3", "h4", "blockquote", "pre"]):
+        block.append("\n")
+    return "\n".join(" ".join(line.split()) for line in soup.get_text().splitlines() if line.strip())
+
+
+def build_event(record_id: str, fields: dict[str, Any], ctx: EventContext) -> tuple[Event | None, str | None]:
+    """The VEVENT of one event record, or why it cannot be one."""
+    if not fields.get("start"):
+        return None, "it has no start date"
+    try:
+        start = _moment(fields["start"], ctx.tz)
+        end = _moment(fields["end"], ctx.tz) if fields.get("end") else None
+    except ValueError:
+        return None, "its start or end is not a date"
+    if isinstance(start, datetime):
+        if isinstance(end, date) and not isinstance(end, datetime):
+            end = datetime.combine(end + timedelta(days=1), time(0), ctx.tz)  # the whole last day
+        if end is not None and end < start:
+            return None, f"its end ({fields['end']}) is before its start ({fields['start']})"
+    else:
+        last = end.astimezone(ctx.tz).date() if isinstance(end, datetime) else end
+        if last is not None and last < start:
+            return None, f"its end ({fields['end']}) is before its start ({fields['start']})"
+        end = (last or start) + timedelta(days=1)  # DTEND of an all-day event is exclusive
+    ev = Event()
+    ev.add("uid", record_id)
+    stamp = ctx.stamps.get(record_id) or datetime(2000, 1, 1, tzinfo=timezone.utc)
+    ev.add("dtstamp", stamp.astimezone(timezone.utc).replace(microsecond=0))
+    ev.add("dtstart", start)
+    if end is not None:
+        ev.add("dtend", end)
+    ev.add("summary", str(fields.get("name") or "Événement"))
+    links = ctx.entry_urls(record_id)
+    description = "\n\n".join(p for p in (_text(fields.get("description")),
+                                          "\n".join(links) if links else "") if p)
+    if description:
+        ev.add("description", description)
+    location = ", ".join(str(fields[f]) for f in ("place", "commune") if fields.get(f))
+    if location:
+        ev.add("location", location)
+    lat, lon = fields.get("latitude"), fields.get("longitude")
+    if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+        ev.add("geo", (float(lat), float(lon)))
+    url = fields.get("link") or (links[0] if links else None)
+    if url:
+        ev.add("url", str(url))
+    themes = [ctx.themes.get(k, k) for k in fields.get("themes") or []]
+    if themes:
+        ev.add("categories", themes)
+    organisers = [ctx.names[r] for r in fields.get("organisers") or [] if r in ctx.names]
+    if organisers:
+        ev.add("comment", "Organisé par " + ", ".join(organisers))
+    return ev, None
+
+
+def _calendar(events: list[Event], name: str | None = None, tz: str | None = None) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if name:
+        cal.add("x-wr-calname", name)
+    if tz:
+        cal.add("x-wr-timezone", tz)
+    for ev in events:
+        cal.add_component(ev)
+    cal.add_missing_timezones()  # a VTIMEZONE for every TZID used (RFC 5545 §3.6.5)
+    return cal.to_ical()
+
+
+@dataclass
+class Events:
+    """Every event record as a calendar object (record id -> iCalendar text), and the ones left out."""
+
+    objects: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # record id -> why it is not in the calendar
+    names: dict[str, str] = field(default_factory=dict)
+    feed: bytes = b""
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [(rid, f"event {self.names.get(rid, rid)!r} left out of the calendar: {why}")
+                for rid, why in sorted(self.refused.items())]
+
+
+def build_events(cfg: Config, store: Store, ctx: EventContext | None = None) -> Events:
+    ctx = ctx or EventContext.from_store(cfg, store)
+    out = Events()
+    built: list[tuple[str, Event]] = []
+    for rec in store.records("event"):
+        out.names[rec.id] = str(rec.fields.get("name") or rec.id)
+        ev, why = build_event(rec.id, rec.fields, ctx)
+        if ev is None:
+            out.refused[rec.id] = why or "invalid"
+            continue
+        out.objects[rec.id] = _calendar([ev]).decode("utf-8")
+        built.append((str(rec.fields.get("start")), ev))
+    if built or "event" in cfg.sync.kinds:
+        out.feed = _calendar([ev for _, ev in sorted(built, key=lambda x: (x[0], str(x[1]["uid"])))],
+                             CALENDAR_NAME, cfg.calendar.timezone)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- CalDAV
+
+
+@dataclass
+class CalendarOutcome:
+    writes: int = 0
+    planned: int = 0
+    notices: list[Notice] = field(default_factory=list)
+    error: str | None = None
+
+
+def _fresh(calendar: str) -> dict[str, Any]:
+    return {"calendar": calendar, "shared_with": None, "token": None, "events": {}}
+
+
+def load_state(store: Store, nc: NextcloudConfig) -> dict[str, Any]:
+    state = store.get_state(state_key(nc.name))
+    if not isinstance(state, dict) or state.get("calendar") != nc.calendar:
+        return _fresh(nc.calendar)
+    return {**_fresh(nc.calendar), **state}
+
+
+def share_calendar(client: NextcloudClient, nc: NextcloudConfig, calendar: str) -> None:
+    """Share the calendar read-only with the network's group. The one place a calendar share is made: the
+    address book's share (nc-share: reading oc:invite first, the share rate limit) is meant to take its place."""
+    client.share_calendar_with_group(calendar, nc.group, read_only=True)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store, events: Events, *,
+                  dry_run: bool = False) -> CalendarOutcome:
+    """Bring the instance's calendar to `events`: create, restore (an event changed in Nextcloud), update and
+    delete only what differs; one sync-collection REPORT when nothing does."""
+    out = CalendarOutcome()
+    loaded = load_state(store, nc)
+    state = json.loads(json.dumps(loaded))
+    cal, mine = nc.calendar, state["events"]
+
+    def notice(level: str, message: str, rid: str | None = None) -> None:
+        out.notices.append(Notice(level, nc.name, rid, message))
+
+    for rid, message in events.problems():
+        notice("attention", message, rid)
+    if state["token"] is None and not dry_run:
+        client.ensure_calendar(cal, CALENDAR_NAME, CALENDAR_DESCRIPTION)
+    try:
+        changes = client.sync_calendar(cal, state["token"])
+    except (SyncTokenInvalid, NotFound) as exc:
+        if dry_run:
+            changes = None
+        else:
+            notice("info", f"calendar {cal!r}: {exc.message}; read again in full")
+            if isinstance(exc, NotFound):
+                client.ensure_calendar(cal, CALENDAR_NAME, CALENDAR_DESCRIPTION)
+                state.update(_fresh(cal))
+                mine = state["events"]
+            changes = client.sync_calendar(cal, None)
+    if changes is not None:
+        prefix = unquote(urlsplit(client.calendar_url(cal)).path)
+        seen: set[str] = set()
+        for href, etag in changes.changed:
+            rid = _rid(href, prefix)
+            if rid is None:
+                continue
+            seen.add(rid)
+            if rid in mine and mine[rid].get("etag") != etag:
+                notice("info", f"event {events.names.get(rid, rid)!r} was changed in Nextcloud: restored", rid)
+                mine[rid] = {"hash": None, "etag": etag}
+            elif rid not in mine:
+                mine[rid] = {"hash": None, "etag": etag}  # there already (a lost state): rewritten if it differs
+        for href in changes.removed:
+            rid = _rid(href, prefix)
+            if rid in mine:
+                del mine[rid]
+        if state["token"] is None:  # a full listing: what it does not show is not there
+            for rid in [r for r in mine if r not in seen]:
+                del mine[rid]
+        state["token"] = changes.new_token
+    for rid, text in sorted(events.objects.items()):
+        digest = _hash(text)
+        known = mine.get(rid)
+        if known and known.get("hash") == digest:
+            continue
+        if dry_run:
+            out.planned += 1
+            continue
+        try:
+            etag = client.put_event(cal, rid, text, etag=known.get("etag") if known else None)
+        except PreconditionFailed:
+            # stale If-Match (changed meanwhile) or If-None-Match on one that exists: never overwritten blind;
+            # the next run's REPORT gives its current ETag, then it is written
+            mine.pop(rid, None)
+            state["token"] = None  # the next run lists the calendar in full and learns its current ETag
+            notice("info", f"event {events.names.get(rid, rid)!r} changed in Nextcloud while it was written "
+                           "(HTTP 412): written next run", rid)
+            continue
+        except EntryError as exc:
+            notice("attention", f"event {events.names.get(rid, rid)!r} not written: {exc.message}", rid)
+            continue
+        mine[rid] = {"hash": digest, "etag": etag or hashlib.md5(text.encode("utf-8")).hexdigest()}
+        out.writes += 1
+    gone = sorted(r for r in mine if r not in events.objects and r not in events.refused)
+    limit = max(int(cfg.sync.max_delete_ratio * max(len(mine), 1)), cfg.sync.min_delete_count)
+    if len(gone) > limit:
+        notice("attention", f"event deletions refused: {len(gone)} of {len(mine)} events would go (limit {limit}); "
+                            f"nothing deleted in calendar {cal!r}")
+        gone = []
+    for rid in gone:
+        if dry_run:
+            out.planned += 1
+            continue
+        try:
+            client.delete_event(cal, rid, etag=mine[rid].get("etag"))
+        except PreconditionFailed:
+            mine[rid]["etag"] = None
+            notice("info", f"event {rid} changed in Nextcloud before its deletion: deleted next run", rid)
+            continue
+        del mine[rid]
+        out.writes += 1
+    if not dry_run and state["shared_with"] != nc.group:
+        try:
+            share_calendar(client, nc, cal)
+            state["shared_with"] = nc.group
+            notice("info", f"calendar {cal!r} shared read-only with group {nc.group!r}")
+        except TerminalError:
+            raise
+        except EntryError as exc:
+            out.error = f"calendar {cal!r} not shared with group {nc.group!r}: {exc.message}"
+    if not dry_run and content_hash(state) != content_hash(loaded):
+        store.set_state(state_key(nc.name), state)
+    return out
+
+
+def _rid(href: str, prefix: str) -> str | None:
+    path = unquote(urlsplit(href).path)
+    if not path.startswith(prefix) or not path.endswith(".ics"):
+        return None
+    return path[len(prefix):-len(".ics")] or None
