@@ -510,3 +510,38 @@ def sample_duplicate_pairs(seed: int = 7) -> list[tuple[str, str]]:
 def sample_records_bad(seed: int = 7) -> list[dict[str, str]]:
     """The bad values planted in the sample: wiki, entry title, YesWiki key, value, and why it is bad."""
     return [dict(b) for b in _sample(seed).bad]
+
+
+# ---- events, for the agenda and the shared calendar (issue 19) -----------------------------------------------
+
+_EVENTS = {
+    "polesnoe": [
+        ("Repair café de printemps", "2027-03-20T14:00:00", "2027-03-20T18:00:00", "Salle polyvalente, 2 place de la "
+         "Mairie", "Les Ulis", "economie-circulaire", "Apportez vos objets en panne : des bénévoles les réparent avec "
+         "vous."),
+        ("Fête des AMAP", "2027-06-19", "2027-06-19", "Parc de la Mairie, 10 rue de Paris", "Palaiseau",
+         "alimentation", "Marché des producteurs, ateliers cuisine et concert en fin de journée."),
+        ("Balade vélo des tiers-lieux", "2027-05-08T09:30:00", "2027-05-08T16:00:00", "Départ : 1 place du Marché",
+         "Orsay", "mobilite", "Une boucle de 25 km pour découvrir trois tiers-lieux du plateau."),
+    ],
+    "tel": [
+        ("Forum des solidarités", "2027-09-11", "2027-09-12", "Gymnase, 4 avenue de la Résistance", "Évry-Courcouronnes",
+         "solidarite", "Deux jours pour rencontrer les associations solidaires du territoire."),
+        ("Atelier compost", "2027-04-03T10:00:00+02:00", "2027-04-03T12:00:00+02:00", "Jardin partagé, chemin du "
+         "Moulin", "Ris-Orangis", "biodiversite", "Apprendre à composter en pied d'immeuble."),
+        # typed backwards by a member: left out of the calendar, named in the report
+        ("Réunion du collectif énergie", "2027-02-10T20:00:00", "2027-02-10T18:00:00", "Maison des associations, 12 rue "
+         "Jean Jaurès", "Grigny", "energie", "Point d'étape du projet de centrale solaire citoyenne."),
+    ],
+}
+
+
+def sample_events() -> dict[str, list[dict[str, str]]]:
+    """Raw event entries per demo wiki, with no pin on the map (the geocoder places them from their place)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for wiki, rows in _EVENTS.items():
+        out[wiki] = [{"bf_titre": title, "bf_description": f"<p>{text}</p>", "bf_date_debut_evenement": start,
+                      "bf_date_fin_evenement": end, "bf_lieu": place, "bf_ville": commune,
+                      "checkboxListeThemes": theme, "bf_site_internet": ""}
+                     for title, start, end, place, commune, theme, text in rows]
+    return out

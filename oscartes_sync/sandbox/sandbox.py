@@ -65,15 +65,16 @@ class SandboxWiki:
             raise RuntimeError(f"sandbox create failed on {self.name}: {r.status_code} {r.text[:200]}")
         return r.json()["success"].split("?", 1)[1]
 
-    def member_edit(self, entry_id: str, changes: dict[str, str], session: requests.Session | None = None) -> None:
+    def member_edit(self, entry_id: str, changes: dict[str, str], session: requests.Session | None = None,
+                    files: dict[str, tuple[str, bytes, str]] | None = None) -> None:
         """A member edits an entry through the wiki's web form: title + fields shown, as a browser posts them
-        (the form re-sends every field it shows, the map included)."""
+        (the form re-sends every field it shows, the map included); `files` are the files picked in it."""
         current = self.read(entry_id)
         form = {k: v for k, v in current.items() if isinstance(v, str) and (k.startswith(("bf_", "checkbox", "liste")))}
         form.update(changes)
         form["antispam"] = "1"
         s = session or self.member_session()
-        r = s.post(f"{self.url}?{entry_id}/edit", data=form, allow_redirects=False)
+        r = s.post(f"{self.url}?{entry_id}/edit", data=form, files=files or None, allow_redirects=False)
         if r.status_code != 302:
             raise RuntimeError(f"sandbox edit failed on {self.name}: {r.status_code}")
 
@@ -81,12 +82,7 @@ class SandboxWiki:
                       session: requests.Session | None = None) -> str:
         """A member picks a file for an image field in the entry's web form (multipart, the other fields as
         they are); returns the name the wiki stored it under."""
-        current = self.read(entry_id)
-        s = session or self.member_session()
-        r = s.post(f"{self.url}?{entry_id}/edit", data={"bf_titre": current.get("bf_titre", ""), "antispam": "1"},
-                   files={key: (filename, data, content_type)}, allow_redirects=False)
-        if r.status_code != 302:
-            raise RuntimeError(f"sandbox upload failed on {self.name}: {r.status_code}")
+        self.member_edit(entry_id, {}, session, files={key: (filename, data, content_type)})
         return self.read(entry_id).get(key, "")
 
     def member_delete(self, entry_id: str) -> None:
