@@ -33,7 +33,7 @@ from ..store import Store
 from ..sync.model import Notice
 from ..targets.base import EntryError, TerminalError
 from ..targets.nextcloud import NextcloudClient, NotFound, PreconditionFailed, SyncTokenInvalid
-from ..templates import load_lists
+from .addressbook import CardContext
 
 PRODID = "-//OSCARTES//oscartes-sync//FR"
 CALENDAR_NAME = "OSCARTES — agenda des événements"
@@ -58,30 +58,26 @@ def feed_url(folder_link: str) -> str:
 
 @dataclass(frozen=True)
 class EventContext:
-    """What an event needs besides its record: the time zone, links to its entries, list labels, organisers'
-    names and each record's last change (DTSTAMP)."""
+    """What an event needs besides its record: the time zone, its entries' links and the list labels (the
+    address book's context), organisers' names and each record's last change (DTSTAMP)."""
 
     tz: ZoneInfo
-    wiki_urls: dict[str, str] = field(default_factory=dict)
-    remote_ids: dict[str, dict[str, str]] = field(default_factory=dict)
-    themes: dict[str, str] = field(default_factory=dict)
+    cards: CardContext = field(default_factory=lambda: CardContext({}, {}))
     names: dict[str, str] = field(default_factory=dict)
     stamps: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def from_store(cls, cfg: Config, store: Store) -> "EventContext":
-        urls = {w.name: w.url for w in cfg.wiki}
-        remote: dict[str, dict[str, str]] = {}
-        for link in store.links():
-            if link.instance in urls and link.remote_id:
-                remote.setdefault(link.record_id, {})[link.instance] = link.remote_id
-        themes = load_lists().get("ListeThemes", {}).get("values", {})
         names = {r.id: r.fields.get("name") or r.id for r in store.records()}
-        return cls(ZoneInfo(cfg.calendar.timezone), urls, remote, themes, names, store.updated_at("event"))
+        return cls(ZoneInfo(cfg.calendar.timezone), CardContext.from_store(cfg, store), names,
+                   store.updated_at("event"))
 
     def entry_urls(self, record_id: str) -> list[str]:
-        ids = self.remote_ids.get(record_id, {})
-        return [f"{url}?{ids[name]}" for name, url in self.wiki_urls.items() if ids.get(name)]
+        return self.cards.entry_urls(record_id)
+
+    @property
+    def themes(self) -> dict[str, str]:
+        return self.cards.labels.get("ListeThemes", {})
 
 
 def _moment(value: Any, tz: ZoneInfo) -> date | datetime:
