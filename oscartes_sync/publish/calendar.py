@@ -9,8 +9,9 @@ when its content hash changed (DECISIONS §13). A no-op run costs one sync-colle
 (§14). An event that cannot be put in a calendar (no start, an end before its start) is left out with a line in
 the report; if an earlier version was published, it stays until the record is fixed (nothing half-written).
 
-The calendar is owned by the service account and shared with the group once (remembered in the store's state),
-by `share_calendar` alone, the one place to change how a share is made.
+The calendar is owned by the service account and shared read-only with the group the way the address book is
+(`dav_share.ensure_group_share`: once, only when its `oc:invite` lacks the share, the group's principal encoded as
+Nextcloud encodes it, the share rate limit respected), remembered in the store's state.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -31,9 +32,10 @@ from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..store import Store
 from ..sync.model import Notice
-from ..targets.base import EntryError, TerminalError
+from ..targets.base import EntryError
 from ..targets.nextcloud import NextcloudClient, NotFound, PreconditionFailed, SyncTokenInvalid
 from .addressbook import CardContext
+from .dav_share import ensure_group_share
 
 PRODID = "-//OSCARTES//oscartes-sync//FR"
 CALENDAR_NAME = "OSCARTES — agenda des événements"
@@ -207,7 +209,7 @@ class CalendarOutcome:
 
 
 def _fresh(calendar: str) -> dict[str, Any]:
-    return {"calendar": calendar, "shared_with": None, "token": None, "events": {}}
+    return {"calendar": calendar, "share": {}, "token": None, "events": {}}
 
 
 def load_state(store: Store, nc: NextcloudConfig) -> dict[str, Any]:
@@ -217,18 +219,12 @@ def load_state(store: Store, nc: NextcloudConfig) -> dict[str, Any]:
     return {**_fresh(nc.calendar), **state}
 
 
-def share_calendar(client: NextcloudClient, nc: NextcloudConfig, calendar: str) -> None:
-    """Share the calendar read-only with the network's group. The one place a calendar share is made: the
-    address book's share (nc-share: reading oc:invite first, the share rate limit) is meant to take its place."""
-    client.share_calendar_with_group(calendar, nc.group, read_only=True)
-
-
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store, events: Events, *,
-                  dry_run: bool = False) -> CalendarOutcome:
+                  dry_run: bool = False, clock: Callable[[], datetime] | None = None) -> CalendarOutcome:
     """Bring the instance's calendar to `events`: create, restore (an event changed in Nextcloud), update and
     delete only what differs; one sync-collection REPORT when nothing does."""
     out = CalendarOutcome()
@@ -317,15 +313,12 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
             continue
         del mine[rid]
         out.writes += 1
-    if not dry_run and state["shared_with"] != nc.group:
-        try:
-            share_calendar(client, nc, cal)
-            state["shared_with"] = nc.group
-            notice("info", f"calendar {cal!r} shared read-only with group {nc.group!r}")
-        except TerminalError:
-            raise
-        except EntryError as exc:
-            out.error = f"calendar {cal!r} not shared with group {nc.group!r}: {exc.message}"
+    if not dry_run or state["token"] is not None:  # a calendar that exists: shared with the group, once
+        got = ensure_group_share(client, client.calendar_url(cal), state["share"], what=f"calendar {cal!r}",
+                                 group=nc.group, now=(clock or (lambda: datetime.now(timezone.utc)))(),
+                                 family="calendar", dry_run=dry_run)
+        out.notices += got.notices
+        out.error = got.error
     if not dry_run and content_hash(state) != content_hash(loaded):
         store.set_state(state_key(nc.name), state)
     return out

@@ -92,7 +92,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                 errors.append(f"exports not published: {exc.message}")
             if "event" in cfg.sync.kinds or events.objects:
                 try:
-                    cal = sync_calendar(client, nc, cfg, store, events, dry_run=dry_run)
+                    cal = sync_calendar(client, nc, cfg, store, events, dry_run=dry_run, clock=clock)
                     result.notices += cal.notices
                     writes += cal.writes
                     if cal.error:

@@ -204,7 +204,7 @@ def _show_media(sandbox: Sandbox, store: Store, cfg, logo_title: str, new_title:
     for name, cloud in sandbox.nextclouds.items():
         nc = next(n for n in cfg.nextcloud if n.name == name)
         events = cloud.emulator.caldav.events(cloud.user, nc.calendar)
-        shared = cloud.emulator.caldav.shared_calendars(cloud.user, nc.calendar)
+        shared = cloud.emulator.caldav.delivered_to(cloud.user, nc.calendar)
         member = (cloud.member, cloud.member_password)
         base = f"{cloud.url}remote.php/dav/calendars/{cloud.member}/{nc.calendar}_shared_by_{cloud.user}/"
         sample = sorted(events)[0] if events else None

@@ -6,9 +6,10 @@ fixtures) and this project's recordings (tests/contract/recorded/caldav_x*) show
   `If-Match` 412, `If-None-Match: *` 412 when it exists, a VEVENT-only calendar refuses other components with 403,
   no DTSTART 415, a UID already under another href 400), GET (`text/calendar; charset=utf-8; component=vevent`),
   DELETE, REPORT sync-collection (deleted objects as bare 404 entries);
-* POST `oc:share` on a calendar shares it with a group named by its encoded principal (`+` for a space, the rest
-  percent-encoded: the only form that reaches members, contract §8); `oc:invite` lists the shares; members see
-  `<cal>_shared_by_<owner>`, read-only: their writes answer 404 as recorded.
+* POST `oc:share` on a calendar is the address book's (the emulator's `_share_book`: the share stored under the
+  principal as written, reaching members only when written as Nextcloud encodes group principals, contract §8;
+  the same per-account rate limit); `oc:invite` lists the shares; members see `<cal>_shared_by_<owner>`,
+  read-only: their writes answer 404 as recorded.
 
 Not emulated: calendar-query, free-busy, scheduling, the trash bin's content.
 """
@@ -19,8 +20,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
-from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Response
 
@@ -31,7 +30,6 @@ from .nextcloud_emulator import (
 
 CAL = "urn:ietf:params:xml:ns:caldav"
 ICAL_CT = "text/calendar; charset=utf-8; component=vevent"
-UNREACHABLE = "href:"  # a share to a principal sent unencoded: listed in oc:invite, reaching no member
 DEFAULTS = (("personal", "Personal"), ("contact_birthdays", "Contact birthdays"))
 SPECIAL = (("inbox", "<d:collection/><cal:schedule-inbox/>"), ("outbox", "<d:collection/><cal:schedule-outbox/>"),
            ("trashbin", '<d:collection/><x1:trash-bin xmlns:x1="http://nextcloud.com/ns"/>'))
@@ -70,18 +68,19 @@ class CalDav:
         self._ensure_defaults(user)
         views = {uri: BookView(cal, uri, False, f"principals/users/{owner}")
                  for (owner, uri), cal in self.calendars.items() if owner == user}
-        groups = self.emu.users[user].groups
+        mine = [self.emu._group_principal(g) for g in self.emu.users[user].groups]
         for (owner, uri), cal in self.calendars.items():
-            shared = [g for g in cal.shared_with if g in groups]
+            shared = [p for p in mine if p in cal.shared_with]
             if owner != user and shared:
                 views[f"{uri}_shared_by_{owner}"] = BookView(cal, f"{uri}_shared_by_{owner}",
-                                                             not any(cal.shared_with[g] for g in shared),
+                                                             not any(cal.shared_with[p] for p in shared),
                                                              f"principals/users/{owner}")
         return views
 
-    def shared_calendars(self, owner: str, uri: str) -> dict[str, bool]:
+    def delivered_to(self, owner: str, uri: str) -> list[str]:
+        """The groups whose members receive the calendar (shares written the way that reaches them)."""
         cal = self.calendars.get((owner, uri))
-        return dict(cal.shared_with) if cal else {}
+        return sorted(g for g in self.emu.groups if cal and self.emu._group_principal(g) in cal.shared_with)
 
     def events(self, owner: str, uri: str) -> dict[str, str]:
         """Object name -> stored text (tests)."""
@@ -118,7 +117,7 @@ class CalDav:
                 return self.emu._sync_collection(root, view, base,
                                                  lambda obj: _split_props(wanted, self._object_props(obj), ()))
             if method == "POST":
-                return self._share(ctx, view)
+                return self.emu._share_book(ctx, owner, view)
             if method == "DELETE" and not view.read_only:
                 del self.calendars[(owner, name)]
                 return Response(status=204)
@@ -164,11 +163,8 @@ class CalDav:
             f"{{{D}}}sync-token": f"{SYNC_PREFIX}{cal.synctoken}",
             f"{{{CAL}}}supported-calendar-component-set": Raw(comps),
             f"{{{OC}}}owner-principal": view.owner_principal,
-            f"{{{OC}}}invite": Raw("".join(
-                f"<oc:user><d:href>principal:principals/groups/{_encode_group(g)}</d:href>"
-                f"<oc:common-name>{escape(unquote_plus(_encode_group(g)))}</oc:common-name><oc:invite-accepted/>"
-                f"<oc:access>{'<oc:read-write/>' if rw else '<oc:read/>'}</oc:access></oc:user>"
-                for g, rw in sorted(cal.shared_with.items()))) if view.name == cal.uri else None,
+            f"{{{OC}}}invite": Raw("".join(self.emu._invite_xml(p, rw) for p, rw in cal.shared_with.items()))
+            if view.name == cal.uri else None,
         }
         if view.read_only or view.name != cal.uri:
             props[f"{{{OC}}}read-only"] = "1" if view.read_only else "0"
@@ -217,27 +213,6 @@ class CalDav:
         self.calendars[(owner, name)] = Calendar(owner, name, displayname, components=comps)
         return Response("", status=201, content_type=HTML_CT)
 
-    def _share(self, ctx: Ctx, view: BookView) -> Response:
-        if view.name != view.book.uri:
-            raise DavError(403, "Sabre\\DAV\\Exception\\Forbidden", "Only the owner can share a calendar")
-        root = _parse_xml(ctx.request.get_data())
-        if root is None or root.tag != f"{{{OC}}}share":
-            raise DavError(400, "Sabre\\DAV\\Exception\\BadRequest", "Unsupported POST body")
-        for action in root:
-            for href in action.findall(f"{{{D}}}href"):
-                m = re.fullmatch(r"principal:principals/groups/(.+)", (href.text or "").strip())
-                if not m:
-                    continue
-                # only the encoded principal names the group its members belong to (contract §8)
-                group = unquote_plus(m.group(1))
-                if quote_plus(group) != m.group(1):
-                    group = UNREACHABLE + m.group(1)
-                if action.tag == f"{{{OC}}}set":
-                    view.book.shared_with[group] = action.find(f"{{{OC}}}read-write") is not None
-                elif action.tag == f"{{{OC}}}remove":
-                    view.book.shared_with.pop(group, None)
-        return Response("", status=200, content_type=HTML_CT)
-
     # ---- objects
     def _put(self, ctx: Ctx, cal: Calendar, name: str) -> Response:
         data = ctx.request.get_data().decode("utf-8", "replace")
@@ -276,8 +251,3 @@ class CalDav:
         resp.headers["ETag"] = f'"{etag}"'
         resp.headers["OC-ETag"] = f'"{etag}"'
         return resp
-
-
-def _encode_group(group: str) -> str:
-    """A group's principal as Nextcloud encodes it: `+` for a space, the rest percent-encoded (contract §8)."""
-    return group[len(UNREACHABLE):] if group.startswith(UNREACHABLE) else quote_plus(group)

@@ -776,18 +776,6 @@ class NextcloudClient:
             raise self._fail(resp, f"GET event {uid}")
         return resp.content.decode("utf-8", "replace"), _etag(resp.headers.get("ETag"))
 
-    def share_calendar_with_group(self, calendar: str, group: str, *, read_only: bool = True) -> None:
-        """DAV `oc:share` POST on the calendar; the group's principal encoded as Nextcloud encodes it (`+` for a
-        space, the rest percent-encoded), the only form that reaches its members (contract §8)."""
-        rw = "" if read_only else "<oc:read-write/>"
-        body = ('<?xml version="1.0" encoding="utf-8"?>\n<oc:share xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
-                f"<oc:set><d:href>principal:principals/groups/{escape(quote_plus(group))}</d:href>{rw}</oc:set>"
-                "</oc:share>")
-        resp = self._send("POST", self.calendar_url(calendar), family="calendar",
-                          headers={"Content-Type": "application/xml; charset=utf-8"}, data=body)
-        if resp.status_code not in (200, 204):
-            raise self._fail(resp, f"POST share calendar {calendar}")
-
     # ------------------------------------------------------------------ OCS
     def _ocs(self, method: str, route: str, *, params: dict[str, str] | None = None,
              data: dict[str, Any] | None = None, family: str = "ocs") -> tuple[int, Any, str]:

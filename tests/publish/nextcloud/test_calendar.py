@@ -216,7 +216,7 @@ def test_a_stale_if_match_is_never_overwritten_blind_and_the_next_run_converges(
 def test_the_calendar_is_shared_read_only_with_the_group_once(events_cfg, store, ids, sandbox, clock):
     publish(events_cfg, store, clock)
     nc = sandbox.nextclouds["polesnoe-cloud"]
-    assert nc.emulator.caldav.shared_calendars(nc.user, CAL) == {nc.group: False}
+    assert nc.emulator.caldav.delivered_to(nc.user, CAL) == [nc.group]
     member = (nc.member, nc.member_password)
     home = requests.request("PROPFIND", f"{nc.url}remote.php/dav/calendars/{nc.member}/", auth=member,
                             headers={"Depth": "1"})
