@@ -15,8 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from oscartes_sync import geo
-from oscartes_sync.identity import normalise_title
-from oscartes_sync.sandbox.sample_data import ACTIVITIES, DETAILS, HOURS, PITCHES, STREETS, make_siret
+from oscartes_sync.normalise import title as normalise_title
+from oscartes_sync.sandbox.sample_data import ACTIVITIES, DETAILS, HOURS, PITCHES, STREETS, de_place, make_siret
 
 CONSONANTS = "bdfgklmnprstvz"
 VOWELS = "aeiou"
@@ -35,15 +35,6 @@ def _invented(rng: random.Random) -> str:
     n = rng.choice((3, 3, 4))
     word = "".join(rng.choice(CONSONANTS) + rng.choice(VOWELS) for _ in range(n)) + rng.choice(ENDINGS)
     return word.capitalize()
-
-
-def _de(name: str) -> str:
-    for art, rep in (("Les ", "des "), ("Le ", "du "), ("La ", "de la "), ("L'", "de l'")):
-        if name.startswith(art):
-            return rep + name[len(art):]
-    if unicodedata.normalize("NFKD", name[:1])[:1].lower() in "aeiouy":
-        return "d'" + name
-    return "de " + name
 
 
 def _variant(title: str, style: int) -> str:
@@ -102,7 +93,7 @@ def make_dataset(actors: int, seed: int = 2024, shared_ratio: float = 0.10, look
         commune = rng.choice(communes)
         head = activity[0].split("{")[0].strip()
         name = _invented(rng) if lookalikes else f"{_invented(rng)} {_invented(rng)}"
-        title = f"{head} {name} {_de(commune.name)}"
+        title = f"{head} {name} {de_place(commune.name)}"
         key = normalise_title(title)
         if key in taken:
             continue

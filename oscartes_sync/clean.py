@@ -21,8 +21,8 @@ from typing import Any, Callable
 import nh3
 import phonenumbers
 from PIL import Image, UnidentifiedImageError
-from stdnum import exceptions as stdnum_exceptions
-from stdnum.fr import siret as stdnum_siret
+
+from . import normalise
 
 
 @dataclass(frozen=True)
@@ -228,37 +228,22 @@ def _clean_phone(value: Any, limit: int | None) -> Any:
     s = _drop_controls(_to_str(value)).strip()
     if not s:
         return None
-    if len(s) > 64:
+    e164 = normalise.phone(s)
+    if e164 is None:
         raise _Refused("invalid phone number")
-    try:
-        num = phonenumbers.parse(s, "FR")
-    except phonenumbers.NumberParseException:
-        raise _Refused("invalid phone number") from None
-    if not phonenumbers.is_valid_number(num):
-        raise _Refused("invalid phone number")
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    return e164
 
 
 def _clean_siret(value: Any, limit: int | None) -> Any:
     s = _to_str(value).strip()
     if not s:
         return None
-    try:
-        return stdnum_siret.validate(s)
-    except stdnum_exceptions.InvalidChecksum:
-        raise _Refused("invalid SIRET (wrong checksum)") from None
-    except stdnum_exceptions.ValidationError:
-        raise _Refused("invalid SIRET (14 digits expected)") from None
-
-
-def siren_of(siret: str | None) -> str | None:
-    """SIREN (first 9 digits) of a valid SIRET, else None."""
-    if not siret:
-        return None
-    try:
-        return stdnum_siret.to_siren(stdnum_siret.validate(str(siret)))
-    except stdnum_exceptions.ValidationError:
-        return None
+    valid = normalise.siret(s)
+    if valid is None:
+        digits = re.sub(r"[\s.]", "", s)  # what stdnum ignores too
+        raise _Refused("invalid SIRET (wrong checksum)" if re.fullmatch(r"\d{14}", digits)
+                       else "invalid SIRET (14 digits expected)")
+    return valid
 
 
 def _clean_postcode(value: Any, limit: int | None) -> Any:

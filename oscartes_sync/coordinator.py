@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import normalise
 from .clean import clean
 from .config import Config
 from .records import KINDS
@@ -36,20 +36,16 @@ def short_id(record_id: str) -> str:
     return record_id[:8]
 
 
-def _words(text: Any) -> list[str]:
-    s = unicodedata.normalize("NFKD", str(text or ""))
-    return re.sub(r"[^a-z0-9]+", " ", "".join(c for c in s if not unicodedata.combining(c)).lower()).split()
-
-
 def find_records(store: Store, query: str | None = None, *, include_deleted: bool = False) -> list[Any]:
     """Records whose title holds every word of `query` (accents and case aside), or named by their UUID, a
     prefix of it, or one of their entry ids (former ones too); all of them without a query. Title order."""
     rows = store.records(include_deleted=include_deleted)
     if query:
         named = _named(store, query, include_deleted)
-        want = _words(query)
-        rows = [r for r in rows if r.id in named or (want and all(w in _words(r.fields.get("name")) for w in want))]
-    return sorted(rows, key=lambda r: (_words(r.fields.get("name")), r.id))
+        want = normalise.words(query)
+        rows = [r for r in rows if r.id in named
+                or (want and all(w in normalise.words(r.fields.get("name")) for w in want))]
+    return sorted(rows, key=lambda r: (normalise.words(r.fields.get("name")), r.id))
 
 
 def resolve_record(store: Store, ref: str) -> Any:

@@ -7,11 +7,12 @@ Loaded once, on first use.
 from __future__ import annotations
 
 import csv
-import re
-import unicodedata
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from .normalise import commune as name_key
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "communes_91.csv"
 ATTRIBUTION = "Sources : INSEE, La Poste, Etalab — Licence Ouverte 2.0"
@@ -35,27 +36,6 @@ class Commune:
     @property
     def has_point(self) -> bool:
         return self.lat is not None and self.lon is not None
-
-
-_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "s": "sur"}
-_LEADING_ARTICLES = {"le", "la", "les", "l"}
-
-
-def name_key(name: str) -> str:
-    """Comparison key of a commune name: no case, accents, hyphens, apostrophes or leading article.
-
-    "St-Michel-sur-Orge", "saint michel sur orge" and "Saint-Michel-sur-Orge" share one key;
-    "Ulis" and "Les Ulis" too.
-    """
-    s = unicodedata.normalize("NFKD", name or "")
-    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
-    s = s.replace("œ", "oe").replace("æ", "ae")
-    words = re.sub(r"[^a-z0-9]+", " ", s).split()
-    if words and words[0] in _LEADING_ARTICLES:
-        words = words[1:]
-    # "s/" as in "Villebon s/ Yvette" only makes sense between words, not at the start.
-    words = [w if i == 0 and w == "s" else _ABBREVIATIONS.get(w, w) for i, w in enumerate(words)]
-    return " ".join(words)
 
 
 def _float(s: str) -> float | None:
@@ -170,3 +150,10 @@ def commune_centre(address: Address) -> Commune | None:
     """The commune of an address with a point in the reference data (the approximate place of last resort)."""
     found = commune_by_insee(address.citycode) or commune_by_name(address.commune, address.postcode or None)
     return found if found is not None and found.has_point else None
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in metres between two (latitude, longitude) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371008.8 * math.asin(min(1.0, math.sqrt(h)))

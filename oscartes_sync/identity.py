@@ -7,8 +7,6 @@ match is linked automatically; likely ones go to the review queue. Pure: no I/O.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
@@ -17,51 +15,10 @@ from rapidfuzz import fuzz, process
 
 from .clean import clean
 from .geo import name_key
-
-# Words that say what kind of organisation it is, not which one; dropped at both ends of a title.
-LEGAL_FORM_WORDS = frozenset({
-    "association", "associations", "asso", "assoc", "asbl", "aisbl",
-    "scic", "scop", "sarl", "sas", "sasu", "eurl", "sapo", "gie",
-})
-ARTICLES = frozenset({"l", "le", "la", "les"})
-# Only dropped right after a legal-form word: "Association des Jardins de Massy" → "jardins de massy".
-LINK_WORDS = frozenset({"de", "des", "du", "d"})
+from .normalise import title as normalise_title
 
 LIKELY_THRESHOLD_PLACE = 85.0  # likely when the titles are this close in the same place
 LIKELY_THRESHOLD_ANYWHERE = 95.0
-
-
-def _ascii_words(s: str) -> list[str]:
-    s = unicodedata.normalize("NFKD", s or "")
-    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
-    s = s.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss").replace("&", " et ")
-    return re.sub(r"[^a-z0-9]+", " ", s).split()
-
-
-def normalise_title(s: str | None) -> str:
-    """Comparison form of an organisation's name.
-
-    "Association Les Jardins de Massy", "Jardins de Massy (asso)" and "LES JARDINS DE MASSY" all give
-    "jardins de massy". A title made only of such words keeps them ("Association" → "association").
-    """
-    words = _ascii_words(s or "")
-    original = list(words)
-    # Leading: legal-form words and articles, and the "de/des/du" that follows a legal-form word.
-    i = 0
-    after_legal = False
-    while i < len(words):
-        w = words[i]
-        if w in LEGAL_FORM_WORDS:
-            after_legal = True
-        elif w in ARTICLES or (after_legal and w in LINK_WORDS):
-            pass
-        else:
-            break
-        i += 1
-    words = words[i:]
-    while words and words[-1] in LEGAL_FORM_WORDS:
-        words.pop()
-    return " ".join(words or original)
 
 
 @dataclass(frozen=True)

@@ -11,63 +11,16 @@ Pure: the planner receives `reconcile` as a value (PlanInput.reconcile).
 
 from __future__ import annotations
 
-import html
-import math
-import re
-import unicodedata
 from functools import partial
-from typing import Any, Callable
+from typing import Callable
 
-from .geo import name_key
-from .identity import normalise_title
+from . import normalise
+from .geo import distance_m
 from .records import KINDS
 from .sync.model import TwinOutcome, Values
 
 SAME_PLACE_M = 150.0
 MEMBERS_ONLY = "membres"  # ListeVisibilite: members only wins over public (§6)
-
-
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance in metres between two (latitude, longitude) points."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6371008.8 * math.asin(min(1.0, math.sqrt(h)))
-
-
-def _text_key(v: Any) -> str:
-    return " ".join(html.unescape(str(v)).split()).casefold()
-
-
-def _url_key(v: Any) -> str:
-    s = str(v).strip()
-    s = re.sub(r"^[a-z][a-z0-9+.-]*://", "", s, flags=re.I)
-    s = re.sub(r"^www\.", "", s, flags=re.I)
-    host, _, rest = s.partition("/")
-    return (host.lower() + ("/" + rest if rest else "")).rstrip("/")
-
-
-_STREET_WORDS = {"r": "rue", "av": "avenue", "ave": "avenue", "bd": "boulevard", "bld": "boulevard",
-                 "pl": "place", "ch": "chemin", "all": "allee", "rte": "route", "imp": "impasse", "st": "saint",
-                 "ste": "sainte", "fg": "faubourg", "sq": "square", "qu": "quai"}
-
-
-def _street_key(v: Any) -> str:
-    """"12, r. de la République" and "12 RUE DE LA REPUBLIQUE" are one address."""
-    s = unicodedata.normalize("NFKD", html.unescape(str(v)))
-    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
-    return " ".join(_STREET_WORDS.get(w, w) for w in re.sub(r"[^a-z0-9]+", " ", s).split())
-
-
-def _longtext_key(v: Any) -> str:
-    return _text_key(re.sub(r"<[^>]+>", " ", str(v)))
-
-
-_SAME_FORM: dict[str, Callable[[Any], Any]] = {
-    "text": _text_key,
-    "longtext": _longtext_key,
-    "email": lambda v: str(v).strip().casefold(),
-    "url": _url_key,
-}
 
 
 def reconcile(kind: str, base: Values, twin: Values, base_updated: str = "", twin_updated: str = "", *,
@@ -84,21 +37,15 @@ def reconcile(kind: str, base: Values, twin: Values, base_updated: str = "", twi
         b, t = base.get(f), twin.get(f)
         if f not in twin or t is None or b is None or t == b:
             continue  # nothing to settle: equal, or one side empty (the planner fills it)
-        if f == k.title_field and normalise_title(str(b)) == normalise_title(str(t)):
+        if f == k.title_field and normalise.title(b) == normalise.title(t):
             values[f] = t if twin_newer else b  # the same name: each wiki keeps its spelling
             (keep_base if twin_newer else keep_twin).add(f)
         elif fdef.type == "keys" and isinstance(b, list) and isinstance(t, list):
             values[f] = sorted(set(b) | set(t))
         elif f == "contact_visibility":
             values[f] = MEMBERS_ONLY if MEMBERS_ONLY in (b, t) else b
-        elif f == "commune" and name_key(str(b)) == name_key(str(t)):
-            values[f] = b  # one commune, spelled two ways
-            keep_twin.add(f)
-        elif f == "street" and _street_key(b) == _street_key(t):
-            values[f] = b
-            keep_twin.add(f)
-        elif fdef.type in _SAME_FORM and _SAME_FORM[fdef.type](b) == _SAME_FORM[fdef.type](t):
-            values[f] = b
+        elif normalise.field_key(f, fdef.type, b) == normalise.field_key(f, fdef.type, t):
+            values[f] = b  # one value written two ways (a commune, a street, a phone, a URL…): each keeps its own
             keep_twin.add(f)
     _same_place(values, base, twin, twin_newer, same_place_m)
     return TwinOutcome(values, frozenset(keep_twin), frozenset(keep_base))

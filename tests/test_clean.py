@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oscartes_sync.clean import (
-    FIELD_TYPES, Cleaned, clean, file_hash, image_content, siren_of, stored_file_name, to_wiki_string,
+    FIELD_TYPES, Cleaned, clean, file_hash, image_content, stored_file_name, to_wiki_string,
 )
 from oscartes_sync.records import KINDS
 
@@ -214,12 +214,6 @@ def test_siret():
     assert refused("siret", "73282932000075") == "invalid SIRET (wrong checksum)"
     assert refused("siret", "1234") == "invalid SIRET (14 digits expected)"
     assert refused("siret", "ABCDEFGHIJKLMN") == "invalid SIRET (14 digits expected)"
-
-
-def test_siren_of():
-    assert siren_of("73282932000074") == "732829320"
-    assert siren_of("73282932000075") is None
-    assert siren_of(None) is None
 
 
 # --- postcode / insee -------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import pytest
 
-from oscartes_sync.identity import MatchResult, match, normalise_title
+from oscartes_sync.identity import MatchResult, match
+from oscartes_sync.normalise import title as normalise_title
 
 
 @pytest.mark.parametrize("a, b", [

@@ -4,7 +4,8 @@ import pytest
 
 from oscartes_sync import geo, templates
 from oscartes_sync.clean import clean
-from oscartes_sync.identity import match, normalise_title
+from oscartes_sync.identity import match
+from oscartes_sync.normalise import title as normalise_title
 from oscartes_sync.records import ACTOR
 from oscartes_sync.sandbox.sample_data import (
     NORTH_EAST,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import geo
 from ..clean import clean
-from ..identity import normalise_title
+from ..normalise import title as normalise_title
 
 WIKIS = ("polesnoe", "tel")
 
@@ -173,8 +173,8 @@ def make_siret(rng: random.Random) -> str:
     return _luhn_complete(siren + "000" + rng.choice("12"))
 
 
-def _de(name: str) -> str:
-    """French "de" before a commune name: de Massy, des Ulis, du Plessis, de l'Hay."""
+def de_place(name: str) -> str:
+    """French "de" before a place name: de Massy, des Ulis, du Plessis, de l'Hay."""
     for art, rep in (("Les ", "des "), ("Le ", "du "), ("La ", "de la "), ("L'", "de l'")):
         if name.startswith(art):
             return rep + name[len(art):]
@@ -199,18 +199,14 @@ def _communes(names: tuple[str, ...]) -> list[geo.Commune]:
     return out
 
 
-def _norm_title(s: str) -> str:
-    return normalise_title(s)
-
-
 def _make_actors(rng: random.Random, communes: list[geo.Commune], n: int, taken: set[str]) -> list[_Actor]:
     actors: list[_Actor] = []
     while len(actors) < n:
         pattern, structure, themes, services, publics = rng.choice(ACTIVITIES)
         commune = rng.choice(communes)
-        place = rng.choice(LOCAL_PLACES) if rng.random() < 0.25 else _de(commune.name)
+        place = rng.choice(LOCAL_PLACES) if rng.random() < 0.25 else de_place(commune.name)
         title = pattern.format(place=place, short=rng.choice(SHORT_NAMES))
-        key = _norm_title(title)
+        key = normalise_title(title)
         if key in taken:
             continue
         taken.add(key)
@@ -223,14 +219,11 @@ def _make_actors(rng: random.Random, communes: list[geo.Commune], n: int, taken:
 def _jitter(rng: random.Random, c: geo.Commune, metres: float = 500.0) -> tuple[str, str]:
     if c.lat is None or c.lon is None:
         return "", ""
-    r = metres * math.sqrt(rng.random())
-    a = rng.uniform(0, 2 * math.pi)
-    lat = c.lat + r * math.cos(a) / 111_320.0
-    lon = c.lon + r * math.sin(a) / (111_320.0 * math.cos(math.radians(c.lat)))
-    return f"{lat:.6f}", f"{lon:.6f}"
+    return point_near(rng, str(c.lat), str(c.lon), metres)
 
 
-def _near(rng: random.Random, lat: str, lon: str, metres: float) -> tuple[str, str]:
+def point_near(rng: random.Random, lat: str, lon: str, metres: float) -> tuple[str, str]:
+    """A pin placed at random within `metres` of a point, as text with 6 decimals."""
     r = metres * math.sqrt(rng.random())
     a = rng.uniform(0, 2 * math.pi)
     la = float(lat) + r * math.cos(a) / 111_320.0
@@ -242,7 +235,7 @@ _STREET_ABBREVIATIONS = (("rue ", "r. "), ("avenue ", "av. "), ("boulevard ", "b
                          ("chemin ", "ch. "), ("allée ", "all. "), ("route ", "rte "), ("impasse ", "imp. "))
 
 
-def _variant_street(street: str, style: int) -> str:
+def street_variant(street: str, style: int) -> str:
     """The same address as another member types it: a comma after the number, an abbreviation, capitals."""
     number, _, rest = street.partition(" ")
     if style % 3 == 0:
@@ -255,7 +248,7 @@ def _variant_street(street: str, style: int) -> str:
     return street.upper()
 
 
-def _phone(rng: random.Random) -> str:
+def random_phone(rng: random.Random) -> str:
     while True:
         p = _phone_candidate(rng)
         if clean("phone", p).ok:  # some ranges are not allocated
@@ -306,7 +299,7 @@ def _entry(rng: random.Random, a: _Actor, siret: str | None, networks: str) -> d
         "bf_latitude": lat,
         "bf_longitude": lon,
         "bf_mail": f"contact@{slug}.fr" if rng.random() < 0.7 else "",
-        "bf_telephone": _phone(rng) if rng.random() < 0.6 else "",
+        "bf_telephone": random_phone(rng) if rng.random() < 0.6 else "",
         "bf_site_internet": "",
         "bf_reseaux_sociaux": "",
         "bf_horaires": rng.choice(HOURS) if rng.random() < 0.5 else "",
@@ -360,7 +353,7 @@ def _renamed(a: _Actor) -> str:
     for old, new in _RENAMES.items():
         if a.title.startswith(old + " "):
             return new + a.title[len(old):]
-    return f"{a.title} – antenne {_de(a.commune.name)}"
+    return f"{a.title} – antenne {de_place(a.commune.name)}"
 
 
 @dataclass(frozen=True)
@@ -406,9 +399,9 @@ def _build(seed: int) -> _Sample:
     duplicates: list[tuple[str, str]] = []
     for i, a in enumerate(shared):
         renamed = _renamed(a)
-        by_siret_only = i % 5 == 0 and _norm_title(renamed) not in taken
+        by_siret_only = i % 5 == 0 and normalise_title(renamed) not in taken
         if by_siret_only:
-            taken.add(_norm_title(renamed))
+            taken.add(normalise_title(renamed))
         siret = new_siret() if by_siret_only or rng.random() < 0.6 else None
         p = _entry(rng, a, siret, "polesnoe,tel")
         t = _entry(rng, a, siret if siret and (by_siret_only or rng.random() < 0.7) else None,
@@ -431,15 +424,15 @@ def _build(seed: int) -> _Sample:
                 t["bf_ville"] = geo.name_key(a.commune.name).replace("saint ", "st ")
         # What the second member typed of the same actor: the same address written their way, a pin placed on
         # the same building (tens of metres off), the description often pasted from the same leaflet.
-        t["bf_adresse"] = _variant_street(p["bf_adresse"], i)
+        t["bf_adresse"] = street_variant(p["bf_adresse"], i)
         if p["bf_latitude"] and rng.random() < 0.8:
-            t["bf_latitude"], t["bf_longitude"] = _near(rng, p["bf_latitude"], p["bf_longitude"], 100.0)
+            t["bf_latitude"], t["bf_longitude"] = point_near(rng, p["bf_latitude"], p["bf_longitude"], 100.0)
         if rng.random() < 0.6:
             t["bf_description"] = p["bf_description"]
         if rng.random() < 0.5:
             t["bf_chapeau"] = p["bf_chapeau"]
         # Fields that differ between the two listings.
-        t["bf_telephone"] = _phone(rng) if rng.random() < 0.5 else p["bf_telephone"]
+        t["bf_telephone"] = random_phone(rng) if rng.random() < 0.5 else p["bf_telephone"]
         if rng.random() < 0.5:
             t["checkboxListeThemes"] = ",".join(sorted(set(a.themes) | {"solidarite"}))
         if p["bf_site_internet"].startswith("https://") and rng.random() < 0.5:

@@ -11,7 +11,8 @@ from oscartes_sync.sync.model import (
     UpdateEntry, UpdateRecord,
 )
 from oscartes_sync.sync.plan import plan
-from oscartes_sync.twins import distance_m, reconcile
+from oscartes_sync.geo import distance_m
+from oscartes_sync.twins import reconcile
 
 FIELDS = ("name", "description", "themes", "latitude", "longitude", "email", "phone", "website",
           "contact_visibility")
@@ -134,25 +135,21 @@ def test_the_sample_first_import_opens_conflicts_only_for_real_disagreements(san
     """The demo's data: 20 actors entered in both wikis, spelled and filled in differently. What is left to a
     person holds, for each field, two different non-empty values even once normalised."""
     from oscartes_sync.app import build_instances, sync_once
-    from oscartes_sync.geo import name_key
-    from oscartes_sync.identity import normalise_title
-    from oscartes_sync.sandbox.sample_data import sample_duplicate_pairs, sample_entries
-    from oscartes_sync.twins import _SAME_FORM, _street_key
+    from oscartes_sync.normalise import field_key
     from oscartes_sync.records import ACTOR
+    from oscartes_sync.sandbox.sample_data import sample_duplicate_pairs, sample_entries
 
     sandbox.seed_sample(sample_entries())
     sync_once(cfg, store, build_instances(cfg))
     records = {r.id: r for r in store.records("actor")}
     assert len(records) == sum(len(v) for v in sample_entries().values()) - len(sample_duplicate_pairs())
-    keys = {"name": lambda v: normalise_title(v), "commune": name_key, "street": _street_key}
     open_ = store.conflicts("open")
     by_record: dict[str, dict] = {}
     for c in open_:
         values = [v for v in c.candidates.values()]
         assert len(values) == 2 and all(v not in (None, "", []) for v in values), (c.field, values)
         ftype = ACTOR.field(c.field).type
-        key = keys.get(c.field) or _SAME_FORM.get(ftype) or (lambda v: v)
-        assert key(values[0]) != key(values[1]), (c.field, values)
+        assert field_key(c.field, ftype, values[0]) != field_key(c.field, ftype, values[1]), (c.field, values)
         by_record.setdefault(c.record_id, {})[c.field] = values
     for fields in by_record.values():
         if "latitude" in fields and "longitude" in fields:  # two pins: farther apart than one place
