@@ -86,7 +86,8 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     own = "geocoder" not in engine_kw  # built here from the config (tests hand their own): closed here
     locator = engine_kw["geocoder"] = engine_kw["geocoder"] if not own else geocoder(cfg)
     try:
-        result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, **engine_kw)
+        result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, identity=cfg.identity,
+                          **engine_kw)
     finally:
         if own and locator is not None:
             locator.close()

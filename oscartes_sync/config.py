@@ -11,7 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .records import KINDS
 
@@ -46,6 +46,23 @@ class SyncConfig(_Strict):
         if unknown:
             raise ValueError(f"unknown kind(s) {unknown}; known: {sorted(KINDS)}")
         return v
+
+
+class IdentityConfig(_Strict):
+    """How sure the duplicate matcher must be (DECISIONS §1, §22). The defaults were chosen on the development
+    part of the evaluation set and measured on its held-out part (benchmarks/README.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    auto_link: float = Field(90, ge=0, le=100)  # score (out of 100) at or above which an entry is linked alone
+    review: float = Field(70, ge=0, le=100)  # score at or above which a person is asked (`match`)
+    same_place_m: float = Field(150, gt=0, le=5000)  # two pins closer than this are one place
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "IdentityConfig":
+        if self.review > self.auto_link:
+            raise ValueError(f"review ({self.review:g}) must not be above auto_link ({self.auto_link:g})")
+        return self
 
 
 class ExportConfig(_Strict):
@@ -164,6 +181,7 @@ class NextcloudConfig(_Strict):
 class Config(_Strict):
     store: StoreConfig = StoreConfig()
     sync: SyncConfig = SyncConfig()
+    identity: IdentityConfig = IdentityConfig()
     export: ExportConfig = ExportConfig()
     publish: PublishConfig = PublishConfig()
     images: ImagesConfig = ImagesConfig()

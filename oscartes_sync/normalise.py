@@ -92,12 +92,21 @@ def title(s: str | None) -> str:
     return " ".join(ws or original)
 
 
+_PLURAL = re.compile(r"(?<=[a-z]{3})[sx]$")
+
+
+def singular(word: str) -> str:
+    """A word without its plural mark, roughly: "jardins" → "jardin", "reseaux" → "reseau"."""
+    return _PLURAL.sub("", word)
+
+
 def title_words(s: str | None, leave_out: frozenset[str] = frozenset()) -> list[str]:
-    """The words of a name that say which actor it is, for fuzzy scores: no legal-form word, article or filler
-    anywhere, nor any word of `leave_out` (the words of the actor's own commune, say). Never empty when the
-    name has words."""
-    ws = title(s).split()
-    kept = [w for w in ws if w not in LEGAL_FORM_WORDS and w not in FILLER_WORDS and w not in leave_out]
+    """The words of a name that say which actor it is, for fuzzy scores, in the singular ("Jardins partagés"
+    and "Jardin partagé" are one name to a person): no legal-form word, article or filler anywhere, nor any
+    word of `leave_out` (the words of the actor's own commune, say). Never empty when the name has words."""
+    ws = [singular(w) for w in title(s).split()]
+    out = {singular(w) for w in leave_out}
+    kept = [w for w in ws if w not in LEGAL_FORM_WORDS and w not in FILLER_WORDS and w not in out]
     return kept or ws
 
 

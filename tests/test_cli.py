@@ -275,6 +275,10 @@ BAD_CONFIGS = {
         '[[wiki]]\nname = "tel"\nurl = "wiki.example.org"\napi_token_env = "A"\nadmin_user = "u"\n'
         'admin_password_env = "B"\n', ["wiki[1].url", "http"]),
     "not utf-8": (b'[sync]\nkinds = ["\xe9"]\n', ["UTF-8"]),
+    "review above auto_link": ('[identity]\nauto_link = 80\nreview = 85\n',
+                               ["identity", "review (85)", "auto_link (80)"]),
+    "threshold above 100": ('[identity]\nauto_link = 120\n', ["identity.auto_link", "100"]),
+    "unknown identity key": ('[identity]\nsame_place = 100\n', ["identity.same_place", "same_place_m"]),
 }
 
 
@@ -488,7 +492,7 @@ def test_the_cyclamen_pair_is_likely_but_not_sure():
     a = {"name": "Ressourcerie Cyclamen", "commune": "Orsay", "postcode": "91400", "siret": "73282932000074"}
     b = {"name": "Ressourcerie du Cyclamen", "commune": "Orsay", "postcode": "91400", "siret": "55208131766522"}
     result = identity_match(b, [("r1", a)])
-    assert result.sure is None and [rid for rid, _ in result.likely] == ["r1"]
+    assert result.sure is None and [c.record_id for c in result.likely] == ["r1"]
 
 
 @pytest.fixture

@@ -50,9 +50,10 @@ def test_name_details():
 
 def test_the_telling_words_of_a_name():
     # legal-form words, articles and fillers go anywhere; the words of a place can be left out on request
-    assert normalise.title_words("Association Les Amis de la Terre (asso) SCIC") == ["amis", "terre"]
+    assert normalise.title_words("Association Les Amis de la Terre (asso) SCIC") == ["ami", "terre"]
+    assert normalise.title_words("Jardins partagés") == normalise.title_words("Jardin partagé")  # singular
     assert normalise.title_words("Repair Café de Massy", frozenset({"massy"})) == ["repair", "cafe"]
-    assert normalise.title_words("Les Ulis", frozenset({"ulis"})) == ["ulis"]  # never empty
+    assert normalise.title_words("Les Ulis", frozenset({"ulis"})) == ["uli"]  # never empty
     assert normalise.numbers("Jardin partagé n°2 (91)") == ("2", "91")
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from dataclasses import dataclass, field, replace
 
+from ..config import IdentityConfig
 from ..fields import FileResolver as FileResolverProtocol, FormMap, to_canonical
 from ..geo import insee_of
 from ..identity import MatchIndex
@@ -97,11 +99,14 @@ def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None,
 
 def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, *,
              dry_run: bool = False, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-             stop_after: Callable[[Action], bool] | None = None,
-             reconcile: Callable[..., Any] = reconciler(), max_image_bytes: int = DEFAULT_MAX_BYTES,
+             stop_after: Callable[[Action], bool] | None = None, identity: IdentityConfig = IdentityConfig(),
+             reconcile: Callable[..., Any] | None = None, max_image_bytes: int = DEFAULT_MAX_BYTES,
              geocoder: Any = None, geocoding: GeocodingSettings = GeocodingSettings()) -> SyncResult:
-    """One cycle. `geocoder` (clients.geocoder; None: off) places records that have an address and no point."""
+    """One cycle. `identity`: the matcher's thresholds and the distance under which two pins are one place (the
+    config's `[identity]`); `reconcile` replaces the twin rules (tests); `geocoder` (clients.geocoder; None: off)
+    places records that have an address and no point."""
     result = SyncResult(dry_run=dry_run)
+    reconcile = reconcile or reconciler(identity.same_place_m)
     for name, inst in instances.items():
         if inst.error:
             result.listing_errors[name] = inst.error
@@ -115,7 +120,8 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
         files = {n: FileResolver.load(store, n, kind, i.target, max_image_bytes) for n, i in usable.items()
                  if i.form_maps[kind].file_fields}
         listings = _read(store, usable, kind, result, dry_run, ids, files)
-        inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile)
+        inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile,
+                      matcher=partial(MatchIndex, settings=identity, kind=kind))
         placements = None
         if geocoder is not None:  # before planning: the planner receives the points as a look-up table
             placements = locate(store, kind, inp.records, listings, geocoder, geocoding, dry_run)
@@ -217,7 +223,6 @@ def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[s
         distinct=distinct,
         policy=policy,
         title_field=KINDS[kind].title_field,
-        matcher=MatchIndex,
         insee_of=insee_of,
     )
 

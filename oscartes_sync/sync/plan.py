@@ -37,7 +37,8 @@ MISSING = object()
 
 class MatchResult(Protocol):
     sure: str | None  # the record this entry surely is
-    likely: Any  # [(record id, score)] it may be, best first
+    likely: Any  # [(record id, score, evidence)] it may be, best first
+    evidence: Any  # why it is surely `sure` (phrases for the history)
 
 
 class MatchIndex(Protocol):
@@ -54,6 +55,7 @@ class _NoMatch:
 
     sure: None = None
     likely: tuple = ()
+    evidence: tuple = ()
 
 
 class _NoIndex:
@@ -106,6 +108,8 @@ class PlanState:
     refused: set[str] = field(default_factory=set)  # records whose deletion waits for a person
     # (record, instance) -> fields where that wiki keeps its own spelling of the record's value (twins, §22)
     keep: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # (record, instance) -> why the entry linked there this run is surely that record (for the history)
+    why: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def listed(self, inst: str) -> dict[str, Observed]:
         return self.inp.listings[inst].entries or {}
@@ -206,10 +210,12 @@ def _new_entry(st: PlanState, inst: str, obs: Observed) -> None:
             st.attach(src.id, inst, rid, {})
         return
     found = _NoMatch() if (inst, rid) in inp.distinct else st.index.match(obs.values)
+    why = tuple(getattr(found, "evidence", ()))
     if found.sure is not None and _has_live_entry(st, found.sure, inst):  # that record has its entry here
-        _review(st, inst, obs, ((found.sure, 100.0),))
+        _review(st, inst, obs, ((found.sure, 100.0, why + (f"its entry in {inst} is another",)),))
     elif found.sure is not None:  # surely that record: linked, its fields merged like twins
         st.attach(found.sure, inst, rid, {})
+        st.why[(found.sure, inst)] = why
     elif found.likely:  # maybe: copied nowhere until a person decides
         _review(st, inst, obs, tuple(found.likely))
     else:  # nobody like it: a new record
@@ -234,7 +240,11 @@ def _review(st: PlanState, inst: str, obs: Observed, candidates: tuple) -> None:
     best = candidates[0][0]
     st.out.add(ReviewDuplicate(best, inst, obs.remote_id, dict(obs.values), tuple(candidates)))
     st.held.update(c[0] for c in candidates)
-    st.out.note("attention", inst, best, f"entry {obs.remote_id} may duplicate a known record: waiting in `match`")
+    title = st.inp.title_field
+    named = "; ".join(f"{st.records[c[0]].fields.get(title) or '?'} ({c[0][:8]}, score {c[1]:.0f})"
+                      for c in candidates if c[0] in st.records)
+    st.out.note("attention", inst, best, f"entry {obs.remote_id} ({obs.values.get(title) or '?'}) may be {named}: "
+                                         "waiting in `match`, copied nowhere")
 
 
 # ---- 3. what changed where --------------------------------------------------------------------------------
@@ -467,7 +477,8 @@ def _twin_note(st: PlanState, rid: str, merged: Merged, observed: dict[str, Obse
             continue
         lost = {f: v for f, v in sorted(obs.values.items()) if v is not None and v != merged.values.get(f)
                 and f not in merged.conflicts}
-        parts.append(f"twin entry {obs.remote_id} in {inst} linked"
+        why = st.why.get((rid, inst))
+        parts.append(f"twin entry {obs.remote_id} in {inst} linked" + (f" ({', '.join(why)})" if why else "")
                      + (f"; not kept from it: {json.dumps(lost, ensure_ascii=False)}" if lost else ""))
     return "; ".join(parts)
 

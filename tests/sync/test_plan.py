@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -216,6 +216,30 @@ def test_unsure_duplicate_waits_for_review_and_its_candidate_is_copied_nowhere()
     after = plan(make(records, links, a={"J": obs("J", name="Jardin partagé des Coteaux")},
                       b={"K": obs("K", name="Jardin des Coteaux")}, distinct=[("b", "K")]), ids(), toy_match)
     assert sorted(types(after)) == ["CreateEntry", "CreateEntry", "CreateRecord"]
+
+
+def test_the_matcher_of_the_config_links_with_its_evidence_in_the_history_and_names_the_candidates_it_holds():
+    """identity.MatchIndex as the engine hands it to the planner: a value, built once over the records."""
+    from functools import partial
+
+    from oscartes_sync.config import IdentityConfig
+    from oscartes_sync.identity import MatchIndex
+
+    inp = make(a={"X": obs("X", name="Les Jardins Partagés de l'Yvette", commune="Gif-sur-Yvette")},
+               b={"Y": obs("Y", name="Association les jardins partages de l Yvette", commune="GIF SUR YVETTE"),
+                  "Z": obs("Z", name="Jardins Partagés de l'Yvette du Moulin", commune="Gif-sur-Yvette")})
+    p = plan(replace(inp, matcher=partial(MatchIndex, settings=IdentityConfig(), kind="actor")), ids())
+    [created] = [a for a in p.actions if isinstance(a, CreateRecord)]
+    assert "twin entry Y in b linked (same name, same commune)" in created.note
+    [review] = [a for a in p.actions if isinstance(a, ReviewDuplicate)]
+    assert review.remote_id == "Z" and review.candidates[0][0] == "new1"
+    assert "same commune" in review.candidates[0][2]
+    [notice] = [n for n in p.notices if "waiting in `match`" in n.message]
+    assert "may be Les Jardins Partagés de l'Yvette (new1, score 75)" in notice.message
+    # a review threshold above its score: the look-alike is another actor, a record of its own
+    other = plan(replace(inp, matcher=partial(MatchIndex, settings=IdentityConfig(review=80))), ids())
+    assert not [a for a in other.actions if isinstance(a, ReviewDuplicate)]
+    assert sorted(a.remote_id for a in other.actions if isinstance(a, CreateRecord)) == ["X", "Z"]
 
 
 def test_entry_awaiting_validation_is_not_copied():

@@ -286,7 +286,7 @@ def test_a_refused_coordinate_is_neither_erased_by_our_writes_nor_rewritten_fore
 def test_an_entry_waiting_for_review_costs_nothing_on_quiet_runs(sandbox, cfg, store):
     a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
     a.member_create(FORM, entry("Ressourcerie Cyclamen"))
-    b.member_create(FORM, entry("Ressourcerie du Cyclamen", bf_siret="73282932000074"))
+    b.member_create(FORM, entry("Ressourcerie Cyclamen du Moulin", bf_siret="73282932000074"))  # words added
     run(cfg, store)
     assert store.review_items("open"), "the scenario needs an entry waiting in `match`"
     reset(sandbox)
