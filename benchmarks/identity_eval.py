@@ -139,35 +139,40 @@ def report(data: EvalSet, settings: IdentityConfig, f: Figures) -> None:
         print(f"  wrongly linked: {entry!r} -> {record!r} ({'; '.join(evidence)})")
 
 
-def sweep(data: EvalSet, base: IdentityConfig) -> None:
+def sweep(data: EvalSet, base: IdentityConfig) -> list[dict]:
+    rows = []
     print(f"{'auto_link':>9} {'review':>6} {'precision':>9} {'recall':>7} {'auto':>6} {'review look-alikes':>19}")
     for auto in (80, 85, 90, 95):
         for review in (50, 55, 60, 65, 70, 75):
-            if review > auto:
-                continue
             s = base.model_copy(update={"auto_link": float(auto), "review": float(review)})
             f = evaluate(data, s)
+            rows.append({"auto_link": auto, "review": review, "precision_auto": round(f.precision, 4),
+                         "recall_link_or_review": round(f.recall, 4), "recall_auto": round(f.recall_auto, 4),
+                         "look_alikes_in_review": f.reviewed_look_alike})
             print(f"{auto:>9} {review:>6} {f.precision:>9.4f} {f.recall:>7.4f} {f.recall_auto:>6.3f} "
                   f"{f.reviewed_look_alike:>19}")
+    return rows
 
 
-def record(data: EvalSet, settings: IdentityConfig, f: Figures) -> None:
+def record(key: str, figures: dict) -> None:
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
-    results[data.part] = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "seed": data.seed, "records": len(data.records),
-        "entries": len(data.cases), "settings": settings.model_dump(),
-        "targets": {"precision_auto": PRECISION_TARGET, "recall_link_or_review": RECALL_TARGET, "met": f.ok},
-        **f.as_dict(),
-    }
+    results[key] = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "python": platform.python_version(), **figures}
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"recorded in {RESULTS}")
+    print(f"recorded in {RESULTS} ({key})")
+
+
+def _figures(data: EvalSet, settings: IdentityConfig, f: Figures) -> dict:
+    return {"seed": data.seed, "records": len(data.records), "entries": len(data.cases),
+            "settings": settings.model_dump(),
+            "targets": {"precision_auto": PRECISION_TARGET, "recall_link_or_review": RECALL_TARGET, "met": f.ok},
+            **f.as_dict()}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.identity_eval", description=__doc__.split("\n")[0])
     p.add_argument("--part", choices=PARTS, default="dev")
-    p.add_argument("--size", type=int, default=1000, help="records in the store, and entries matched (1000)")
+    p.add_argument("--size", type=int, default=2000, help="records in the store, and entries matched (2000)")
     p.add_argument("--seed", type=int, help=f"default: {DEFAULT_SEEDS}")
     p.add_argument("--sweep", action="store_true", help="dev only: a grid of thresholds")
     p.add_argument("--auto-link", type=float, help="dev only: instead of the config's default")
@@ -181,12 +186,15 @@ def main(argv: list[str] | None = None) -> int:
                                  if v is not None})
     data = make_set(args.part, args.seed, args.size)
     if args.sweep:
-        sweep(data, settings)
+        rows = sweep(data, settings)
+        if args.write:
+            record("dev_sweep", {"seed": data.seed, "records": len(data.records), "entries": len(data.cases),
+                                 "rows": rows})
         return 0
     figures = evaluate(data, settings)
     report(data, settings, figures)
     if args.write:
-        record(data, settings, figures)
+        record(args.part, _figures(data, settings, figures))
     return 0 if figures.ok else 1
 
 

@@ -60,7 +60,8 @@ OTHER_ESTABLISHMENT = 10  # two establishments of one organisation (same SIREN)
 SUBSET = 25  # one name is the other's with words added: "Jardin partagé" / "Jardin partagé des Tilleuls"
 OTHER_WORD = 30  # each name has a word the other lacks: "AMAP des Coteaux" / "AMAP du Plateau"
 ONE_WORD = 85  # the most a name of one word scores alone ("La Ruche"): a pin or a contact must back it
-TOKEN_BLOCK_MAX = 300  # a word of more names than this does not make candidates elsewhere
+TOKEN_BLOCK_MAX = 50  # a word of more names than this does not make candidates elsewhere
+SLACK = 5  # how far rapidfuzz's quick scores may fall below `similarity` (a name found by them is rescored)
 MAX_CANDIDATES = 5
 
 SAME, OTHER, UNKNOWN = "same", "other", "unknown"
@@ -320,6 +321,9 @@ class MatchIndex:
         self._keys: dict[tuple[str, str], list[int]] = {}  # ("siret", value) ... -> records
         self._blocks: dict[tuple[str, str], _Block] = {}  # ("insee"|"commune"|"postcode", value) -> records
         self._tokens: dict[str, list[int]] = {}  # a word of a name -> records
+        self._grid: dict[tuple[int, int], list[int]] = {}  # a square about same_place_m wide -> records pinned in it
+        self._cell_lat = self.settings.same_place_m / 111_320.0  # degrees
+        self._cell_lon = self._cell_lat / 0.5  # wide enough up to 60° of latitude (cos 60° = 0.5)
         for rid, rec in records:
             self.add(rid, rec)
 
@@ -339,6 +343,11 @@ class MatchIndex:
             block.names.append(f.here)
         for w in set(f.words.split()):
             self._tokens.setdefault(w, []).append(i)
+        if f.point:
+            self._grid.setdefault(self._cell(f.point), []).append(i)
+
+    def _cell(self, point: tuple[float, float]) -> tuple[int, int]:
+        return int(point[0] // self._cell_lat), int(point[1] // self._cell_lon)
 
     def match(self, candidate: dict) -> MatchResult:
         s = self.settings
@@ -362,34 +371,36 @@ class MatchIndex:
         return len(self._keys.get((_CONTACT_KEYS[what], value), ())) > 1
 
     def _candidates(self, c: Facts) -> set[int]:
-        """Records worth scoring: those sharing a key, those of the same commune whose names are not too far
-        apart (compared in C), those elsewhere with a name about as close as it gets."""
+        """Records worth scoring: those sharing a key (SIRET, SIREN, contact, name) or pinned near it; those of
+        its commune whose names could reach the review threshold alone (compared in C first); those elsewhere
+        that share an uncommon word of its name and have a name about as close as it gets."""
         out: set[int] = set()
         for key in _keys(c):
             out.update(self._keys.get(key, ()))
+        if c.point:
+            y, x = self._cell(c.point)
+            for cell in ((y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+                out.update(self._grid.get(cell, ()))
         if not c.here:
             return out
-        # the same commune: every record there whose name could still reach the review threshold
-        low = self.settings.review - NEAR_BONUS - CONTACT_BONUS_MAX
+        cutoff = self.settings.review - SLACK
         for key in _place_keys(c):
             block = self._blocks.get(key)
-            if block is None:
-                continue
-            for _, _, j in process.extract(c.here, block.names, scorer=fuzz.token_set_ratio, score_cutoff=low,
-                                           limit=None):
-                out.add(block.ids[j])
-        # elsewhere: records that share an uncommon word of the name, and a name about as close as it gets
-        near: set[int] = set()
+            if block is not None:
+                for _, _, j in process.extract(c.here, block.names, scorer=fuzz.token_set_ratio,
+                                               score_cutoff=cutoff, limit=None):
+                    out.add(block.ids[j])
+        elsewhere: set[int] = set()
         for w in c.words.split():
             posting = self._tokens.get(w, ())
             if len(posting) <= TOKEN_BLOCK_MAX:
-                near.update(posting)
-        near.difference_update(out)
-        if near:
-            pool = sorted(near)
-            cutoff = self.settings.review + UNKNOWN_PLACE
+                elsewhere.update(posting)
+        elsewhere.difference_update(out)
+        if elsewhere:
+            pool = sorted(elsewhere)
             for _, _, j in process.extract(c.words, [self._facts[i].words for i in pool],
-                                           scorer=fuzz.token_sort_ratio, score_cutoff=cutoff, limit=None):
+                                           scorer=fuzz.token_sort_ratio, score_cutoff=cutoff + UNKNOWN_PLACE,
+                                           limit=None):
                 out.add(pool[j])
         return out
 

@@ -147,14 +147,17 @@ def street(v: Any) -> str:
 # ---- numbers that name an organisation -----------------------------------------------------------------------
 
 
-def siret(v: Any) -> str | None:
-    """The 14 digits of a valid SIRET (spaces and dots allowed), else None."""
-    if v is None:
-        return None
+@lru_cache(maxsize=65536)
+def _valid_siret(s: str) -> str | None:
     try:
-        return stdnum_siret.validate(str(v))
+        return stdnum_siret.validate(s)
     except stdnum_exceptions.ValidationError:
         return None
+
+
+def siret(v: Any) -> str | None:
+    """The 14 digits of a valid SIRET (spaces and dots allowed), else None."""
+    return None if v is None else _valid_siret(str(v))
 
 
 def siren(v: Any) -> str | None:
