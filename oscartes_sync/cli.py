@@ -383,19 +383,27 @@ def restore(ctx: Context, record_ref: str, revision: int | None) -> None:
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def match(ctx: click.Context) -> None:
-    """Possible duplicates waiting for a person (subcommands: link, distinct)."""
+    """Possible duplicates waiting for a person: entries held back, and records that may be one actor, each
+    with its score and evidence (subcommands: link, distinct, merge, split)."""
     if ctx.invoked_subcommand is None:
-        with _store(ctx.obj) as store:
+        cfg = _load(ctx.obj)
+        with _store(ctx.obj, cfg) as store:
             rows = coordinator.open_reviews(store)
             titles = coordinator.record_titles(store)
-        if not rows:
+            pairs = coordinator.record_pairs(store, cfg.identity)
+        if not rows and not pairs:
             click.echo("No possible duplicate waiting.")
         for r in rows:
             # the full record id: it is what `match link` takes
             cands = ", ".join(f"{titles.get(c[0]) or c[0]} (record {c[0]}, score {c[1]:.0f}"
                               + (f": {', '.join(c[2])}" if len(c) > 2 and c[2] else "") + ")" for c in r.candidates)
             click.echo(f"#{r.id}  {r.instance}:{r.remote_id} {r.values.get('name')!r} may be: {cands}")
-        sys.exit(app.EXIT_ATTENTION if rows else app.EXIT_OK)
+        if pairs:
+            click.echo("Records that may be one actor (`match merge KEEP OTHER`, or `match distinct A B`):")
+        for p in pairs:
+            click.echo(f"  {coordinator.describe_record(p.first)} ~ {coordinator.describe_record(p.second)}: "
+                       f"score {p.score:.0f} ({', '.join(p.evidence)})")
+        sys.exit(app.EXIT_ATTENTION if rows or pairs else app.EXIT_OK)
 
 
 @match.command("link")
@@ -438,8 +446,9 @@ def match_distinct(ctx: Context, first: str, second: str | None) -> None:
 def match_merge(ctx: Context, keep: str, other: str, dry_run: bool) -> None:
     """Two records are one actor: KEEP takes OTHER's entries and values (field by field); OTHER is deleted,
     its history kept; `match split KEEP` undoes it."""
-    with _store(ctx) as store, _refusals():
-        m = coordinator.merge_records(store, keep, other, dry_run=dry_run)
+    cfg = _load(ctx)
+    with _store(ctx, cfg) as store, _refusals():
+        m = coordinator.merge_records(store, keep, other, dry_run=dry_run, same_place_m=cfg.identity.same_place_m)
     changed = sorted(k for k, v in m.values.items() if v != m.keep.fields.get(k))
     click.echo(("Dry run: " if dry_run else "") + f"{coordinator.describe_record(m.other)} "
                + ("would be merged" if dry_run else "merged") + f" into {coordinator.describe_record(m.keep)}.")

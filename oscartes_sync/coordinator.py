@@ -16,9 +16,11 @@ from typing import Any
 
 from . import normalise
 from .clean import clean
-from .config import Config
+from .config import Config, IdentityConfig
+from .identity import MatchIndex
 from .records import KINDS
 from .store import Store
+from .twins import reconcile
 
 
 class Refused(Exception):
@@ -385,12 +387,10 @@ class Merge:
 
 
 def merge_records(store: Store, keep_ref: str, other_ref: str, *, dry_run: bool = False,
-                  by: str = "coordinator") -> Merge:
+                  by: str = "coordinator", same_place_m: float = IdentityConfig().same_place_m) -> Merge:
     """One record with every link of both, field by field (the twin rules, then the value entered most
     recently); the other record is deleted (its history stays) and, where both had an entry in one wiki, the
     next sync removes the other's entry through its deletion rules (kept if a member edited it since)."""
-    from .twins import reconcile
-
     keep, other = resolve_record(store, keep_ref), resolve_record(store, other_ref)
     if keep.id == other.id:
         raise Refused(f"{describe_record(keep)} cannot be merged with itself")
@@ -400,7 +400,7 @@ def merge_records(store: Store, keep_ref: str, other_ref: str, *, dry_run: bool 
     if keep.kind != other.kind:
         raise Refused(f"{describe_record(keep)} and {describe_record(other)} are not of the same kind")
     times_keep, times_other = _field_times(store, keep.id), _field_times(store, other.id)
-    twin = reconcile(keep.kind, keep.fields, other.fields)
+    twin = reconcile(keep.kind, keep.fields, other.fields, same_place_m=same_place_m)
     values: dict[str, Any] = {}
     for name in KINDS[keep.kind].field_names:
         a, b = keep.fields.get(name), other.fields.get(name)
@@ -475,6 +475,34 @@ def split_record(store: Store, ref: str, *, by: str = "coordinator") -> Split:
         store.set_state(key, None)
         _remember_distinct(store, keep.id, other.id)
     return Split(keep, store.record(other.id), moved_back, unchanged)
+
+
+@dataclass(frozen=True)
+class RecordPair:
+    """Two live records that may be one actor: what `match merge` or `match distinct` settles."""
+
+    first: Any  # RecordRow, the older id first
+    second: Any
+    score: float
+    evidence: tuple[str, ...]
+
+
+def record_pairs(store: Store, settings: IdentityConfig = IdentityConfig()) -> list[RecordPair]:
+    """Live records of one kind that the matcher scores at or above `review` against each other, best first;
+    a pair a person called two actors (`match distinct A B`, `match split`) is never proposed again."""
+    apart = distinct_pairs(store)
+    out: list[RecordPair] = []
+    for kind in KINDS:
+        rows = {r.id: r for r in store.records(kind)}
+        index = MatchIndex([], settings, kind)
+        for rid in sorted(rows):
+            found = index.match(rows[rid].fields)
+            candidates = list(found.likely) + ([(found.sure, found.score, found.evidence)] if found.sure else [])
+            for other, score, evidence in candidates:
+                if frozenset((rid, other)) not in apart:
+                    out.append(RecordPair(rows[other], rows[rid], score, tuple(evidence)))
+            index.add(rid, rows[rid].fields)
+    return sorted(out, key=lambda p: (-p.score, p.first.id, p.second.id))
 
 
 def mark_distinct_records(store: Store, a_ref: str, b_ref: str) -> tuple[Any, Any]:

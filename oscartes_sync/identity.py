@@ -45,6 +45,7 @@ class MatchResult:
     sure: str | None = None  # the record this entry surely is
     likely: list[Candidate] = field(default_factory=list)  # the records it may be, best first
     evidence: tuple[str, ...] = ()  # why it is surely `sure`
+    score: float = 0.0  # the score of `sure`
 
 
 # Score adjustments, out of 100 (chosen with `python -m benchmarks.identity_eval`, see benchmarks/README.md).
@@ -365,7 +366,8 @@ class MatchIndex:
                         key=lambda cand: (-cand.score, cand.record_id))
         if chosen is None:
             return MatchResult(None, likely[:MAX_CANDIDATES])
-        return MatchResult(self._ids[chosen], likely[:MAX_CANDIDATES], found[chosen].evidence)
+        return MatchResult(self._ids[chosen], likely[:MAX_CANDIDATES], found[chosen].evidence,
+                           round(found[chosen].score, 1))
 
     def _common(self, what: str, value: str) -> bool:
         return len(self._keys.get((_CONTACT_KEYS[what], value), ())) > 1
