@@ -377,3 +377,37 @@ def test_a_text_file_named_png_in_a_real_wiki_is_refused_by_its_bytes(wiki_a, wi
     assert summary.exit_code == 1
     assert any("logo refused (not an image" in m and a_id in m for m in attention(summary, "polesnoe"))
     assert b.by_title(name)[1]["imagebf_logo"] == ""
+
+
+def test_one_association_entered_in_both_wikis_before_the_first_sync_is_one_record(wiki_a, wiki_b, cfg, store, tag):
+    """Issue 14: two members enter the same association, each in their wiki and their way (the real wikis' pair:
+    same postcode and town, pins 40 m apart; here with a typo too), before the first sync. Afterwards it is one
+    record with both entries linked, nothing copied; a look-alike with words added waits for a person, copied
+    nowhere."""
+    a, b = wiki_a, wiki_b
+    same_a = f"Les Jardins Partagés de l'Yvette {tag}"
+    same_b = f"Association les jardins partages de l Yvete {tag}"  # a typo too: no longer the same title
+    look_alike = f"Jardins Partagés de l'Yvette {tag} du Moulin"
+    a_id = a.member_create({"bf_titre": same_a, "bf_ville": "Gif-sur-Yvette", "bf_codepostal": "91190",
+                            "bf_latitude": "48.70130", "bf_longitude": "2.13140", "bf_telephone": "01 69 10 20 30"})
+    b_id = b.member_create({"bf_titre": same_b, "bf_ville": "GIF SUR YVETTE", "bf_codepostal": "91190",
+                            "bf_latitude": "48.70160", "bf_longitude": "2.13180",
+                            "bf_telephone": "+33 1 69 10 20 30", "bf_mail": "jardins@yvette.example"})
+    b_look = b.member_create({"bf_titre": look_alike, "bf_ville": "Gif-sur-Yvette", "bf_codepostal": "91190"})
+
+    summary = run(cfg, store)
+    assert summary.exit_code == 1  # the look-alike waits for a person
+    [record] = store.records("actor")
+    assert {(l.instance, l.remote_id) for l in store.links(record_id=record.id)} == {("polesnoe", a_id), ("tel", b_id)}
+    assert "linked (names 75% alike, same commune, pins 44 m apart, same phone)" in store.history(record.id)[-1].note
+    # one place, one phone: no conflict; the typo is a real disagreement on the name, for a person to settle
+    assert [(c.field, c.candidates) for c in store.conflicts("open")] == [("name", {"polesnoe": same_a,
+                                                                                     "tel": same_b})]
+    [item] = store.review_items("open")
+    assert (item.instance, item.remote_id, item.candidates[0][0]) == ("tel", b_look, record.id)
+    # nothing copied twice, and the look-alike copied nowhere
+    assert a.titles() == [same_a] and b.titles() == sorted([same_b, look_alike])
+    assert not any(n for counts in writes(summary).values() for f, n in counts.items() if f == "POST create")
+    assert a.by_title(same_a)[1]["bf_mail"] == "jardins@yvette.example"  # what b had and a lacked
+    idle = run(cfg, store)
+    assert idle.stats == {"polesnoe": {"GET list": 1}, "tel": {"GET list": 1}}, write_actions(idle)
