@@ -33,7 +33,7 @@ def setup(tmp_path):
         publish_nextclouds(cfg, store, clock=clock)
         nc = sb.nextclouds[CLOUD]
         card = nc.emulator.cards(nc.user, "oscartes")[f"{rid}.vcf"]
-        edited = card.replace("velo@rouelibre.fr", "atelier@rouelibre.fr").replace("+33169000002", "01 69 00 00 03")
+        edited = card.replace("velo@rouelibre.fr", "atelier@rouelibre.fr").replace("01 69 00 00 02", "01 69 00 00 03")
         s = requests.Session()
         s.auth = (nc.user, nc.password)
         r = s.put(f"{nc.url}remote.php/dav/addressbooks/users/{nc.user}/oscartes/{rid}.vcf", data=edited.encode())

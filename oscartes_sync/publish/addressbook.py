@@ -20,8 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 import vobject
 
+from .. import normalise
+from ..clean import display_phone
 from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
+from ..records import ACTOR
 from ..store import Store
 from ..sync.model import Notice
 from ..targets.base import EntryError
@@ -88,8 +91,18 @@ def card_values(fields: dict[str, Any]) -> dict[str, str]:
             continue
         value = fields.get(name)
         if not _empty(value):
-            out[name] = str(value)
+            # a phone is stored in E.164 and shown the way members read it (DECISIONS §23)
+            out[name] = display_phone(str(value)) if name == "phone" else str(value)
     return out
+
+
+def _one_value(name: str, a: Any, b: Any) -> bool:
+    """Two values a card field shows that are one (a phone in two display forms: not an edit, §23)."""
+    if a == b:
+        return True
+    ftype = ACTOR.field(name).type
+    return a is not None and b is not None and \
+        normalise.field_key(name, ftype, a) == normalise.field_key(name, ftype, b)
 
 
 def _number(value: Any) -> str | None:
@@ -348,8 +361,8 @@ class BookSync:
                                                f"cannot be read ({exc}): restored")
                 continue
             written = mine.get("fields") or {}
-            diffs = {f: seen.get(f) for f in CARD_FIELDS
-                     if seen.get(f) != written.get(f) and seen.get(f) != wanted[1].get(f)}
+            diffs = {f: seen.get(f) for f in CARD_FIELDS if not _one_value(f, seen.get(f), written.get(f))
+                     and not _one_value(f, seen.get(f), wanted[1].get(f))}
             if not diffs:
                 self._notice("info", rid, f"{self._who(rid)} was changed in Nextcloud (no value the directory "
                                           "keeps): restored")

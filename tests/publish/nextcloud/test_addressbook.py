@@ -90,9 +90,9 @@ def test_members_only_contact_details_never_reach_a_card(sandbox, cfg, store, cl
     for name in CLOUDS:
         raw = "".join(cards(sandbox, name).values()).encode()
         assert b"contact@recyclerie.fr" not in raw and b"contact@amap.fr" not in raw
-        assert b"+33169000001" not in raw
-        # the actor that made its contact details public shows them
-        assert b"velo@rouelibre.fr" in raw and b"+33169000002" in raw
+        assert b"+33169000001" not in raw and b"01 69 00 00 01" not in raw
+        # the actor that made its contact details public shows them, the phone as members read it (§23)
+        assert b"velo@rouelibre.fr" in raw and b"01 69 00 00 02" in raw
 
 
 def test_no_op_sends_one_report_per_book_one_propfind_per_folder_and_no_write(sandbox, cfg, store, clock, ids):
@@ -118,7 +118,7 @@ def test_a_changed_record_rewrites_exactly_its_card(sandbox, cfg, store, clock, 
     for name, nc in sandbox.nextclouds.items():
         assert res.requests[name].get("PUT addressbook") == 1
         assert nc.emulator.count("PUT", f"/{ids['velo']}.vcf") == 1
-        assert parse_card(cards(sandbox, name)[f"{ids['velo']}.vcf"])["phone"] == "+33169009999"
+        assert parse_card(cards(sandbox, name)[f"{ids['velo']}.vcf"])["phone"] == "01 69 00 99 99"
 
 
 def test_a_card_edited_in_nextcloud_becomes_suggestions_and_is_restored(sandbox, cfg, store, clock, ids):
@@ -144,6 +144,20 @@ def test_a_card_edited_in_nextcloud_becomes_suggestions_and_is_restored(sandbox,
     assert len(store.suggestions("open")) == 2
     assert not [n for n in res.notices if n.level == "attention"]
     assert cards(sandbox)[f"{ids['velo']}.vcf"] == before
+
+
+def test_a_phone_rewritten_in_another_form_in_a_card_is_no_suggestion(sandbox, cfg, store, clock, ids):
+    """A value that differs only by its display form is not a change (DECISIONS §23)."""
+    publish(cfg, store, clock)
+    before = cards(sandbox)[f"{ids['velo']}.vcf"]
+    assert "TEL;TYPE=WORK:01 69 00 00 02" in before
+    s, url = dav(sandbox)
+    r = s.put(url + f"{ids['velo']}.vcf", data=before.replace("01 69 00 00 02", "+33 1 69 00 00 02").encode(),
+              headers={"Content-Type": "text/vcard"})
+    assert r.status_code == 204
+    publish(cfg, store, clock)
+    assert store.suggestions("open") == []
+    assert cards(sandbox)[f"{ids['velo']}.vcf"] == before  # restored all the same
 
 
 def test_an_unreadable_card_on_the_server_is_named_and_restored(sandbox, cfg, store, clock, ids):
