@@ -174,9 +174,9 @@ def _resolve_intents(store, inst: Instance, kind: str, entries: dict[str, Observ
             continue
         found = [rid for rid in inst.target.find_by_source(source_url(link.record_id)) if rid in entries]
         if found and not dry_run:
-            obs = entries[found[0]]
-            store.set_link(link.record_id, inst.name, form_id=link.form_id, remote_id=found[0],
-                           snapshot=dict(obs.values))
+            # linked with no snapshot: a member may have edited the entry since our create, so what it holds
+            # now is no base; the planner settles it like a twin (empty fields filled, differences conflicts)
+            store.set_link(link.record_id, inst.name, form_id=link.form_id, remote_id=found[0], snapshot={})
 
 
 def _read_sources(store, inst: Instance, entries: dict[str, Observed], dry_run: bool) -> dict[str, Observed]:

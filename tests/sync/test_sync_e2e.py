@@ -313,3 +313,21 @@ def test_an_edit_hidden_by_a_failed_listing_brings_a_deleted_record_back(sandbox
     assert [e["bf_horaires"] for e in a.list(FORM).values() if e["bf_titre"] == NAMES[0]] == ["Sa 09:00-12:00"]
     assert any("comes back" in n["message"] for n in back.report["notices"])
     assert [r.deleted for r in store.history(rec.id)][-3:] == [True, False, False]
+
+
+def test_a_member_edit_of_a_copy_whose_create_was_not_confirmed_is_kept(sandbox, cfg, store):
+    """The copy is created in tel, but its confirmation (the Source-Url look-up) fails; a member edits that copy
+    before the next run. The next run finds it by its Source-Url and must take the edit, not overwrite it with
+    the record's older value (found by the state machine)."""
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    a.member_create(FORM, entry("Association Test 1", "Massy", "91300"))
+    b.emulator.inject("GET", r"api/pages/", "500", times=1)
+    run(cfg, store)
+    [rec] = store.records("actor")
+    assert store.link(rec.id, "tel").remote_id is None  # the intent: created, not confirmed
+    [copy] = b.list(FORM)
+    b.member_edit(copy, {"bf_horaires": "Tu 14:00-18:00"})
+    assert run(cfg, store).exit_code == 0
+    assert store.record(rec.id).fields["opening_hours"] == "Tu 14:00-18:00"
+    assert b.read(copy)["bf_horaires"] == "Tu 14:00-18:00"
+    assert next(iter(a.list(FORM).values()))["bf_horaires"] == "Tu 14:00-18:00"
