@@ -76,7 +76,8 @@ class RunSummary:
 
 def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_run: bool = False,
               allow_deletes: int = 0, **engine_kw) -> RunSummary:
-    policy = SyncPolicy(cfg.sync.max_delete_ratio, cfg.sync.min_delete_count, allow_deletes, cfg.sync.newest_wins)
+    # one policy for the entries and everything derived from them: one acceptance holds everywhere (§24)
+    policy = SyncPolicy.of(cfg.sync, allow_deletes)
     run_id = None if dry_run else store.start_run()
     for inst in instances.values():
         if inst.target is not None:
@@ -96,26 +97,29 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         stats["geocoder"] = dict(locator.stats.counts)
     # then what derives from the records (DECISIONS §16): the Nextclouds (address book, exports; their
     # knowledge-base folders are read there), then the wikis that synced (dashboards, articles)
-    cloud = publish_nextclouds(cfg, store, dry_run=dry_run)
+    cloud = publish_nextclouds(cfg, store, dry_run=dry_run, policy=policy)
     result.outcome.notices.extend(cloud.notices)
     result.outcome.failed_instances.update(cloud.instance_errors)
     result.nextcloud = cloud
+    result.instances += [nc.name for nc in cfg.nextcloud]
     for name, counts in cloud.requests.items():
         stats[name] = dict(counts)
-    pages = publish_wikis(cfg, store, dry_run=dry_run, skip=set(result.instance_errors), articles=cloud.articles)
+    pages = publish_wikis(cfg, store, dry_run=dry_run, skip=set(result.instance_errors), articles=cloud.articles,
+                          policy=policy)
     result.outcome.notices.extend(pages.notices)
     result.outcome.failed_instances.update(pages.instance_errors)
     result.page_writes = pages.writes
+    result.pages_written, result.pages_removed = pages.written, pages.removed
     for name, counts in pages.requests.items():
         merged = stats.setdefault(name, {})
         for key, n in counts.items():
             merged[f"pages {key}"] = merged.get(f"pages {key}", 0) + n
     code = EXIT_ATTENTION if result.needs_person(store) else EXIT_OK
-    rep = summary(result, stats)
+    titles = record_titles(store)
+    rep = summary(result, stats, titles)
     if run_id is not None:
         store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
-    return RunSummary(result, code, rep, record_titles(store), stats, len(open_conflicts(store)),
-                      len(open_reviews(store)))
+    return RunSummary(result, code, rep, titles, stats, len(open_conflicts(store)), len(open_reviews(store)))
 
 
 def open_store(cfg: Config) -> Store:

@@ -6,24 +6,26 @@ import re
 from collections import Counter
 from typing import Any
 
+from .coordinator import short_id
 from .sync.engine import SyncResult
 from .sync.model import (
     CreateEntry, CreateRecord, DeleteEntry, LinkEntry, OpenConflict, PlaceRecord, ResurrectRecord, ReviewDuplicate,
     TombstoneRecord, UpdateEntry, UpdateRecord,
 )
 
-ACTION_LABELS = {
-    CreateRecord: "new records (from a member's entry)",
-    UpdateRecord: "records updated (merged edits)",
-    PlaceRecord: "records placed on the map from their address",
-    CreateEntry: "entries created",
-    UpdateEntry: "entries updated",
-    DeleteEntry: "entries deleted",
-    TombstoneRecord: "records deleted (tombstone kept)",
-    ResurrectRecord: "deleted records back (edited elsewhere meanwhile)",
-    OpenConflict: "conflicts opened or refreshed",
-    ReviewDuplicate: "possible duplicates queued for review",
-    LinkEntry: "links refreshed (no write)",
+ACTION_LABELS = {  # singular, plural
+    CreateRecord: ("new record (from a member's entry)", "new records (from a member's entry)"),
+    UpdateRecord: ("record updated (merged edits)", "records updated (merged edits)"),
+    PlaceRecord: ("record placed on the map from its address", "records placed on the map from their address"),
+    CreateEntry: ("entry created", "entries created"),
+    UpdateEntry: ("entry updated", "entries updated"),
+    DeleteEntry: ("entry deleted", "entries deleted"),
+    TombstoneRecord: ("record deleted (tombstone kept)", "records deleted (tombstone kept)"),
+    ResurrectRecord: ("deleted record back (edited elsewhere meanwhile)",
+                      "deleted records back (edited elsewhere meanwhile)"),
+    OpenConflict: ("conflict opened or refreshed", "conflicts opened or refreshed"),
+    ReviewDuplicate: ("possible duplicate queued for review", "possible duplicates queued for review"),
+    LinkEntry: ("link refreshed (no write)", "links refreshed (no write)"),
 }
 
 
@@ -41,6 +43,7 @@ CATEGORIES = (
 _LISTING_FAILED = re.compile(r"^listing failed \((.*)\): nothing read, written or deleted there$", re.DOTALL)
 MAX_ATTENTION_LINES = 30
 MAX_INFO_LINES = 30
+MAX_NAMES = 5  # records (or pages) named on one line of the report; `sync --json` lists them all
 
 
 def categorise(message: str) -> str:
@@ -50,9 +53,64 @@ def categorise(message: str) -> str:
     return "other"
 
 
-def summary(result: SyncResult, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+def named(record_id: str, titles: dict[str, str]) -> str:
+    """How a report names a record: its title and short id, "Recyclerie des Ulis (1a2b3c4d)"."""
+    title = titles.get(record_id)
+    return f"{title} ({short_id(record_id)})" if title and title != record_id else short_id(record_id)
+
+
+def _names(items: list[str], name=lambda x: x) -> str:
+    """Up to MAX_NAMES names, then how many more."""
+    shown = ", ".join(name(i) for i in items[:MAX_NAMES])
+    return shown + (f" and {len(items) - MAX_NAMES} more" if len(items) > MAX_NAMES else "")
+
+
+def _unique(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+def _actions(result: SyncResult) -> list:
+    return [a for p in result.plans for a in p.actions] if result.dry_run else result.outcome.applied
+
+
+def _titles_with_new(result: SyncResult, titles: dict[str, str]) -> dict[str, str]:
+    """The store's titles plus those of records this run creates (a dry run has not stored them)."""
+    new: dict[str, str] = {}
+    for a in _actions(result):
+        if isinstance(a, CreateRecord):
+            title = a.fields.get("name") or a.snapshot.get("name")
+        elif isinstance(a, CreateEntry):
+            title = a.values.get("name")
+        else:
+            continue
+        if title:
+            new.setdefault(a.record_id, str(title))
+    return {**new, **titles}
+
+
+def instances_read(result: SyncResult) -> list[str]:
+    """The configured instances this run could read (and so sync)."""
+    errors = instance_errors(result)
+    return [name for name in result.instances if name not in errors]
+
+
+def _wrote(result: SyncResult) -> bool:
+    cloud = result.nextcloud
+    return bool(_actions(result) or result.page_writes or (cloud and any(cloud.writes.values())))
+
+
+def nothing_to_do(result: SyncResult) -> bool:
+    """Every instance was read, nothing was written anywhere and nothing waits for a person: only then does
+    the report say that every instance already agrees."""
+    return (not result.dry_run and not instance_errors(result) and not _wrote(result)
+            and not any(n.level == "attention" for n in result.notices))
+
+
+def summary(result: SyncResult, stats: dict[str, Any] | None = None,
+            titles: dict[str, str] | None = None) -> dict[str, Any]:
     """A JSON-ready summary for `status --json`, the runs table and monitoring."""
-    actions = [a for p in result.plans for a in p.actions] if result.dry_run else result.outcome.applied
+    titles = _titles_with_new(result, titles or {})
+    actions = _actions(result)
     counts: Counter[str] = Counter()
     per_instance: dict[str, Counter[str]] = {}
     for a in actions:
@@ -69,13 +127,30 @@ def summary(result: SyncResult, stats: dict[str, Any] | None = None) -> dict[str
                     for a, why in result.outcome.skipped],
         "instance_errors": result.instance_errors,
         "notices": [{"level": n.level, "instance": n.instance, "record": n.record_id, "message": n.message}
-                    for n in result.notices],
+                    | ({"records": list(n.records)} if n.records else {}) for n in result.notices],
+        # every record this run acted on (or, dry run, would act on), by what was done and where
+        "records_acted_on": [{"action": type(a).__name__, "record": a.record_id, "title": titles.get(a.record_id),
+                              "instance": getattr(a, "instance", None)} for a in actions],
         "attention": {name: attention.get(name, 0) for name, _ in CATEGORIES} | {"other": attention.get("other", 0)},
         # instance_errors plus the wikis whose listing failed for a passing reason: every instance not synced
         "instances_not_synced": instance_errors(result),
+        "instances": list(result.instances),
+        "nothing_to_do": nothing_to_do(result),
         "requests": stats or {},
         "page_writes": dict(result.page_writes),
+        "pages": {w: {"written": result.pages_written.get(w, []), "removed": result.pages_removed.get(w, [])}
+                  for w in sorted({*result.pages_written, *result.pages_removed})},
+        "cards": _cards(result),
+        "export_files_written": dict(result.nextcloud.files_written) if result.nextcloud else {},
     }
+
+
+def _cards(result: SyncResult) -> dict[str, dict[str, list[str]]]:
+    cloud = result.nextcloud
+    if cloud is None:
+        return {}
+    return {n: {"written": cloud.cards_written.get(n, []), "deleted": cloud.cards_deleted.get(n, [])}
+            for n in sorted({*cloud.cards_written, *cloud.cards_deleted})}
 
 
 def _grouped(notices: list, titles: dict[str, str]) -> list[str]:
@@ -85,7 +160,7 @@ def _grouped(notices: list, titles: dict[str, str]) -> list[str]:
     conflict_line: dict[tuple[str, str | None], int] = {}
     conflict_fields: dict[int, list[str]] = {}
     for n in notices:
-        who = f" [{titles.get(n.record_id) or n.record_id}]" if n.record_id else ""
+        who = f" [{named(n.record_id, titles)}]" if n.record_id else ""
         m = _CONFLICT.match(n.message)
         if m:
             key = (n.instance, n.record_id)
@@ -95,7 +170,8 @@ def _grouped(notices: list, titles: dict[str, str]) -> list[str]:
                 lines.append(f"  - {n.instance}{who}: ")
             conflict_fields[conflict_line[key]].append(m.group(1))
             continue
-        lines.append(f"  - {n.instance}{who}: {n.message}")
+        about = f" ({_names(list(n.records), lambda r: named(r, titles))})" if n.records else ""
+        lines.append(f"  - {n.instance}{who}: {n.message}{about}")
     for i, fields in conflict_fields.items():
         lines[i] += ("conflicts on " if len(fields) > 1 else "conflict on ") + ", ".join(fields)
     return lines
@@ -160,8 +236,9 @@ def render(result: SyncResult, stats: dict[str, Any] | None = None, titles: dict
            open_conflicts: int | None = None, open_reviews: int | None = None) -> str:
     """Readable text for a coordinator. `titles` maps record ids to names so that lines say who. The last
     line always says what needs a person (see `needs_person_line`)."""
-    titles = titles or {}
+    titles = _titles_with_new(result, titles or {})
     lines: list[str] = []
+    read, errors = instances_read(result), instance_errors(result)
     if result.dry_run:
         lines.append("Dry run: nothing was written. Planned actions:")
         for p in result.plans:
@@ -170,17 +247,19 @@ def render(result: SyncResult, stats: dict[str, Any] | None = None, titles: dict
         if not any(p.actions for p in result.plans):
             lines.append("  (none)")
     else:
-        counts = Counter(type(a) for a in result.outcome.applied)
-        lines.append("Sync done.")
-        for cls, label in ACTION_LABELS.items():
-            if counts.get(cls):
-                lines.append(f"  {counts[cls]:5d} {label}")
-        if result.page_writes:
-            lines.append(f"  {sum(result.page_writes.values()):5d} wiki pages rewritten (dashboards, articles: "
-                         "their content changed)")
-        if not result.outcome.applied and not result.page_writes:
+        if not errors:
+            lines.append("Sync done.")
+        elif read or not result.instances:
+            lines.append(f"Sync done, except in {', '.join(sorted(errors))} (not synced: see ERROR below).")
+        else:
+            lines.append("Sync not done: no instance could be read (see ERROR below).")
+        lines += _done_lines(result, titles)
+        if nothing_to_do(result):
             lines.append("  nothing to do: every instance already agrees")
-    for name, err in sorted(instance_errors(result).items()):
+        elif not _wrote(result) and read:
+            lines.append("  nothing written" + (" (what waits for a person is listed below)" if not errors else
+                                                f" in {', '.join(read)}, the instances that were read"))
+    for name, err in sorted(errors.items()):
         lines.append(f"ERROR {name}: {err}")
     attention = _grouped([n for n in result.notices if n.level == "attention" and not _is_listing_failure(n)],
                          titles)
@@ -197,13 +276,52 @@ def render(result: SyncResult, stats: dict[str, Any] | None = None, titles: dict
     return "\n".join(lines)
 
 
+def _done_lines(result: SyncResult, titles: dict[str, str]) -> list[str]:
+    """One line per kind of action (and per instance written to), naming the records it acted on; then the
+    cards, export files and wiki pages of the run."""
+    def who(rid: str) -> str:
+        return named(rid, titles)
+
+    lines: list[str] = []
+    def line(n: int, label: tuple[str, str], where: str | None, names: str = "", why: str = "") -> str:
+        return (f"  {n:5d} {label[n != 1]}" + (f" in {where}" if where else "") + (f" ({why})" if why else "")
+                + (f": {names}" if names else ""))
+
+    lines: list[str] = []
+    for cls, label in ACTION_LABELS.items():
+        done = [a for a in result.outcome.applied if type(a) is cls]
+        for place in _unique(a.instance if a.writes_remote else None for a in done):
+            here = [a for a in done if (a.instance if a.writes_remote else None) == place]
+            lines.append(line(len(here), label, place, _names(_unique(a.record_id for a in here), who)))
+    cloud = result.nextcloud
+    if cloud is not None:
+        for name in sorted({*cloud.cards_written, *cloud.cards_deleted}):
+            if rids := cloud.cards_written.get(name):
+                lines.append(line(len(rids), ("card written", "cards written"), name, _names(rids, who)))
+            if rids := cloud.cards_deleted.get(name):
+                lines.append(line(len(rids), ("card deleted", "cards deleted"), name, _names(rids, who)))
+        for name, n in sorted(cloud.files_written.items()):
+            if n:
+                lines.append(line(n, ("export file written", "export files written"), name,
+                                  why="content changed"))
+    for name in sorted({*result.pages_written, *result.pages_removed}):
+        if tags := result.pages_written.get(name):
+            lines.append(line(len(tags), ("wiki page written", "wiki pages written"), name, _names(tags),
+                              "content changed"))
+        if tags := result.pages_removed.get(name):
+            lines.append(line(len(tags), ("wiki page removed", "wiki pages removed"), name, _names(tags),
+                              "no longer produced"))
+    return lines
+
+
 def describe(a, titles: dict[str, str]) -> str:
-    who = titles.get(a.record_id) or a.record_id
+    """One planned action, naming its record by title and short id."""
+    who = named(a.record_id, titles)
     name = type(a).__name__
     if isinstance(a, CreateRecord):
-        return f"{name} {a.fields.get('name')!r} from {a.instance}:{a.remote_id}"
+        return f"{name} {who} from {a.instance}:{a.remote_id}"
     if isinstance(a, CreateEntry):
-        return f"{name} in {a.instance}: {a.values.get('name') or who!r}"
+        return f"{name} in {a.instance}: {who}"
     if isinstance(a, UpdateEntry):
         return f"{name} {a.instance}:{a.remote_id} ({who}): " + ", ".join(sorted(a.changes))
     if isinstance(a, UpdateRecord):

@@ -186,7 +186,10 @@ def test_open_conflict_exits_1_and_is_named_once_per_record(setup):
     b.member_edit(bid, {"bf_horaires": "Tu 14:00-18:00", "bf_telephone": "01 69 00 00 02"})
     ran = setup.run("sync")
     assert ran.code == 1, ran
-    lines = [line for line in ran.stdout.splitlines() if "conflict" in line and "Épicerie La Fourmi" in line]
+    # one notice line for the record (the count line above it names the record too, as every line that acts on
+    # a record does)
+    lines = [line for line in ran.stdout.splitlines() if line.startswith("  - ") and "conflict" in line
+             and "Épicerie La Fourmi" in line]
     assert len(lines) == 1, ran.stdout
     assert "conflicts on opening_hours, phone" in lines[0]
     assert ran.stdout.rstrip().splitlines()[-1].startswith("Needs a person:"), ran.stdout
@@ -762,8 +765,8 @@ def test_render_groups_the_conflicts_of_one_record_on_one_line():
                 ("attention", "tel", "r1", "entry X: website refused (javascript: URL refused)")]
     text = render(_result(notices), titles={"r1": "Ressourcerie Cyclamen", "r2": "AMAP des Coteaux"})
     lines = text.splitlines()
-    assert "  - polesnoe,tel [Ressourcerie Cyclamen]: conflicts on commune, description, name" in lines
-    assert "  - polesnoe,tel [AMAP des Coteaux]: conflict on phone" in lines
+    assert "  - polesnoe,tel [Ressourcerie Cyclamen (r1)]: conflicts on commune, description, name" in lines
+    assert "  - polesnoe,tel [AMAP des Coteaux (r2)]: conflict on phone" in lines
     assert sum("Ressourcerie Cyclamen" in x for x in lines) == 2  # the conflicts line and the refused value
     assert lines[-1] == ("Needs a person: 4 open conflicts on 2 records this run (`conflicts`); "
                          "1 refused value (to correct in the wiki).")

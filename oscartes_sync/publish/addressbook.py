@@ -26,7 +26,7 @@ from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..records import ACTOR
 from ..store import Store
-from ..sync.model import Notice
+from ..sync.model import Notice, SyncPolicy
 from ..targets.base import EntryError
 from ..targets.nextcloud import (
     NextcloudClient, NotFound, PreconditionFailed, SyncResult, SyncTokenInvalid, group_principal,
@@ -204,6 +204,8 @@ def text_hash(text: str) -> str:
 class BookOutcome:
     writes: int = 0
     planned: int = 0  # dry run: the writes a real run would make
+    written: list[str] = field(default_factory=list)  # record ids whose card was written this run
+    deleted: list[str] = field(default_factory=list)  # record ids whose card was deleted this run
     notices: list[Notice] = field(default_factory=list)
     error: str | None = None
 
@@ -226,12 +228,17 @@ class BookSync:
 
     def __init__(self, client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store,
                  actors: dict[str, dict[str, Any]], ctx: CardContext, *, dry_run: bool = False,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, policy: SyncPolicy | None = None,
+                 deleted: dict[str, dict[str, Any]] | None = None):
         self.client, self.nc, self.cfg, self.store = client, nc, cfg, store
         self.book = nc.addressbook
         self.dry_run = dry_run
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self.names = {rid: (f.get("name") or rid) for rid, f in actors.items()}
+        self.policy = policy or SyncPolicy.of(cfg.sync)
+        # actors deleted in the store (tombstones): their deletion was accepted, within the limits or by a
+        # person (DECISIONS §24), so their cards go without counting against the limit again
+        self.deleted = deleted or {}
+        self.names = {rid: (f.get("name") or rid) for rid, f in {**self.deleted, **actors}.items()}
         self.desired: dict[str, tuple[str, dict[str, str], str]] = {}
         for rid, fields in actors.items():
             text, values = build_card(rid, fields, ctx)
@@ -418,17 +425,23 @@ class BookSync:
             cards[rid] = {"hash": digest, "etag": new_etag or hashlib.md5(text.encode("utf-8")).hexdigest(),
                           "fields": values}
             self.out.writes += 1
+            self.out.written.append(rid)
 
     def _delete_cards(self) -> None:
+        """Cards of deleted records go; cards whose record the store does not hold at all (a store swapped
+        for an older copy, a record erased) go only within the limits or as far as a person accepted."""
         cards = self.state["cards"]
         gone = sorted(rid for rid in cards if rid not in self.desired)
-        if not gone:
-            return
-        limit = max(int(self.cfg.sync.max_delete_ratio * len(cards)), self.cfg.sync.min_delete_count)
-        if len(gone) > limit:
-            self._notice("attention", None, f"card deletions refused: {len(gone)} of {len(cards)} cards would go "
-                                            f"(limit {limit}); nothing deleted in address book {self.book!r}")
-            return
+        unexplained = [rid for rid in gone if rid not in self.deleted]
+        if unexplained and self.policy.refuses(len(unexplained), len(cards)):
+            n = len(unexplained)
+            self.out.notices.append(Notice(
+                "attention", self.nc.name, None,
+                f"card deletions refused: {n} of {len(cards)} cards would go although the store holds no deletion "
+                f"of their records (limit {self.policy.limit(len(cards))}); none of them deleted in address book "
+                f"{self.book!r}; if those records are really gone, accept once with `sync --allow-deletes {n}`",
+                tuple(unexplained)))
+            gone = [rid for rid in gone if rid in self.deleted]
         for rid in gone:
             if self.dry_run:
                 self.out.planned += 1
@@ -445,6 +458,7 @@ class BookSync:
                 continue
             del cards[rid]
             self.out.writes += 1
+            self.out.deleted.append(rid)
 
 
 def _copy(value: Any) -> Any:
@@ -457,9 +471,13 @@ def live_actors(store: Store) -> dict[str, dict[str, Any]]:
     return {r.id: r.fields for r in store.records("actor")}
 
 
+def deleted_actors(store: Store) -> dict[str, dict[str, Any]]:
+    return {r.id: r.fields for r in store.records("actor", include_deleted=True) if r.deleted}
+
+
 def sync_addressbook(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store, *,
                      ctx: CardContext | None = None, dry_run: bool = False,
                      actors: Callable[[Store], dict[str, dict[str, Any]]] = live_actors,
-                     clock: Callable[[], datetime] | None = None) -> BookOutcome:
+                     clock: Callable[[], datetime] | None = None, policy: SyncPolicy | None = None) -> BookOutcome:
     return BookSync(client, nc, cfg, store, actors(store), ctx or CardContext.from_store(cfg, store),
-                    dry_run=dry_run, clock=clock).run()
+                    dry_run=dry_run, clock=clock, policy=policy, deleted=deleted_actors(store)).run()

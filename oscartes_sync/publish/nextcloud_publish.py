@@ -18,7 +18,7 @@ from typing import Callable
 from ..clients import nextcloud_client
 from ..config import Config
 from ..store import Store
-from ..sync.model import Notice
+from ..sync.model import Notice, SyncPolicy
 from ..targets.base import AuthError, TargetError, TerminalError
 from ..targets.nextcloud import NextcloudClient
 from .addressbook import CardContext, sync_addressbook
@@ -31,6 +31,9 @@ from .nc_articles import known_articles, read_articles
 class NextcloudResult:
     notices: list[Notice] = field(default_factory=list)
     writes: dict[str, int] = field(default_factory=dict)            # instance -> cards and files written
+    cards_written: dict[str, list[str]] = field(default_factory=dict)  # instance -> record ids
+    cards_deleted: dict[str, list[str]] = field(default_factory=dict)  # instance -> record ids
+    files_written: dict[str, int] = field(default_factory=dict)     # instance -> export files written
     instance_errors: dict[str, str] = field(default_factory=dict)   # instance -> what stopped (part of) it
     requests: dict[str, dict[str, int]] = field(default_factory=dict)  # instance -> "VERB family" -> count
     links: dict[str, str] = field(default_factory=dict)             # instance -> public link of the exports
@@ -43,9 +46,11 @@ class NextcloudResult:
 
 def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                        clients: dict[str, NextcloudClient] | None = None,
-                       clock: Callable[[], datetime] | None = None) -> NextcloudResult:
+                       clock: Callable[[], datetime] | None = None,
+                       policy: SyncPolicy | None = None) -> NextcloudResult:
     """Publish the address book and the exports to every configured Nextcloud. `clients` (tests) replaces the
-    clients built from the config; `clock` is the time used for the same-second rule of DECISIONS §14."""
+    clients built from the config; `clock` is the time used for the same-second rule of DECISIONS §14;
+    `policy` the deletion limits and what a person accepted for this run (DECISIONS §11, §24)."""
     result = NextcloudResult()
     if not cfg.nextcloud:
         return result
@@ -63,9 +68,12 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
         writes = 0
         try:
             try:
-                book = sync_addressbook(client, nc, cfg, store, ctx=ctx, dry_run=dry_run, clock=clock)
+                book = sync_addressbook(client, nc, cfg, store, ctx=ctx, dry_run=dry_run, clock=clock,
+                                        policy=policy)
                 result.notices += book.notices
                 writes += book.writes
+                result.cards_written[nc.name] = book.written
+                result.cards_deleted[nc.name] = book.deleted
                 if book.error:
                     errors.append(book.error)
                 if dry_run and book.planned:
@@ -79,6 +87,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                 exp = sync_exports(client, nc, store, exports, dry_run=dry_run, clock=clock)
                 result.notices += exp.notices
                 writes += exp.writes
+                result.files_written[nc.name] = exp.writes
                 if exp.error:
                     errors.append(exp.error)
                 if exp.link:

@@ -3,8 +3,9 @@ knowledge-base articles, each page rewritten only when its content changed (DECI
 
 What was last published is remembered per wiki and page (content hash and revision), so a quiet run sends no
 request at all for pages. A page edited by hand since the service wrote it is not overwritten (reported), and
-a page nothing produces any more (a commune's last actor left, an article's file was removed) is removed only
-within the same limits as entries.
+a page nothing produces any more is removed. When its records were deleted (tombstones: accepted within the
+limits or by a person, DECISIONS §24) it simply goes; other pages (an article's file removed, dashboards
+turned off) go only within the same limits as entries, or as far as a person accepted (`--allow-deletes N`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Callable
 from ..clients import wiki_admin
 from ..config import Config, WikiConfig
 from ..hashing import content_hash
-from ..sync.model import Notice
+from ..sync.model import Notice, SyncPolicy
 from ..targets.base import TargetError, TerminalError
 from .markdown import ArticleError, parse_article, to_yeswiki
 from .pages import PageSpec, dashboard_pages, kb_index_pages, wiki_tag
@@ -27,7 +28,9 @@ STATE = "publish/{wiki}/pages"  # state key: {tag: {"hash": ..., "revision": ...
 @dataclass
 class WikiPublishResult:
     notices: list[Notice] = field(default_factory=list)
-    writes: dict[str, int] = field(default_factory=dict)
+    writes: dict[str, int] = field(default_factory=dict)  # wiki -> pages written or removed
+    written: dict[str, list[str]] = field(default_factory=dict)  # wiki -> tags of the pages written
+    removed: dict[str, list[str]] = field(default_factory=dict)  # wiki -> tags of the pages removed
     instance_errors: dict[str, str] = field(default_factory=dict)
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -68,11 +71,14 @@ def local_articles(cfg: Config, notices: list[Notice]) -> dict[str, str]:
     return files
 
 
-def desired_pages(cfg: Config, store, w: WikiConfig, articles: dict[str, str], notices: list[Notice]) -> dict[str, str]:
+def desired_pages(cfg: Config, store, w: WikiConfig, articles: dict[str, str], notices: list[Notice], *,
+                  include_deleted: bool = False) -> dict[str, str]:
+    """Tag -> body of every derived page of this wiki. `include_deleted`: as if the deleted records were
+    still there (the pages their deletion accounts for)."""
     pages: list[PageSpec] = []
     if cfg.publish.dashboards:
-        actors = [{**r.fields, "id": r.id} for r in store.records("actor")]
-        projects = [{**r.fields, "id": r.id} for r in store.records("project")]
+        actors = [{**r.fields, "id": r.id} for r in store.records("actor", include_deleted=include_deleted)]
+        projects = [{**r.fields, "id": r.id} for r in store.records("project", include_deleted=include_deleted)]
         pages += dashboard_pages(actors, projects, w.form_ids())
     if articles:
         pages += article_pages(articles, notices)
@@ -81,9 +87,12 @@ def desired_pages(cfg: Config, store, w: WikiConfig, articles: dict[str, str], n
 
 def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
                   admin_factory: Callable[[WikiConfig], Any] | None = None,
-                  skip: set[str] = frozenset(), articles: dict[str, str] | None = None) -> WikiPublishResult:
+                  skip: set[str] = frozenset(), articles: dict[str, str] | None = None,
+                  policy: SyncPolicy | None = None) -> WikiPublishResult:
     """`skip`: wikis already known to be unusable this run (their sync failed). `articles`: Markdown files
-    from the Nextclouds' knowledge-base folders (name -> text), besides the local folder of the config."""
+    from the Nextclouds' knowledge-base folders (name -> text), besides the local folder of the config.
+    `policy`: the deletion limits and what a person accepted for this run (DECISIONS §11, §24)."""
+    policy = policy or SyncPolicy.of(cfg.sync)
     result = WikiPublishResult()
     article_notices: list[Notice] = []
     files = local_articles(cfg, article_notices)
@@ -103,6 +112,9 @@ def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
         gone = sorted(tag for tag in state if tag not in wanted)
         if not todo and not gone:
             continue  # the quiet case: no request at all
+        gone = _removable(cfg, store, w, files, wanted, gone, len(state), policy, result)
+        if not todo and not gone:
+            continue  # only refused removals: nothing to send
         if dry_run:
             for tag in sorted(todo):
                 result.notices.append(Notice("info", w.name, None, f"page {tag} would be written"))
@@ -123,6 +135,27 @@ def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
             admin.close()
     result.notices[:0] = article_notices
     return result
+
+
+def _removable(cfg: Config, store, w: WikiConfig, files: dict[str, str], wanted: dict[str, str], gone: list[str],
+               published: int, policy: SyncPolicy, result: WikiPublishResult) -> list[str]:
+    """The pages no longer produced that may be removed this run. Those that deleted records account for
+    (they would still be produced with the deleted records) go: that deletion was accepted already. The others
+    count against the limit, unless a person accepted that many."""
+    if not policy.refuses(len(gone), published):
+        return gone
+    explained = set(desired_pages(cfg, store, w, files, [], include_deleted=True)) - set(wanted)
+    unexplained = [tag for tag in gone if tag not in explained]
+    if not policy.refuses(len(unexplained), published):
+        return gone
+    n = len(unexplained)
+    shown = ", ".join(unexplained[:5]) + (f" and {n - 5} more" if n > 5 else "")
+    result.notices.append(Notice(
+        "attention", w.name, None,
+        f"page deletions refused: {n} pages are no longer produced and no deleted record accounts for them "
+        f"(limit {policy.limit(published)} of {published}): {shown}; none of them removed; if that is expected "
+        f"(an article removed, dashboards turned off), accept once with `sync --allow-deletes {n}`"))
+    return [tag for tag in gone if tag in explained]
 
 
 def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list[str], state: dict[str, dict],
@@ -150,13 +183,8 @@ def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list
             continue
         state[tag] = {"hash": content_hash(body), "revision": page.revision}
         result.writes[w.name] = result.writes.get(w.name, 0) + 1
+        result.written.setdefault(w.name, []).append(tag)
 
-    published = len(state)
-    limit = max(cfg.sync.max_delete_ratio * published, cfg.sync.min_delete_count)
-    if len(gone) > limit:
-        note("attention", f"{len(gone)} pages are no longer produced (limit {int(limit)} of {published}): none "
-                          "removed; check the store, or remove them by hand")
-        return
     for tag in gone:
         try:
             current = admin.get_page(tag)
@@ -165,6 +193,7 @@ def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list
             elif current is not None:
                 admin.delete_page(tag)
                 result.writes[w.name] = result.writes.get(w.name, 0) + 1
+                result.removed.setdefault(w.name, []).append(tag)
         except TerminalError:
             raise
         except TargetError as exc:

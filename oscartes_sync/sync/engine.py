@@ -44,7 +44,10 @@ class SyncResult:
     outcome: Outcome = field(default_factory=Outcome)
     listing_errors: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
-    page_writes: dict[str, int] = field(default_factory=dict)  # derived wiki pages rewritten, per wiki
+    instances: list[str] = field(default_factory=list)  # every configured instance (wikis, then Nextclouds)
+    page_writes: dict[str, int] = field(default_factory=dict)  # derived wiki pages written or removed, per wiki
+    pages_written: dict[str, list[str]] = field(default_factory=dict)  # wiki -> tags of pages written
+    pages_removed: dict[str, list[str]] = field(default_factory=dict)  # wiki -> tags of pages removed
     nextcloud: Any = None  # publish.nextcloud_publish.NextcloudResult of this run (address book, exports)
 
     @property
@@ -105,7 +108,7 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
     """One cycle. `identity`: the matcher's thresholds and the distance under which two pins are one place (the
     config's `[identity]`); `reconcile` replaces the twin rules (tests); `geocoder` (clients.geocoder; None: off)
     places records that have an address and no point."""
-    result = SyncResult(dry_run=dry_run)
+    result = SyncResult(dry_run=dry_run, instances=list(instances))
     reconcile = reconcile or reconciler(identity.same_place_m)
     for name, inst in instances.items():
         if inst.error:

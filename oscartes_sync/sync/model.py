@@ -80,10 +80,28 @@ class GeoPoint:
 
 @dataclass(frozen=True)
 class SyncPolicy:
+    """The deletion limits (DECISIONS §11) and what a person accepted for this run. One value for the entries
+    and for everything derived from records (cards, pages), so that one acceptance holds everywhere (§24)."""
+
     max_delete_ratio: float = 0.2
     min_delete_count: int = 3
     allow_deletes: int = 0  # a person accepted this many refused deletions for this run
     newest_wins: bool = False
+
+    @classmethod
+    def of(cls, sync_config: Any, allow_deletes: int = 0) -> SyncPolicy:
+        """From the config's [sync] table (config.SyncConfig)."""
+        return cls(sync_config.max_delete_ratio, sync_config.min_delete_count, allow_deletes,
+                   sync_config.newest_wins)
+
+    def limit(self, count: int) -> int:
+        """How many of `count` things may go in one run without a person."""
+        return int(max(self.max_delete_ratio * count, self.min_delete_count))
+
+    def refuses(self, n: int, count: int) -> bool:
+        """Whether deleting `n` of `count` at once waits for a person: above the limit, and more than the
+        person accepted for this run (`sync --allow-deletes N`)."""
+        return n > self.limit(count) and n > self.allow_deletes
 
 
 @dataclass(frozen=True)
@@ -257,6 +275,7 @@ class Notice:
     instance: str
     record_id: str | None
     message: str
+    records: tuple[str, ...] = ()  # the records a notice about several names (a refused deletion batch)
 
 
 @dataclass
@@ -268,8 +287,9 @@ class Plan:
     def add(self, action: Action) -> None:
         self.actions.append(action)
 
-    def note(self, level: str, instance: str, record_id: str | None, message: str) -> None:
-        self.notices.append(Notice(level, instance, record_id, message))
+    def note(self, level: str, instance: str, record_id: str | None, message: str,
+             records: tuple[str, ...] = ()) -> None:
+        self.notices.append(Notice(level, instance, record_id, message, records))
 
     @property
     def remote_writes(self) -> list[Action]:

@@ -286,7 +286,7 @@ def guard_blanking(st: PlanState) -> None:
     policy = st.inp.policy
     for inst in st.ok:
         counted = sum(1 for (rid, i), l in st.links.items() if i == inst and l.remote_id and rid in st.records)
-        limit = max(policy.max_delete_ratio * counted, policy.min_delete_count)
+        limit = policy.limit(counted)
         blanked: dict[str, list[str]] = {}
         for rid, per in st.changes.items():
             snap = st.links[(rid, inst)].snapshot if (rid, inst) in st.links else {}
@@ -320,12 +320,11 @@ def guard_deletions(st: PlanState) -> None:
         else:  # deleted here, untouched elsewhere: a deletion to propagate
             st.to_delete[rid] = insts
     live = sum(1 for r in inp.records.values() if r.kind == inp.kind and not r.deleted)
-    limit = max(inp.policy.max_delete_ratio * live, inp.policy.min_delete_count)
     n = len(st.to_delete)
-    if n and n > limit and n > inp.policy.allow_deletes:  # too many at once: a person accepts them
+    if n and inp.policy.refuses(n, live):  # too many at once: a person accepts them
         st.out.note("attention", ",".join(sorted({i for v in st.to_delete.values() for i in v})), None,
-                    f"{n} {inp.kind} deletions refused (limit {int(limit)} of {live}); "
-                    f"accept once with `sync --allow-deletes {n}`")
+                    f"{n} {inp.kind} deletions refused (limit {inp.policy.limit(live)} of {live}); "
+                    f"accept once with `sync --allow-deletes {n}`", records=tuple(sorted(st.to_delete)))
         st.refused = set(st.to_delete)
         st.to_delete = {}
 

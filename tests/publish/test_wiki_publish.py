@@ -115,3 +115,27 @@ def test_dry_run_says_which_pages_would_change_and_writes_none(sandbox, cfg, sto
     result = run(cfg, store, dry_run=True)
     assert any("page ArticleRecyclerie would be written" in n["message"] for n in result.report["notices"])
     assert page_requests(sandbox) == {"polesnoe": 0, "tel": 0}
+
+
+def test_pages_no_record_deletion_accounts_for_are_refused_with_advice_that_works(sandbox, cfg, store):
+    """Dashboards turned off: every dashboard page is no longer produced, and no deleted record explains it.
+    That is above the limit: refused, and the message names `sync --allow-deletes N`; following it works."""
+    cfg.publish.dashboards = True
+    a = sandbox.wikis["polesnoe"]
+    a.member_create(FORM, actor("Recyclerie des Ulis", "Les Ulis", "91940", "economie-circulaire"))
+    a.member_create(FORM, actor("AMAP des Coteaux", "Orsay", "91400", "alimentation"))
+    assert run(cfg, store).exit_code == 0
+    tel = sandbox.wikis["tel"].emulator
+    published = sorted(t for t in tel.revisions if t.startswith(("TableauDeBord", "CarteCommune")))
+    cfg.publish.dashboards = False
+    refused = run(cfg, store)
+    assert refused.exit_code == 1
+    [message] = [n["message"] for n in refused.report["notices"] if n["instance"] == "tel" and "refused" in n["message"]]
+    assert f"accept once with `sync --allow-deletes {len(published)}`" in message, message
+    assert all(tel.page(t) is not None for t in published)
+    assert refused.report["attention"]["refused_deletions"] == 2  # one per wiki, counted as what it is
+    followed = run(cfg, store, allow_deletes=len(published))
+    assert followed.exit_code == 0
+    assert [t for t in published if tel.page(t) is not None] == []
+    assert sorted(followed.result.pages_removed["tel"]) == published
+    assert run(cfg, store).exit_code == 0
