@@ -1,7 +1,7 @@
 """`oscartes-sync doctor`: is each configured instance usable, and if not, what to fix (PRODUCT.md §5).
 
-The checks return plain results (`Check`); the CLI prints them. Nothing here writes to a wiki: the probes are
-reads, one admin login, and the store opening as every command opens it (bringing its schema up to date).
+The checks return plain results (`Check`); the CLI prints them. Nothing here writes: the probes are reads and
+one admin login, and the store is read as it is (never created or migrated: `store.probe`).
 A secret's value never reaches a message: the variable is named, and every text is scrubbed of the configured
 secrets before it leaves this module (belt and braces: no message is built from them).
 """
@@ -281,31 +281,34 @@ def form_keys(prepared: list[Any]) -> set[str]:
 
 
 def check_store(cfg: Config) -> Check:
-    from .store import StoreError, redact_url
+    """The store read as it is, never created, migrated or written (a check writes nothing): a missing one
+    is reported with what the first sync creates, an unusable one with the reason."""
+    from .store import StoreError
+    from .store.probe import CURRENT, EMPTY, NEWER, OLDER, probe
+
+    def check(status: str, message: str, hint: str = "") -> Check:
+        return Check("store", "store", "store", status, message, hint)
 
     try:
-        where = redact_url(cfg.store_url())
-    except Exception:  # an unparsable url: the store names the problem below
-        where = "the store"
-    try:
-        store = app.open_store(cfg)
+        found = probe(cfg.store_url())
     except StoreError as exc:  # readable and password-free by construction
-        return Check("store", "store", "store", PROBLEM, str(exc), "fix url under [store] or the database")
-    except OSError as exc:  # the folder of a SQLite file cannot be made
-        return Check("store", "store", "store", PROBLEM,
-                     f"cannot create the folder of {where} ({exc.strerror or type(exc).__name__})",
-                     "fix url under [store], or the folder's permissions")
-    except Exception as exc:
-        return Check("store", "store", "store", PROBLEM, f"cannot open {where} ({type(exc).__name__})",
-                     "fix url under [store]")
-    try:
-        runs = store.runs(1)
-    except StoreError as exc:
-        return Check("store", "store", "store", PROBLEM, str(exc), "look at the database")
-    finally:
-        store.close()
-    last = f"; last run #{runs[0].id} {runs[0].status}" if runs else "; no run yet"
-    return Check("store", "store", "store", OK, f"{store.url} opens, schema up to date{last}")
+        return check(PROBLEM, str(exc), "fix url under [store]")
+    if found.problem:
+        return check(PROBLEM, found.problem, "fix url under [store], or the folder's permissions")
+    if not found.exists:
+        folder = f", and its folder {found.missing_folder}" if found.missing_folder else ""
+        return check(WARN, f"{found.where} does not exist yet: the first sync creates it{folder}",
+                     "expected before the first sync; otherwise check url under [store]")
+    if found.schema == NEWER:
+        return check(PROBLEM, f"{found.where} has the schema {found.version}, which this version of oscartes-sync "
+                              "does not know: was it written by a newer version?",
+                     "upgrade oscartes-sync, or point url under [store] at this version's database")
+    if found.schema == EMPTY:
+        return check(WARN, f"{found.where} exists but holds no oscartes-sync schema yet: the first sync creates it",
+                     "expected before the first sync; otherwise check url under [store]")
+    last = f"; last run #{found.last_run[0]} {found.last_run[1]}" if found.last_run else "; no run yet"
+    state = "schema up to date" if found.schema == CURRENT else "its schema is brought up to date by the next run"
+    return check(OK, f"{found.where} opens, {state}{last}")
 
 
 def _scrub(text: str, secrets: list[str]) -> str:

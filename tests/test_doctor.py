@@ -21,6 +21,7 @@ from oscartes_sync.doctor import form_keys
 from oscartes_sync.records import KINDS
 from oscartes_sync.sandbox.sandbox import start_sandbox
 from oscartes_sync.sandbox.server import start_server
+from oscartes_sync.store import Store
 from oscartes_sync.templates import render_form_template
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
@@ -158,9 +159,11 @@ def test_all_ok_exit_0_with_one_line_per_check(setup):
     for name in setup.sandbox.wikis:
         assert_all_ok(ran, name)
         assert f"form 20 has the {ACTOR_FIELDS} fields synced" in ran.lines(name)["form actor"]
-    assert ran.status("store", "store") == "OK"
+    # no store yet: reported, not created (a check writes nothing); the first sync creates it
+    assert ran.status("store", "store") == "WARN"
+    assert "does not exist yet: the first sync creates it" in ran.lines("store")["store"], ran
     assert "PROBLEM" not in ran.stdout
-    assert (setup.path.parent / "oscartes.db").is_file()  # the store opened where the config says
+    assert not (setup.path.parent / "oscartes.db").exists()
 
 
 def test_json_output(setup):
@@ -315,8 +318,8 @@ def test_every_synced_kind_is_checked(setup):
 
 
 def test_store_written_by_a_newer_version(setup, tmp_path):
-    assert setup.run().code == 0
     db = tmp_path / "oscartes.db"
+    Store(f"sqlite:///{db}").close()  # as the first sync leaves it
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE oscartes_schema_version SET version_num = 'ffffffffffff'")
     ran = setup.run()
@@ -393,3 +396,69 @@ def test_form_keys_of_the_recorded_form_include_the_map_coordinates():
     keys = form_keys(form["prepared"])
     assert {"bf_titre", "checkboxListeThemes", "imagebf_image", "bf_latitude", "bf_longitude"} <= keys
     assert "" not in keys
+
+
+# --- doctor writes nothing (issue 12 item 7) ----------------------------------------------------------------------
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every path under root with its type, size and modification time: what a write would change."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        out[str(p.relative_to(root))] = (p.is_dir(), st.st_size, st.st_mtime_ns)
+    return out
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "oscartes.toml.example"
+
+
+def test_doctor_with_the_example_config_writes_nothing(tmp_path):
+    """The example config names /var/lib/oscartes-sync/oscartes.db: doctor reports that the store does not
+    exist yet, and creates neither the file nor its folder (here under tmp_path, instances unreachable)."""
+    var = tmp_path / "var" / "lib"
+    var.mkdir(parents=True)
+    text = EXAMPLE.read_text(encoding="utf-8").replace("/var/lib/oscartes-sync", f"{var}/oscartes-sync")
+    for url in ("https://wiki.polesnoe.example/", "https://wiki.territoires-en-liens.example/",
+                "https://cloud.polesnoe.example/"):
+        text = text.replace(url, f"http://127.0.0.1:{closed_port()}/")
+    config = tmp_path / "oscartes.toml"
+    config.write_text(text, encoding="utf-8")
+    before = tree(tmp_path)
+    result = CliRunner().invoke(cli, ["--config", str(config), "doctor"], prog_name="oscartes-sync",
+                                env={k: None for k in os.environ if k.startswith("OSCARTES_")})
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    assert tree(tmp_path) == before, ran
+    line = ran.lines("store")["store"]
+    assert line.startswith("WARN") and "oscartes-sync/oscartes.db does not exist yet" in line, ran
+    assert "folder" in line and "first sync creates" in line, ran
+
+
+def test_doctor_reads_an_existing_store_without_touching_it(setup, tmp_path):
+    db = tmp_path / "oscartes.db"
+    store = Store(f"sqlite:///{db}")
+    store.finish_run(store.start_run(), status="ok", exit_code=0, report={})
+    store.close()
+    before = tree(tmp_path)
+    ran = setup.run()
+    assert ran.code == 0, ran
+    line = ran.lines("store")["store"]
+    assert line.startswith("OK") and "schema up to date" in line and "last run #1 ok" in line, ran
+    assert {k: v for k, v in tree(tmp_path).items() if k != "oscartes.toml"} == \
+           {k: v for k, v in before.items() if k != "oscartes.toml"}
+
+
+def test_doctor_reports_a_store_that_cannot_be_created(setup, tmp_path):
+    (tmp_path / "not-a-folder").write_text("x", encoding="utf-8")
+    setup.write()
+    setup.path.write_text(setup.path.read_text(encoding="utf-8").replace(
+        'url = "sqlite:///oscartes.db"', 'url = "sqlite:///not-a-folder/oscartes.db"'), encoding="utf-8")
+    before = tree(tmp_path)
+    unset = {k: None for k in os.environ if k.startswith(("OSCARTES_", PREFIX))}
+    result = CliRunner().invoke(cli, ["--config", str(setup.path), "doctor"], env={**unset, **setup.env},
+                                prog_name="oscartes-sync")
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    assert ran.code == 1, ran
+    line = ran.lines("store")["store"]
+    assert line.startswith("PROBLEM") and "cannot be created" in line and "not a folder" in line, ran
+    assert tree(tmp_path) == before
