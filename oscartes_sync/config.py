@@ -200,6 +200,11 @@ class Config(_Strict):
             raise ValueError(f"wiki names must be unique, repeated: {dupes}")
         return v
 
+    def has_knowledge_base(self) -> bool:
+        """Whether articles have a source (a local folder, or the knowledge-base folder of a Nextcloud): then
+        `sync` publishes the knowledge-base index, even before the first article, and pages link to it."""
+        return bool(self.publish.articles_dir or self.nextcloud)
+
     def path(self, p: str) -> Path:
         path = Path(p)
         return path if path.is_absolute() else Path(self.base_dir) / path

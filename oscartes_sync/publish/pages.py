@@ -298,11 +298,14 @@ def load_glossary(path: Path = GLOSSARY_FILE) -> list[Term]:
 # ---------------------------------------------------------------------------------------------- static pages
 
 def static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], *,
-                 actor_keys: Mapping[str, str] | None = None) -> list[PageSpec]:
+                 actor_keys: Mapping[str, str] | None = None, dashboards: bool = True,
+                 knowledge_base: bool = True) -> list[PageSpec]:
     """Pages `provision` writes once: maps, agenda, glossary, home and documentation.
 
     `forms` maps kinds to this wiki's form ids; `lists` is templates.all_lists() (themes, services...);
-    `actor_keys` overrides the actor form's field names for a wiki with its own form.
+    `actor_keys` overrides the actor form's field names for a wiki with its own form. `dashboards` and
+    `knowledge_base`: whether `sync` publishes those pages under this config; a page links to them only
+    then, so that every generated link leads to a page that exists.
     """
     actor_form = _form_id(forms, "actor")
     event_form = _form_id(forms, "event")
@@ -329,8 +332,8 @@ def static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], *,
             render("map.txt.j2", heading=f"Carte des acteurs : {label}",
                    intro=f"Les structures qui agissent pour le thème « {label} ».",
                    action=_actor_map(actor_form, keys, query=f"{keys['themes']}={key}", skip="themes"),
-                   see_also=[link(TAG_MAP_ACTORS, "Tous les acteurs"),
-                             link(dashboard_tag("theme", key), f"Tableau de bord : {label}")]))
+                   see_also=[link(TAG_MAP_ACTORS, "Tous les acteurs")]
+                   + ([link(dashboard_tag("theme", key), f"Tableau de bord : {label}")] if dashboards else [])))
     for key, label in services.items():
         if not keys.get("services"):
             break
@@ -349,12 +352,14 @@ def static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], *,
     add(TAG_GLOSSARY, "Glossaire de la transition", render("glossary.txt.j2", terms=load_glossary()))
     add(TAG_HELP_SYNC, "Comment fonctionne la synchronisation", render("help_sync.txt.j2"))
     add(TAG_HELP_VISIBILITY, "Visibilité de vos coordonnées", render("help_visibility.txt.j2"))
+    made = {p.tag for p in pages}  # the maps of the themes and services that were made above
     add(TAG_HOME, "OSCARTES",
         render("home.txt.j2", map_all=link(TAG_MAP_ACTORS, "la carte de tous les acteurs"),
-               theme_links=theme_links, service_links=service_links,
+               theme_links=[l for l, k in zip(theme_links, themes) if map_tag("theme", k) in made],
+               service_links=[l for l, k in zip(service_links, services) if map_tag("service", k) in made],
                events=link(TAG_EVENTS, "Agenda des événements"),
-               dashboard=link(TAG_DASHBOARD, "Tableau de bord du territoire"),
-               kb=link(TAG_KB_INDEX, "Base de connaissances"),
+               dashboard=link(TAG_DASHBOARD, "Tableau de bord du territoire") if dashboards else None,
+               kb=link(TAG_KB_INDEX, "Base de connaissances") if knowledge_base else None,
                glossary=link(TAG_GLOSSARY, "Glossaire de la transition"),
                help_sync=link(TAG_HELP_SYNC, "Comment fonctionne la synchronisation"),
                help_visibility=link(TAG_HELP_VISIBILITY, "Visibilité de vos coordonnées")))
@@ -434,7 +439,9 @@ def _commune_label(c: geo.Commune | None, fallback: str) -> str:
 
 
 class _Data:
-    def __init__(self, actors: Iterable[Mapping], projects: Iterable[Mapping], lists: Mapping[str, Mapping]):
+    def __init__(self, actors: Iterable[Mapping], projects: Iterable[Mapping], lists: Mapping[str, Mapping],
+                 entry_ids: Mapping[str, str] | None = None):
+        self.entry_ids = entry_ids or {}
         self.actors = _by_name(_actor(a) for a in actors)
         self.projects = _by_name(_project(p) for p in projects)
         self.by_id = {a.id: a for a in self.actors}
@@ -445,6 +452,12 @@ class _Data:
         self.carried: dict[str, int] = Counter(c for p in self.projects for c in set(p.carriers))
         self.communes = {a.commune.insee: a.commune for a in self.actors if a.commune}
         self.project_communes = {p.commune.insee: p.commune for p in self.projects if p.commune}
+
+    def actor_link(self, a: _Actor) -> Raw | str:
+        """The actor's name, linked to its Bazar entry in this wiki (a page named by the entry id) when it has
+        one there; plain text otherwise, so that no link leads to nothing."""
+        entry = self.entry_ids.get(a.id)
+        return link(entry, a.name) if entry and _TAG_RE.match(entry) else a.name
 
     def commune_link(self, c: geo.Commune | None, fallback: str) -> Raw | str:
         if c and (c.insee in self.communes or c.insee in self.project_communes):  # it has a dashboard
@@ -479,7 +492,7 @@ class _Data:
         return rows
 
     def actor_rows(self, actors: Sequence[_Actor]) -> list[list[Raw]]:
-        return [[cell(a.name), cell(self.commune_link(a.commune, a.commune_text)),
+        return [[cell(self.actor_link(a)), cell(self.commune_link(a.commune, a.commune_text)),
                  cell(self.structures.get(a.structure_type, a.structure_type) or "—"),
                  cell(self.carried.get(a.id, 0))] for a in actors]
 
@@ -487,8 +500,9 @@ class _Data:
         rows = []
         for p in projects:
             carriers = _by_name(self.by_id[c] for c in set(p.carriers) if c in self.by_id)
+            names = [self.actor_link(a) for a in carriers]
             rows.append([cell(p.name), cell(self.statuses.get(p.status, p.status) or "—"),
-                         cell(", ".join(a.name for a in carriers) or "—"),
+                         cell(Raw(", ".join(n if isinstance(n, Raw) else text(n) for n in names)) if names else "—"),
                          cell(self.commune_link(p.commune, p.commune_text))])
         return rows
 
@@ -499,17 +513,19 @@ class _Data:
 
 def dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], forms: Mapping[str, object], *,
                     lists: Mapping[str, Mapping] | None = None,
-                    actor_keys: Mapping[str, str] | None = None) -> list[PageSpec]:
+                    actor_keys: Mapping[str, str] | None = None,
+                    entry_ids: Mapping[str, str] | None = None) -> list[PageSpec]:
     """Pages `sync` rewrites when their content changed: the territory overview, one dashboard per theme
     and per commune that has an actor or a project, one map per commune that has an actor.
 
     `actors` and `projects` are record dicts: the canonical fields of records.py plus `id` (the record id,
-    which project `carriers` refer to).
+    which project `carriers` refer to). `entry_ids`: record id -> its entry id in this wiki, so that each
+    actor's name links to its entry there.
     """
     lists = templates.all_lists() if lists is None else lists
     actor_form = _form_id(forms, "actor")
     keys = _actor_keys(actor_keys)
-    d = _Data(actors, projects, lists)
+    d = _Data(actors, projects, lists, entry_ids)
     pages: list[PageSpec] = []
     attribution = geo.ATTRIBUTION
 

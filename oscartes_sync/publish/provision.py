@@ -68,8 +68,9 @@ class Desired:
     mapped: tuple[str, ...]  # kinds this wiki keeps in its own forms (mapped in the config)
 
 
-def desired_state(w: WikiConfig) -> Desired:
-    """What the templates say this wiki must hold. Raises ProvisionError naming the file and line."""
+def desired_state(w: WikiConfig, cfg: Config | None = None) -> Desired:
+    """What the templates say this wiki must hold under `cfg` (its [publish] choices decide what the static
+    pages link to). Raises ProvisionError naming the file and line."""
     forms = w.form_ids()
     mapped = tuple(k for k in FORM_KINDS if k in w.fields)
     try:
@@ -84,13 +85,14 @@ def desired_state(w: WikiConfig) -> Desired:
             lists[list_id] = (data["titre"], dict(data["values"]))
     except TemplateError as exc:
         raise ProvisionError(str(exc)) from None
-    return Desired(wanted_forms, lists, _static_pages(forms, lists), mapped)
+    return Desired(wanted_forms, lists, _static_pages(forms, lists, cfg or Config()), mapped)
 
 
-def _static_pages(forms: dict[str, str], lists: dict[str, tuple[str, dict[str, str]]]) -> dict[str, str]:
+def _static_pages(forms: dict[str, str], lists: dict[str, tuple[str, dict[str, str]]], cfg: Config) -> dict[str, str]:
     from .pages import static_pages
 
-    specs = static_pages(forms, {k: {"titre": t, "values": v} for k, (t, v) in lists.items()})
+    specs = static_pages(forms, {k: {"titre": t, "values": v} for k, (t, v) in lists.items()},
+                         dashboards=cfg.publish.dashboards, knowledge_base=cfg.has_knowledge_base())
     return {p.tag: p.body for p in specs}
 
 
@@ -106,7 +108,7 @@ def _list_text(title: str, labels: dict[str, str]) -> str:
 
 def run_provision(cfg: Config, store, *, check: bool = False, force: bool = False,
                   admin_factory: Callable[[WikiConfig], Any] | None = None) -> ProvisionReport:
-    wanted = {w.name: desired_state(w) for w in cfg.wiki}  # every template checked before any write
+    wanted = {w.name: desired_state(w, cfg) for w in cfg.wiki}  # every template checked before any write
     report = ProvisionReport(check)
     for w in cfg.wiki:
         admin = (admin_factory or wiki_admin)(w)

@@ -35,11 +35,12 @@ class WikiPublishResult:
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def article_pages(files: dict[str, str], notices: list[Notice]) -> list[PageSpec]:
-    """One page per Markdown file (name -> text), plus the index pages. A refused article is named
-    (file:line) and left out: nothing of it is published."""
+def article_pages(files: dict[str, str], notices: list[Notice], *, index: bool = False) -> list[PageSpec]:
+    """One page per Markdown file (name -> text), plus the index pages (`index`: even with no article, as
+    the pages link to it where articles have a source). A refused article is named (file:line) and left out:
+    nothing of it is published."""
     pages: list[PageSpec] = []
-    index: list[tuple[str, str, tuple[str, ...]]] = []
+    listed: list[tuple[str, str, tuple[str, ...]]] = []
     for name in sorted(files):
         try:
             article = parse_article(files[name], name)
@@ -49,9 +50,9 @@ def article_pages(files: dict[str, str], notices: list[Notice]) -> list[PageSpec
             continue
         tag = wiki_tag("Article", Path(name).stem)  # from the file name: a retitled article keeps its page
         pages.append(PageSpec(tag, article.title, body, "derived"))
-        index.append((tag, article.title, article.themes))
-    if index:
-        pages += kb_index_pages(index)
+        listed.append((tag, article.title, article.themes))
+    if listed or index:
+        pages += kb_index_pages(listed)
     return pages
 
 
@@ -79,9 +80,10 @@ def desired_pages(cfg: Config, store, w: WikiConfig, articles: dict[str, str], n
     if cfg.publish.dashboards:
         actors = [{**r.fields, "id": r.id} for r in store.records("actor", include_deleted=include_deleted)]
         projects = [{**r.fields, "id": r.id} for r in store.records("project", include_deleted=include_deleted)]
-        pages += dashboard_pages(actors, projects, w.form_ids())
-    if articles:
-        pages += article_pages(articles, notices)
+        entry_ids = {l.record_id: l.remote_id for l in store.links(instance=w.name) if l.remote_id}
+        pages += dashboard_pages(actors, projects, w.form_ids(), entry_ids=entry_ids)
+    if articles or cfg.has_knowledge_base():
+        pages += article_pages(articles, notices, index=cfg.has_knowledge_base())
     return {p.tag: p.body for p in pages}
 
 
