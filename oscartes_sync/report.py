@@ -141,6 +141,7 @@ def summary(result: SyncResult, stats: dict[str, Any] | None = None,
         "pages": {w: {"written": result.pages_written.get(w, []), "removed": result.pages_removed.get(w, [])}
                   for w in sorted({*result.pages_written, *result.pages_removed})},
         "cards": _cards(result),
+        "calendar_events": _events(result),
         "export_files_written": dict(result.nextcloud.files_written) if result.nextcloud else {},
     }
 
@@ -151,6 +152,14 @@ def _cards(result: SyncResult) -> dict[str, dict[str, list[str]]]:
         return {}
     return {n: {"written": cloud.cards_written.get(n, []), "deleted": cloud.cards_deleted.get(n, [])}
             for n in sorted({*cloud.cards_written, *cloud.cards_deleted})}
+
+
+def _events(result: SyncResult) -> dict[str, dict[str, list[str]]]:
+    cloud = result.nextcloud
+    if cloud is None:
+        return {}
+    return {n: {"written": cloud.events_written.get(n, []), "deleted": cloud.events_deleted.get(n, [])}
+            for n in sorted({*cloud.events_written, *cloud.events_deleted})}
 
 
 def _grouped(notices: list, titles: dict[str, str]) -> list[str]:
@@ -282,7 +291,6 @@ def _done_lines(result: SyncResult, titles: dict[str, str]) -> list[str]:
     def who(rid: str) -> str:
         return named(rid, titles)
 
-    lines: list[str] = []
     def line(n: int, label: tuple[str, str], where: str | None, names: str = "", why: str = "") -> str:
         return (f"  {n:5d} {label[n != 1]}" + (f" in {where}" if where else "") + (f" ({why})" if why else "")
                 + (f": {names}" if names else ""))
@@ -300,6 +308,13 @@ def _done_lines(result: SyncResult, titles: dict[str, str]) -> list[str]:
                 lines.append(line(len(rids), ("card written", "cards written"), name, _names(rids, who)))
             if rids := cloud.cards_deleted.get(name):
                 lines.append(line(len(rids), ("card deleted", "cards deleted"), name, _names(rids, who)))
+        for name in sorted({*cloud.events_written, *cloud.events_deleted}):
+            if rids := cloud.events_written.get(name):
+                lines.append(line(len(rids), ("calendar event written", "calendar events written"), name,
+                                  _names(rids, who)))
+            if rids := cloud.events_deleted.get(name):
+                lines.append(line(len(rids), ("calendar event deleted", "calendar events deleted"), name,
+                                  _names(rids, who)))
         for name, n in sorted(cloud.files_written.items()):
             if n:
                 lines.append(line(n, ("export file written", "export files written"), name,

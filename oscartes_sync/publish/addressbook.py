@@ -431,17 +431,16 @@ class BookSync:
         """Cards of deleted records go; cards whose record the store does not hold at all (a store swapped
         for an older copy, a record erased) go only within the limits or as far as a person accepted."""
         cards = self.state["cards"]
-        gone = sorted(rid for rid in cards if rid not in self.desired)
-        unexplained = [rid for rid in gone if rid not in self.deleted]
-        if unexplained and self.policy.refuses(len(unexplained), len(cards)):
-            n = len(unexplained)
+        gone, refused = self.policy.split(sorted(rid for rid in cards if rid not in self.desired), self.deleted,
+                                          len(cards))
+        if refused:
+            n = len(refused)
             self.out.notices.append(Notice(
                 "attention", self.nc.name, None,
                 f"card deletions refused: {n} of {len(cards)} cards would go although the store holds no deletion "
                 f"of their records (limit {self.policy.limit(len(cards))}); none of them deleted in address book "
                 f"{self.book!r}; if those records are really gone, accept once with `sync --allow-deletes {n}`",
-                tuple(unexplained)))
-            gone = [rid for rid in gone if rid in self.deleted]
+                tuple(refused)))
         for rid in gone:
             if self.dry_run:
                 self.out.planned += 1

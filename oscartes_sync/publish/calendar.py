@@ -31,7 +31,7 @@ from icalendar import Calendar, Event
 from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..store import Store
-from ..sync.model import Notice
+from ..sync.model import Notice, SyncPolicy
 from ..targets.base import EntryError
 from ..targets.nextcloud import NextcloudClient, NotFound, PreconditionFailed, SyncTokenInvalid
 from .addressbook import CardContext
@@ -204,6 +204,8 @@ def build_events(cfg: Config, store: Store, ctx: EventContext | None = None) -> 
 class CalendarOutcome:
     writes: int = 0
     planned: int = 0
+    written: list[str] = field(default_factory=list)  # record ids whose event was written this run
+    deleted: list[str] = field(default_factory=list)  # record ids whose event was deleted this run
     notices: list[Notice] = field(default_factory=list)
     error: str | None = None
 
@@ -224,9 +226,12 @@ def _hash(text: str) -> str:
 
 
 def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store, events: Events, *,
-                  dry_run: bool = False, clock: Callable[[], datetime] | None = None) -> CalendarOutcome:
+                  dry_run: bool = False, clock: Callable[[], datetime] | None = None,
+                  policy: SyncPolicy | None = None) -> CalendarOutcome:
     """Bring the instance's calendar to `events`: create, restore (an event changed in Nextcloud), update and
-    delete only what differs; one sync-collection REPORT when nothing does."""
+    delete only what differs; one sync-collection REPORT when nothing does. The events of deleted records go
+    (their deletion was accepted, DECISIONS §24); others only within `policy`'s limits."""
+    policy = policy or SyncPolicy.of(cfg.sync)
     out = CalendarOutcome()
     loaded = load_state(store, nc)
     state = json.loads(json.dumps(loaded))
@@ -295,12 +300,17 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
             continue
         mine[rid] = {"hash": digest, "etag": etag or hashlib.md5(text.encode("utf-8")).hexdigest()}
         out.writes += 1
-    gone = sorted(r for r in mine if r not in events.objects and r not in events.refused)
-    limit = max(int(cfg.sync.max_delete_ratio * max(len(mine), 1)), cfg.sync.min_delete_count)
-    if len(gone) > limit:
-        notice("attention", f"event deletions refused: {len(gone)} of {len(mine)} events would go (limit {limit}); "
-                            f"nothing deleted in calendar {cal!r}")
-        gone = []
+        out.written.append(rid)
+    deleted = {r.id for r in store.records("event", include_deleted=True) if r.deleted}
+    gone, refused = policy.split(sorted(r for r in mine if r not in events.objects and r not in events.refused),
+                                 deleted, len(mine))
+    if refused:
+        n = len(refused)
+        out.notices.append(Notice(
+            "attention", nc.name, None,
+            f"event deletions refused: {n} of {len(mine)} events would go although the store holds no deletion of "
+            f"their records (limit {policy.limit(len(mine))}); none of them deleted in calendar {cal!r}; if those "
+            f"records are really gone, accept once with `sync --allow-deletes {n}`", tuple(refused)))
     for rid in gone:
         if dry_run:
             out.planned += 1
@@ -313,6 +323,7 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
             continue
         del mine[rid]
         out.writes += 1
+        out.deleted.append(rid)
     if not dry_run or state["token"] is not None:  # a calendar that exists: shared with the group, once
         got = ensure_group_share(client, client.calendar_url(cal), state["share"], what=f"calendar {cal!r}",
                                  group=nc.group, now=(clock or (lambda: datetime.now(timezone.utc)))(),

@@ -34,6 +34,8 @@ class NextcloudResult:
     cards_written: dict[str, list[str]] = field(default_factory=dict)  # instance -> record ids
     cards_deleted: dict[str, list[str]] = field(default_factory=dict)  # instance -> record ids
     files_written: dict[str, int] = field(default_factory=dict)     # instance -> export files written
+    events_written: dict[str, list[str]] = field(default_factory=dict)  # instance -> record ids (calendar)
+    events_deleted: dict[str, list[str]] = field(default_factory=dict)  # instance -> record ids (calendar)
     instance_errors: dict[str, str] = field(default_factory=dict)   # instance -> what stopped (part of) it
     requests: dict[str, dict[str, int]] = field(default_factory=dict)  # instance -> "VERB family" -> count
     links: dict[str, str] = field(default_factory=dict)             # instance -> public link of the exports
@@ -101,9 +103,12 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                 errors.append(f"exports not published: {exc.message}")
             if "event" in cfg.sync.kinds or events.objects:
                 try:
-                    cal = sync_calendar(client, nc, cfg, store, events, dry_run=dry_run, clock=clock)
+                    cal = sync_calendar(client, nc, cfg, store, events, dry_run=dry_run, clock=clock,
+                                        policy=policy)
                     result.notices += cal.notices
                     writes += cal.writes
+                    result.events_written[nc.name] = cal.written
+                    result.events_deleted[nc.name] = cal.deleted
                     if cal.error:
                         errors.append(cal.error)
                     if dry_run and cal.planned:

@@ -145,19 +145,18 @@ def _removable(cfg: Config, store, w: WikiConfig, files: dict[str, str], wanted:
     (they would still be produced with the deleted records) go: that deletion was accepted already. The others
     count against the limit, unless a person accepted that many."""
     if not policy.refuses(len(gone), published):
-        return gone
+        return gone  # within the limits: no need to look further
     explained = set(desired_pages(cfg, store, w, files, [], include_deleted=True)) - set(wanted)
-    unexplained = [tag for tag in gone if tag not in explained]
-    if not policy.refuses(len(unexplained), published):
-        return gone
-    n = len(unexplained)
-    shown = ", ".join(unexplained[:5]) + (f" and {n - 5} more" if n > 5 else "")
-    result.notices.append(Notice(
-        "attention", w.name, None,
-        f"page deletions refused: {n} pages are no longer produced and no deleted record accounts for them "
-        f"(limit {policy.limit(published)} of {published}): {shown}; none of them removed; if that is expected "
-        f"(an article removed, dashboards turned off), accept once with `sync --allow-deletes {n}`"))
-    return [tag for tag in gone if tag in explained]
+    gone, refused = policy.split(gone, explained, published)
+    if refused:
+        n = len(refused)
+        shown = ", ".join(refused[:5]) + (f" and {n - 5} more" if n > 5 else "")
+        result.notices.append(Notice(
+            "attention", w.name, None,
+            f"page deletions refused: {n} pages are no longer produced and no deleted record accounts for them "
+            f"(limit {policy.limit(published)} of {published}): {shown}; none of them removed; if that is "
+            f"expected (an article removed, dashboards turned off), accept once with `sync --allow-deletes {n}`"))
+    return gone
 
 
 def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list[str], state: dict[str, dict],

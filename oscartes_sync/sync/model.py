@@ -7,7 +7,7 @@ planner directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,15 @@ class SyncPolicy:
         """Whether deleting `n` of `count` at once waits for a person: above the limit, and more than the
         person accepted for this run (`sync --allow-deletes N`)."""
         return n > self.limit(count) and n > self.allow_deletes
+
+    def split(self, gone: list[str], accepted: Collection[str], count: int) -> tuple[list[str], list[str]]:
+        """(what may go now, what is refused) of the things derived from records that `gone` lists, out of
+        `count`. Those of `accepted` records (tombstones: deleted within the limits or by a person, §24) always
+        go; the others count against the limit, unless a person accepted that many."""
+        unexplained = [g for g in gone if g not in accepted]
+        if unexplained and self.refuses(len(unexplained), count):
+            return [g for g in gone if g in accepted], unexplained
+        return list(gone), []
 
 
 @dataclass(frozen=True)

@@ -246,3 +246,47 @@ def test_a_dry_run_writes_no_event(events_cfg, store, ids, sandbox, clock):
     assert not stored(sandbox)
     assert any(n.message == "dry run: would write 3 calendar events" for n in res.notices)
     assert store.get_state(state_key("polesnoe-cloud")) is None
+
+
+
+def test_events_of_deleted_records_go_however_many_at_once(events_cfg, store, ids, sandbox, clock):
+    """DECISIONS §24: a tombstone is a deletion already accepted (within the limits or by a person), so its
+    event leaves the calendar even when many go in one run."""
+    more = [store.create_record("event", event(f"Réunion {i}", f"2026-10-0{i + 1}"), author="t", origin="tel")
+            for i in range(3)]
+    publish(events_cfg, store, clock)
+    assert len(stored(sandbox)) == 6
+    for rid in [ids["fete"], ids["forum"], *more]:  # 5 of 6 > max(0.2 × 6, 3)
+        store.tombstone_record(rid, author="t", origin="tel")
+    res = publish(events_cfg, store, clock)
+    assert not [n for n in res.notices if n.level == "attention"], res.notices
+    assert list(stored(sandbox)) == [f"{ids['atelier']}.ics"]
+    assert sorted(res.events_deleted["polesnoe-cloud"]) == sorted([ids["fete"], ids["forum"], *more])
+
+
+def test_events_whose_records_the_store_does_not_hold_wait_and_the_advice_works(events_cfg, store, ids, sandbox,
+                                                                                clock, tmp_path):
+    """The same calendar seen from a store that holds none of its records (not even as tombstones): above the
+    limit, nothing is deleted; the message names `sync --allow-deletes N`, and accepting that many works."""
+    from oscartes_sync.store import Store
+    from oscartes_sync.sync.model import SyncPolicy
+
+    for i in range(3):
+        store.create_record("event", event(f"Réunion {i}", f"2026-10-0{i + 1}"), author="t", origin="tel")
+    publish(events_cfg, store, clock)
+    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        for n in events_cfg.nextcloud:
+            for key in (state_key(n.name), f"nextcloud:{n.name}:addressbook"):
+                other.set_state(key, store.get_state(key))
+        other.create_record("event", event("Autre", "2026-11-02"), author="t", origin="tel")
+        refused = publish(events_cfg, other, clock)
+        [message] = [n.message for n in refused.notices if n.instance == "polesnoe-cloud"
+                     and "event deletions refused" in n.message]
+        assert "accept once with `sync --allow-deletes 6`" in message, message
+        assert len(stored(sandbox)) == 7
+        accepted = publish(events_cfg, other, clock, policy=SyncPolicy.of(events_cfg.sync, allow_deletes=6))
+        assert not [n for n in accepted.notices if "refused" in n.message]
+        assert len(stored(sandbox)) == 1
+    finally:
+        other.close()
