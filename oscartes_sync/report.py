@@ -111,6 +111,7 @@ def summary(result: SyncResult, stats: dict[str, Any] | None = None,
     """A JSON-ready summary for `status --json`, the runs table and monitoring."""
     titles = _titles_with_new(result, titles or {})
     actions = _actions(result)
+    cloud = result.nextcloud
     counts: Counter[str] = Counter()
     per_instance: dict[str, Counter[str]] = {}
     for a in actions:
@@ -140,26 +141,15 @@ def summary(result: SyncResult, stats: dict[str, Any] | None = None,
         "page_writes": dict(result.page_writes),
         "pages": {w: {"written": result.pages_written.get(w, []), "removed": result.pages_removed.get(w, [])}
                   for w in sorted({*result.pages_written, *result.pages_removed})},
-        "cards": _cards(result),
-        "calendar_events": _events(result),
-        "export_files_written": dict(result.nextcloud.files_written) if result.nextcloud else {},
+        "cards": _written_deleted(cloud.cards_written, cloud.cards_deleted) if cloud else {},
+        "calendar_events": _written_deleted(cloud.events_written, cloud.events_deleted) if cloud else {},
+        "export_files_written": dict(cloud.files_written) if cloud else {},
     }
 
 
-def _cards(result: SyncResult) -> dict[str, dict[str, list[str]]]:
-    cloud = result.nextcloud
-    if cloud is None:
-        return {}
-    return {n: {"written": cloud.cards_written.get(n, []), "deleted": cloud.cards_deleted.get(n, [])}
-            for n in sorted({*cloud.cards_written, *cloud.cards_deleted})}
-
-
-def _events(result: SyncResult) -> dict[str, dict[str, list[str]]]:
-    cloud = result.nextcloud
-    if cloud is None:
-        return {}
-    return {n: {"written": cloud.events_written.get(n, []), "deleted": cloud.events_deleted.get(n, [])}
-            for n in sorted({*cloud.events_written, *cloud.events_deleted})}
+def _written_deleted(written: dict[str, list[str]], deleted: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+    """Instance -> the record ids whose card (or event) was written, and deleted."""
+    return {n: {"written": written.get(n, []), "deleted": deleted.get(n, [])} for n in sorted({*written, *deleted})}
 
 
 def _grouped(notices: list, titles: dict[str, str]) -> list[str]:
