@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import click
@@ -511,6 +512,43 @@ def suggestions_reject(ctx: Context, suggestion_id: int) -> None:
     with _store(ctx) as store, _refusals():
         s = coordinator.reject_suggestion(store, suggestion_id)
     click.echo(f"Suggestion #{s.id} rejected; the record keeps its {s.field}.")
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup_cmd(ctx: Context, path: Path) -> None:
+    """Save the store into PATH, a new file (SQLite: online backup; PostgreSQL: pg_dump, custom format)."""
+    from .backup import BackupError, backup
+
+    cfg = _load(ctx)
+    try:
+        done = backup(cfg, path)
+    except BackupError as exc:
+        _fail_usage(str(exc))
+    click.echo(f"Store saved in {done.path} ({done.engine}, {done.size} bytes, schema {done.schema_version}). "
+               f"Restore it with `oscartes-sync restore-backup {done.path}`.")
+
+
+@cli.command("restore-backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def restore_backup_cmd(ctx: Context, path: Path) -> None:
+    """Replace the store with a backup made by `backup` (waits for no run: refused while a sync runs)."""
+    from .backup import BackupError, restore_backup
+
+    cfg = _load(ctx)
+    try:
+        with app.one_run_at_a_time(cfg):
+            done = restore_backup(cfg, path)
+    except app.Busy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(app.EXIT_ATTENTION)
+    except BackupError as exc:
+        _fail_usage(str(exc))
+    click.echo(f"Store restored from {done.path} (schema {done.schema_version})."
+               + (f" The store as it was is saved in {done.saved_current}." if done.saved_current else "")
+               + " The next sync compares it with the wikis and writes only what differs.")
 
 
 @cli.command()
