@@ -552,6 +552,60 @@ def restore_backup_cmd(ctx: Context, path: Path) -> None:
 
 
 @cli.command()
+@click.argument("query")
+@click.option("--text", "texts", multiple=True, metavar="TEXT",
+              help="Also erase this name or text (repeatable). A name `forget` proposes is erased only when given here.")
+@click.option("--dry-run", is_flag=True, help="Show every place found and erase nothing (also what happens without --yes).")
+@click.option("--yes", is_flag=True, help="Erase everything the dry run shows.")
+@click.pass_obj
+def forget(ctx: Context, query: str, texts: tuple[str, ...], dry_run: bool, yes: bool) -> None:
+    """Erase a person's data (QUERY: an email, a phone number or a name) from the store and its whole history.
+    The wiki entries that still hold it are named: the members edit them; the sync never copies it meanwhile."""
+    from .forget import ForgetRefused, forget as run_forget
+
+    if dry_run and yes:
+        _fail_usage("--dry-run erases nothing and --yes erases: give one of them")
+    cfg = _load(ctx)
+    try:
+        if yes:
+            with app.one_run_at_a_time(cfg), _store(ctx, cfg) as store:
+                rep = run_forget(store, query, list(texts), erase=True)
+        else:
+            with _store(ctx, cfg) as store:
+                rep = run_forget(store, query, list(texts), erase=False)
+    except ForgetRefused as exc:
+        _fail_usage(str(exc))
+    except app.Busy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(app.EXIT_ATTENTION)
+    click.echo("Looking for: " + "; ".join(f"{n.kind} {n.label!r}" for n in rep.needles))
+    if not rep.places:
+        click.echo("Found nowhere in the store: nothing to erase.")
+    else:
+        click.echo(f"{'Erased' if rep.erased else 'Found'} {rep.occurrences} occurrences in {len(rep.places)} places:")
+        for p in rep.places:
+            click.echo(f"  {p.where}" + (f" ({', '.join(p.fields)})" if p.fields else ""))
+    for text, n in rep.proposals:
+        click.echo(f"Also found, erased only if you confirm it: {text!r} in {n} places; add --text {text!r}.")
+    if rep.entries:
+        click.echo("Still in the wikis (the members' own: edit or ask them to edit these entries):")
+        for e in rep.entries:
+            click.echo(f"  {e.instance} entry {e.remote_id} ({e.title}): {', '.join(e.fields) or 'values'}")
+        click.echo("  Until then the sync refuses these values there: it neither stores nor copies them, and names "
+                   "each entry in its report.")
+    if rep.published and rep.places:
+        click.echo("Its contact details were public: the next sync rewrites the address book cards and the open-data "
+                   "exports without them.")
+    if rep.erased:
+        click.echo("The store was compacted. Backups made before now still hold these values: delete them or let "
+                   "them expire.")
+        sys.exit(app.EXIT_ATTENTION if rep.entries else app.EXIT_OK)
+    if rep.places:
+        click.echo("Nothing erased. To erase what is listed, run again with --yes.")
+    sys.exit(app.EXIT_ATTENTION if rep.places or rep.proposals else app.EXIT_OK)
+
+
+@cli.command()
 @click.option("--keep", is_flag=True, help="Leave the sandbox running until Ctrl-C, to look at it.")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Keep the demo store here (default: temporary).")
 def demo(keep: bool, workdir: str | None) -> None:

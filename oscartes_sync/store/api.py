@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import JSON, Connection, Engine, Table, Text, create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -763,3 +763,62 @@ class Store:
                                 .values(value=value, updated_at=self._now()))
             if done.rowcount == 0:
                 conn.execute(insert(m.state).values(key=key, value=value, updated_at=self._now()))
+
+    # -- erasure (`forget`, GDPR art. 17): every place a person's data can be, rewritten in one transaction
+
+    # columns that can hold what people typed: every JSON and Text column, and these names of people
+    _PEOPLE_COLUMNS = frozenset({"author", "resolved_by"})
+
+    @classmethod
+    def _erasable(cls) -> list[tuple[Table, list[str], list[str]]]:
+        out = []
+        for table in m.metadata.sorted_tables:
+            cols = [c.name for c in table.columns
+                    if isinstance(c.type, (JSON, Text)) or c.name in cls._PEOPLE_COLUMNS]
+            if cols:
+                out.append((table, [c.name for c in table.primary_key.columns], cols))
+        return out
+
+    def cells(self) -> Iterator[tuple[str, dict, str, object]]:
+        """(table, primary key, column, value) of every cell that can hold a person's data."""
+        with self._read() as conn:
+            for table, key, cols in self._erasable():
+                for r in conn.execute(select(*[table.c[k] for k in key], *[table.c[c] for c in cols])):
+                    row = r._mapping
+                    ident = {k: row[k] for k in key}
+                    for c in cols:
+                        if row[c] is not None:
+                            yield table.name, ident, c, row[c]
+
+    def rewrite_cells(self, changes: list[tuple[str, dict, str, object]]) -> None:
+        """Set each (table, primary key, column) to its new value, all in one transaction. A link whose snapshot
+        changes gets its hash recomputed, and forgets the hash of what was last written (it hashed the old
+        values)."""
+        tables = {t.name: t for t in m.metadata.sorted_tables}
+        with self._write() as conn:
+            for name, ident, column, value in changes:
+                table = tables[name]
+                values = {column: value}
+                if name == "links" and column == "snapshot":
+                    values.update(snapshot_hash=_hash(value), written_hash=None)
+                where = [table.c[k] == v for k, v in ident.items()]
+                done = conn.execute(update(table).where(*where).values(**values))
+                if done.rowcount != 1:
+                    raise StoreError(f"{name} row {ident} changed while it was rewritten; nothing was erased")
+
+    def compact(self) -> None:
+        """Rewrite the database files so that erased values do not linger in free pages or the journal
+        (SQLite: VACUUM and a WAL checkpoint; PostgreSQL: VACUUM FULL of every table)."""
+        with self._guard("compacting the database"):
+            if self._engine.dialect.name == "sqlite":
+                raw = self._engine.raw_connection()  # autocommit at the driver: VACUUM refuses a transaction
+                try:
+                    raw.driver_connection.execute("VACUUM")
+                    raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    raw.close()
+                return
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for table in m.metadata.sorted_tables:
+                    conn.exec_driver_sql(f'VACUUM FULL "{table.name}"')

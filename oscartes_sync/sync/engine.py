@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from ..config import IdentityConfig
 from ..fields import FileResolver as FileResolverProtocol, FormMap, to_canonical
+from ..forgotten import STATE_KEY as FORGET_STATE, ForgetList
 from ..geo import insee_of
 from ..identity import MatchIndex
 from ..records import KINDS
@@ -100,6 +101,21 @@ def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None,
     )
 
 
+FORGOTTEN = "holds a value erased with `forget`: to remove from the entry in the wiki; not copied meanwhile"
+
+
+def refuse_forgotten(obs: Observed, forgotten: ForgetList) -> Observed:
+    """A value erased with `forget` that a wiki still holds is refused like an invalid one: neither stored, nor
+    copied, nor overwritten, and named in the run report (without the value) until the entry is edited."""
+    if not forgotten:
+        return obs
+    held = [f for f, v in obs.values.items() if forgotten.holds(v)]
+    if not held:
+        return obs
+    return replace(obs, values={f: v for f, v in obs.values.items() if f not in held},
+                   problems=obs.problems + tuple((f, FORGOTTEN) for f in held))
+
+
 def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, *,
              dry_run: bool = False, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
              stop_after: Callable[[Action], bool] | None = None, identity: IdentityConfig = IdentityConfig(),
@@ -110,6 +126,7 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
     places records that have an address and no point."""
     result = SyncResult(dry_run=dry_run, instances=list(instances))
     reconcile = reconcile or reconciler(identity.same_place_m)
+    forgotten = ForgetList.from_state(store.get_state(FORGET_STATE))
     for name, inst in instances.items():
         if inst.error:
             result.listing_errors[name] = inst.error
@@ -122,7 +139,7 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
         ids = {n: StoreIdMap(store, n) for n in usable}
         files = {n: FileResolver.load(store, n, kind, i.target, max_image_bytes) for n, i in usable.items()
                  if i.form_maps[kind].file_fields}
-        listings = _read(store, usable, kind, result, dry_run, ids, files)
+        listings = _read(store, usable, kind, result, dry_run, ids, files, forgotten)
         inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile,
                       matcher=partial(MatchIndex, settings=identity, kind=kind))
         placements = None
@@ -138,7 +155,8 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
         if not dry_run:
             executor = Executor(store, {n: i.target for n, i in usable.items()},
                                 {n: i.form_maps[kind] for n, i in usable.items()}, stop_after, ids,
-                                files, FileSource({n: r for n, r in files.items() if listings[n].entries is not None}))
+                                files, FileSource({n: r for n, r in files.items() if listings[n].entries is not None}),
+                                forgotten)
             executor.run(plan, result.outcome)
             for resolver in files.values():
                 if listings[resolver.instance].entries is not None:
@@ -147,7 +165,7 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
 
 
 def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry_run: bool,
-          ids: dict[str, StoreIdMap], files: dict[str, FileResolver]) -> dict[str, Listing]:
+          ids: dict[str, StoreIdMap], files: dict[str, FileResolver], forgotten: ForgetList) -> dict[str, Listing]:
     listings: dict[str, Listing] = {}
     for name, inst in usable.items():
         fmap = inst.form_maps[kind]
@@ -158,7 +176,8 @@ def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry
             listings[name] = Listing(name, None, exc.message)
             result.listing_errors[name] = exc.message
             continue
-        entries = {rid: observe(values, fmap, rid, ids[name], files.get(name)) for rid, values in raw.items()}
+        entries = {rid: refuse_forgotten(observe(values, fmap, rid, ids[name], files.get(name)), forgotten)
+                   for rid, values in raw.items()}
         try:
             _resolve_intents(store, inst, kind, entries, dry_run)
             entries = _read_sources(store, inst, entries, dry_run)
@@ -238,3 +257,4 @@ def _note_refused_values(plan: Plan, listings: dict[str, Listing], inp: PlanInpu
             for field_name, message in obs.problems:
                 record = by_remote.get((name, rid))
                 plan.note("attention", name, record, f"entry {rid}: {field_name} refused ({message})")
+

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..fields import FormMap, to_canonical, to_wiki
+from ..forgotten import ForgetList
 from ..hashing import content_hash
 from ..targets.base import EntryError, EntryTarget, TargetError, TerminalError, TransientError
 from .. import geo
@@ -56,8 +57,10 @@ class Outcome:
 class Executor:
     def __init__(self, store, targets: dict[str, EntryTarget], form_maps: dict[str, FormMap],
                  stop_after: Callable[[Action], bool] | None = None, ids: dict | None = None,
-                 files: dict[str, FileResolver] | None = None, source: FileSource | None = None):
+                 files: dict[str, FileResolver] | None = None, source: FileSource | None = None,
+                 forgotten: ForgetList | None = None):
         self.store = store
+        self.forgotten = forgotten or ForgetList()  # values erased with `forget`: never kept from a read-back
         self.targets = targets
         self.maps = form_maps  # instance -> FormMap of the kind being executed
         self.stop_after = stop_after  # tests: simulate a run killed after an action
@@ -222,7 +225,8 @@ class Executor:
         snapshot: Values = dict(expected)
         pending = None  # what an earlier hidden revision held was merged by the plan that led to this write
         if after is not None:
-            seen, _ = to_canonical(after.values, fmap, self.ids.get(instance), self.files.get(instance))
+            seen = self._screened(to_canonical(after.values, fmap, self.ids.get(instance),
+                                               self.files.get(instance))[0])
             clean_history = True
             if previous_revision is not None:
                 revs = target.revisions(remote_id)
@@ -232,7 +236,8 @@ class Executor:
                 if ours_on_top and below is not None and below.id != previous_revision:
                     hidden = target.read_revision(remote_id, below)
                     if hidden is not None:
-                        pending, _ = to_canonical(hidden, fmap, self.ids.get(instance), self.files.get(instance))
+                        pending = self._screened(to_canonical(hidden, fmap, self.ids.get(instance),
+                                                              self.files.get(instance))[0])
                     else:
                         outcome.notices.append(Notice("attention", instance, record_id,
                                                    f"a member saved entry {remote_id} during our write and that "
@@ -247,6 +252,12 @@ class Executor:
         snapshot[WRITTEN] = {**old_written, **(kept or {}), **{f: [v, snapshot.get(f)] for f, v in sent.items()}}
         self.store.set_link(record_id, instance, form_id=fmap.form_id, remote_id=remote_id, snapshot=snapshot,
                             written_hash=content_hash(sent), pending=pending)
+
+    def _screened(self, values: Values) -> Values:
+        """Read-back values without those that hold a value erased with `forget` (the sync refuses them)."""
+        if not self.forgotten:
+            return values
+        return {f: v for f, v in values.items() if not self.forgotten.holds(v)}
 
     def _delete(self, a: DeleteEntry, outcome: Outcome) -> None:
         target, fmap = self.targets[a.instance], self.maps[a.instance]
