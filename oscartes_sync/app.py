@@ -20,7 +20,7 @@ from .publish.nextcloud_publish import publish_nextclouds
 from .publish.wiki_publish import publish_wikis
 from .report import summary
 from .store import Store
-from .sync.engine import Instance, SyncResult, run_sync
+from .sync.engine import EntryRun, Instance, SyncResult, run_sync, run_sync_entry
 from .sync.geocoding import Settings as GeocodingSettings
 from .sync.model import SyncPolicy
 
@@ -120,6 +120,25 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     if run_id is not None:
         store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
     return RunSummary(result, code, rep, titles, stats, len(open_conflicts(store)), len(open_reviews(store)))
+
+
+def sync_entry(cfg: Config, store: Store, instances: dict[str, Instance], wiki: str, entry_id: str) -> EntryRun:
+    """Sync the record of one entry (the webhook trigger). A run that wrote or noticed something is recorded
+    in the runs table like a full one, its report saying which entry started it; an echo or a replay is not.
+    The caller holds the run lock, and runs a full sync when the answer says only a full run may decide."""
+    policy = SyncPolicy(cfg.sync.max_delete_ratio, cfg.sync.min_delete_count, 0, cfg.sync.newest_wins)
+    for inst in instances.values():
+        if inst.target is not None:
+            inst.target.stats.counts.clear()
+    run = run_sync_entry(store, instances, cfg.sync.kinds, policy, wiki, entry_id)
+    if run.status == "done":
+        stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
+        rep = summary(run.result, stats)
+        rep["trigger"] = {"hook": wiki, "entry": entry_id}
+        code = EXIT_ATTENTION if run.result.needs_person(store) else EXIT_OK
+        run_id = store.start_run()
+        store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
+    return run
 
 
 def open_store(cfg: Config) -> Store:

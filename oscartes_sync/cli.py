@@ -606,6 +606,31 @@ def forget(ctx: Context, query: str, texts: tuple[str, ...], dry_run: bool, yes:
 
 
 @cli.command()
+@click.option("--host", metavar="ADDRESS", help="Address to listen on (default [serve] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), metavar="PORT", help="Port (default [serve] port, 8765).")
+@click.pass_obj
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Webhook trigger: YesWiki's webhooks extension posts to /hook/WIKI; the entry's record is synced at once
+    (one run at a time with the timer, which stays the safety net)."""
+    from .serve import Server, check
+
+    cfg = _load(ctx)
+    problems = check(cfg)
+    for p in problems:
+        click.echo(f"warning: {p}", err=True)
+    if not any(w.hook_secret_env for w in cfg.wiki) or (problems and problems[0].startswith("no ")):
+        _fail_usage(f"{config_path(ctx.config_arg)}: {problems[0]}; set hook_secret_env under a [[wiki]] and that "
+                    "variable in the secrets file")
+    logging.getLogger("oscartes_sync.serve").setLevel(logging.INFO)
+    try:
+        server = Server(cfg, host or cfg.serve.host, port or cfg.serve.port)
+    except OSError as exc:
+        _fail_usage(f"cannot listen on {host or cfg.serve.host}:{port or cfg.serve.port} ({exc.strerror or exc})")
+    click.echo(f"Listening on {server.url}hook/<wiki> ({', '.join(w.name for w in cfg.wiki)}); Ctrl-C stops.")
+    server.serve_forever()
+
+
+@cli.command()
 @click.option("--keep", is_flag=True, help="Leave the sandbox running until Ctrl-C, to look at it.")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Keep the demo store here (default: temporary).")
 def demo(keep: bool, workdir: str | None) -> None:

@@ -145,6 +145,8 @@ class WikiConfig(_Strict):
     # kind -> canonical fields whose read ACL is restricted in this wiki's form (default: what our forms
     # restrict, the contact fields); a restricted value is never written where it would be more visible
     restricted: dict[str, list[str]] = Field(default_factory=dict)
+    # the secret of this wiki's webhook (`serve`, DECISIONS §17); unset: hooks from this wiki are refused
+    hook_secret_env: str | None = None
 
     _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
@@ -178,6 +180,14 @@ class NextcloudConfig(_Strict):
     _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
 
 
+class ServeConfig(_Strict):
+    """`oscartes-sync serve`, the webhook trigger (DECISIONS §17): behind the host's reverse proxy."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    settle_seconds: float = Field(1.0, ge=0, le=60)  # hooks of one burst are handled together after this pause
+
+
 class Config(_Strict):
     store: StoreConfig = StoreConfig()
     sync: SyncConfig = SyncConfig()
@@ -187,6 +197,7 @@ class Config(_Strict):
     images: ImagesConfig = ImagesConfig()
     geocoding: GeocodingConfig = GeocodingConfig()
     calendar: CalendarConfig = CalendarConfig()
+    serve: ServeConfig = ServeConfig()
     wiki: list[WikiConfig] = Field(default_factory=list)
     nextcloud: list[NextcloudConfig] = Field(default_factory=list)
     base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder

@@ -26,7 +26,7 @@ from .execute import Executor, Outcome, record_id_of, source_url
 from .files import DEFAULT_MAX_BYTES, FileResolver, FileSource
 from .geocoding import Settings as GeocodingSettings, locate
 from .model import Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
-from .plan import plan as make_plan
+from .plan import plan as make_plan, seen_values
 
 
 @dataclass
@@ -258,3 +258,75 @@ def _note_refused_values(plan: Plan, listings: dict[str, Listing], inp: PlanInpu
                 record = by_remote.get((name, rid))
                 plan.note("attention", name, record, f"entry {rid}: {field_name} refused ({message})")
 
+
+# ---- one entry (the webhook trigger, DECISIONS §17) -------------------------------------------------------------
+
+
+@dataclass
+class EntryRun:
+    """What syncing one entry came to: `done` (planned and applied: `result`), `unchanged` (the entry holds what
+    the store last saw or wrote there: an echo of our own write, or a replay), or `full` (only a full run may
+    decide: `reason` says why)."""
+
+    status: str
+    reason: str = ""
+    result: SyncResult | None = None
+
+
+def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, instance: str,
+                   remote_id: str, *, reconcile: Callable[..., Any] = reconciler()) -> EntryRun:
+    """Sync the record of one entry from a fresh read of its entries (one GET per wiki that has one), through
+    the same planner and executor as a full run. Whatever needs a view of the whole kind is left to a full run:
+    a new or unlinked entry (the duplicate check reads every listing), an entry gone (deletions have their
+    limits), a value emptied (the mass-blanking guard); and the record is written only where it has an entry."""
+    inst = instances.get(instance)
+    if inst is None or inst.target is None:
+        return EntryRun("full", f"{instance} is not usable: {inst.error if inst else 'not configured'}")
+    link = store.link_by_remote(instance, remote_id)
+    if link is None:
+        return EntryRun("full", "entry not linked to a record yet: the duplicate check needs every listing")
+    rec = store.record(link.record_id)
+    if rec is None or rec.deleted or rec.kind not in kinds or rec.kind not in inst.form_maps:
+        return EntryRun("full", "its record is deleted or of a kind not synced here")
+    kind = rec.kind
+    forgotten = ForgetList.from_state(store.get_state(FORGET_STATE))
+    links = {l.instance: l for l in store.links(record_id=rec.id) if l.remote_id and l.instance in instances}
+    usable = {n: i for n, i in instances.items() if i.target is not None and kind in i.form_maps}
+    ids = {n: StoreIdMap(store, n) for n in usable}
+    listings: dict[str, Listing] = {}
+    mine = links.get(instance)
+    if mine is None or instance not in usable or mine.form_id != usable[instance].form_maps[kind].form_id:
+        return EntryRun("full", "the entry's form is not the one its record is linked to")
+    # the hooked entry first: an echo of our own write, or a replay, costs that one read
+    for name, ln in sorted(links.items(), key=lambda item: item[0] != instance):
+        if name not in usable or ln.form_id != usable[name].form_maps[kind].form_id:
+            continue
+        try:
+            found = usable[name].target.listed_entry(ln.remote_id)
+        except TargetError as exc:
+            if name == instance:
+                return EntryRun("full", f"entry could not be read: {exc.message}")
+            continue  # that wiki is left as it is; the full run reads it
+        if found is None:
+            if name == instance:
+                return EntryRun("full", "entry not found: a deletion is decided by a full run, within its limits")
+            continue
+        obs = refuse_forgotten(observe(found, usable[name].form_maps[kind], ln.remote_id, ids[name]), forgotten)
+        if any(obs.values.get(f) is None and v is not None for f, v in seen_values(ln.snapshot).items()
+               if f in obs.values):
+            return EntryRun("full", f"a value was emptied in {name}: the full run checks it is not a renamed field")
+        if name == instance and obs.values == seen_values(ln.snapshot) and not ln.pending:
+            return EntryRun("unchanged", "the entry holds what was last seen or written there")
+        listings[name] = Listing(name, {ln.remote_id: obs})
+    inp = _plan_input(store, kind, instances, usable, listings, policy)
+    inp = replace(inp, reconcile=reconcile, records={rec.id: inp.records[rec.id]},
+                  links={k: v for k, v in inp.links.items() if k[0] == rec.id},
+                  open_conflicts={k: v for k, v in inp.open_conflicts.items() if k[0] == rec.id})
+    result = SyncResult()
+    plan = make_plan(inp, lambda: str(uuid.uuid4()))
+    _note_refused_values(plan, listings, inp)
+    result.plans.append(plan)
+    read = {n: usable[n] for n in listings}
+    Executor(store, {n: i.target for n, i in read.items()}, {n: i.form_maps[kind] for n, i in read.items()},
+             None, ids, forgotten).run(plan, result.outcome)
+    return EntryRun("done", result=result)

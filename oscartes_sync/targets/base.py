@@ -108,6 +108,9 @@ class EntryTarget(Protocol):
     def read_entry(self, remote_id: str) -> EntryVersion | None:
         """The current version of one entry, with its revision token; None if it does not exist."""
 
+    def listed_entry(self, remote_id: str) -> ListedEntry | None:
+        """One entry read alone, as a listing would show it; None if it does not exist (webhook re-read)."""
+
     def create_entry(self, form_id: str, values: dict[str, Any], source_url: str) -> str:
         """Create an entry carrying the source anchor; return its remote id. Never sends an id."""
 

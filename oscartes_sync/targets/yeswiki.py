@@ -167,6 +167,11 @@ def file_url(base: str, name: str) -> str:
     return f"{_normalise_base(base)}files/{quote(name, safe='')}"
 
 
+def _listed(raw: dict[str, Any]) -> ListedEntry:
+    return ListedEntry(values=raw, validated=str(raw.get("statut_fiche", "1")) == "1",
+                       updated=str(raw.get("date_maj_fiche") or ""), user=str(raw.get("user") or ""))
+
+
 class YesWikiClient:
     """EntryTarget for one YesWiki instance. Thread-safe for the engine's use: creates are serialised."""
 
@@ -401,9 +406,13 @@ class YesWikiClient:
 
     def listing(self, form_id: str) -> dict[str, ListedEntry]:
         """The listing as the engine reads it: YesWiki's own bookkeeping keys told in plain words."""
-        return {rid: ListedEntry(values=raw, validated=str(raw.get("statut_fiche", "1")) == "1",
-                                 updated=str(raw.get("date_maj_fiche") or ""), user=str(raw.get("user") or ""))
-                for rid, raw in self.list_entries(form_id).items()}
+        return {rid: _listed(raw) for rid, raw in self.list_entries(form_id).items()}
+
+    def listed_entry(self, remote_id: str) -> ListedEntry | None:
+        """One entry read alone (one GET), as a listing would show it; None if it does not exist. What the
+        webhook trigger re-reads instead of a whole listing."""
+        version = self.read_entry(remote_id)
+        return None if version is None else _listed(version.values)
 
     def read_entry(self, remote_id: str) -> EntryVersion | None:
         query = f"api/pages/{_q(remote_id)}"

@@ -32,23 +32,10 @@ def load_fixture(name: str) -> dict:
         pytest.skip(f"contract fixture {name} not available")
     return json.loads(path.read_text(encoding="utf-8"))
 
-WEBHOOKS = "webhooks extension (contract §13): replayed once `serve` exists (issue 18)"
+WEBHOOKS = ("the extension's own admin form (contract §13) is not emulated: tests/live/test_serve_live.py "
+            "configures it on a real wiki; the messages it sends (webhooks_01-14) are replayed against `serve`")
 OUT_OF_SCOPE = {
     "webhooks_00_configure_web": WEBHOOKS,
-    "webhooks_01_entry_add": WEBHOOKS,
-    "webhooks_02_entry_edit": WEBHOOKS,
-    "webhooks_03_entry_delete": WEBHOOKS,
-    "webhooks_04_entry_add_raw": WEBHOOKS,
-    "webhooks_05_entry_edit_raw": WEBHOOKS,
-    "webhooks_06_entry_delete_raw": WEBHOOKS,
-    "webhooks_07_entry_add_mattermost": WEBHOOKS,
-    "webhooks_08_entry_edit_mattermost": WEBHOOKS,
-    "webhooks_09_entry_delete_mattermost": WEBHOOKS,
-    "webhooks_10_slow_receiver_timeout": WEBHOOKS,
-    "webhooks_11_receiver_401": WEBHOOKS,
-    "webhooks_12_receiver_500": WEBHOOKS,
-    "webhooks_13_entry_add_slack": WEBHOOKS,
-    "webhooks_14_yeswiki_query_rebuilt": WEBHOOKS,
     "perf_results": "measurements (contract §9), not an exchange",
     "pages_21_map_page_render": "page rendering (bazarliste actions) is not emulated",
     "pages_22_dynamic_map_render": "page rendering (bazarliste actions) is not emulated",
@@ -1297,3 +1284,87 @@ def test_entry_edit_still_goes_to_the_entry_handler(wiki: Any) -> None:
     entry_id = create_cafe(wiki)
     resp = requests.get(f"{wiki.url}?{entry_id}/edit")
     assert BeautifulSoup(resp.text, "html.parser").find("form", id="formulaire") is not None
+
+
+# --------------------------------------------------------------------------------------------- webhooks (§13)
+# What the extension sent on 4.4.2, replayed against `serve`'s receiver: the recorded bytes (`body_raw`) and
+# headers, with <TOKEN> standing for the wiki's hook secret. The recorded responses are the test receiver's;
+# what `serve` must answer is asserted here (202 queued for the `yeswiki` format, a refusal otherwise).
+
+HOOK_SECRET = "s3cr3t-" + "0" * 40
+
+
+def hook_app(form: str = "20"):
+    import os
+
+    from oscartes_sync.config import Config, WikiConfig
+    from oscartes_sync.serve import HookApp, Queue
+
+    os.environ["CONTRACT_HOOK_SECRET"] = HOOK_SECRET
+    cfg = Config(wiki=[WikiConfig(name="tel", url="http://127.0.0.1:8082/", api_token_env="T", admin_user="A",
+                                  admin_password_env="P", hook_secret_env="CONTRACT_HOOK_SECRET",
+                                  forms={"actor": form})])
+    queue = Queue()
+    return HookApp(cfg, queue), queue
+
+
+def replay_hook(name: str, path: str | None = None):
+    from werkzeug.test import Client
+
+    recorded = Path(__file__).parent / "recorded" / "webhooks" / f"{name}.json"
+    fixture = json.loads(recorded.read_text(encoding="utf-8")) if recorded.exists() else load_fixture(name)
+    req = fixture["request"]
+    headers = {k: v.replace("<TOKEN>", HOOK_SECRET) for k, v in req["headers"].items()
+               if k not in ("Host", "Content-Length")}
+    data = fixture["request"]["body"].get("data") if isinstance(fixture["request"]["body"], dict) else None
+    app, queue = hook_app(str((data or {}).get("id_typeannonce", "20")))
+    resp = Client(app).open(method=req["method"], path=(path or req["path"]).replace("<TOKEN>", HOOK_SECRET),
+                            data=req["body_raw"].encode(), headers=headers)
+    return fixture, resp, queue
+
+
+@pytest.mark.parametrize("name, action", [
+    ("webhooks_01_entry_add", "add"), ("webhooks_02_entry_edit", "edit"), ("webhooks_03_entry_delete", "delete"),
+    ("webhooks_10_slow_receiver_timeout", "edit"), ("webhooks_11_receiver_401", "edit"),
+    ("webhooks_12_receiver_500", "edit"), ("webhooks_x1_debian_guzzle7", "edit"),
+])
+def test_webhook_yeswiki_format_is_queued_at_once(name: str, action: str) -> None:
+    fixture, resp, queue = replay_hook(name)
+    assert resp.status_code == 202, resp.get_data(as_text=True)  # 2xx: the member sees no warning (_11)
+    entry = fixture["request"]["body"]["data"]["id_fiche"]
+    assert queue.entries == {("tel", entry): 1}
+    assert queue.full is (action != "edit")  # creates and deletes go through the full run's checks
+
+
+def test_webhook_query_rebuilt_by_the_extension_is_harmless() -> None:
+    # webhooks_14: other query parameters arrive rebuilt (x=a/b, y=1,2, a bare key); only the path names the wiki
+    fixture, resp, queue = replay_hook("webhooks_14_yeswiki_query_rebuilt",
+                                       path="/hook/tel?wiki=tel&flag&x=a/b&y=1,2")
+    assert resp.status_code == 202 and queue.entries == {("tel", "Wh4"): 1}
+
+
+@pytest.mark.parametrize("name", ["webhooks_04_entry_add_raw", "webhooks_05_entry_edit_raw",
+                                  "webhooks_06_entry_delete_raw"])
+def test_webhook_raw_format_carries_no_secret_and_is_refused(name: str) -> None:
+    # the raw format sends the whole entry (members-only fields in clear) and no Authorization header
+    _, resp, queue = replay_hook(name, path="/hook/tel")
+    assert resp.status_code == 401 and not queue.entries
+
+
+@pytest.mark.parametrize("name", ["webhooks_07_entry_add_mattermost", "webhooks_08_entry_edit_mattermost",
+                                  "webhooks_09_entry_delete_mattermost"])
+def test_webhook_mattermost_format_is_not_a_sync_message(name: str) -> None:
+    fixture = load_fixture(name)
+    headers = {**fixture["request"]["headers"], "Authorization": f"Bearer {HOOK_SECRET}"}
+    fixture["request"]["headers"] = headers
+    from werkzeug.test import Client
+
+    app, queue = hook_app()
+    resp = Client(app).post("/hook/tel", data=fixture["request"]["body_raw"].encode(),
+                            headers={k: v for k, v in headers.items() if k not in ("Host", "Content-Length")})
+    assert resp.status_code == 400 and not queue.entries
+
+
+def test_webhook_slack_format_keeps_the_secret_in_the_url_and_is_refused() -> None:
+    _, resp, queue = replay_hook("webhooks_13_entry_add_slack", path="/hook/tel?bearer=<TOKEN>")
+    assert resp.status_code == 400 and "yeswiki" in resp.get_json()["error"] and not queue.entries
