@@ -16,7 +16,7 @@ import click
 
 from . import app, coordinator, i18n
 from .i18n import N_, _
-from .config import ConfigError, config_origin, config_path, load_config
+from .config import ConfigError, config_origin, config_path, load_config, permission_warnings
 from .report import render
 from .store import Store, StoreError
 
@@ -120,9 +120,12 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
 
 def _load(ctx: Context):
     try:
-        return ctx.load()
+        cfg = ctx.load()
     except ConfigError as exc:
         _fail_usage(str(exc))
+    for warning in permission_warnings(config_path(ctx.config_arg)):
+        click.echo(f"warning: {warning}", err=True)
+    return cfg
 
 
 def _with_store(ctx: Context, cfg=None):

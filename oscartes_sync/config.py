@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -245,6 +246,28 @@ def config_origin(explicit: str | None) -> str:
     if os.environ.get("OSCARTES_CONFIG"):
         return "named by OSCARTES_CONFIG"
     return "the default; give --config PATH or set OSCARTES_CONFIG"
+
+
+SECRETS_FILE_ENV = "OSCARTES_SECRETS_FILE"  # where the secrets file is, when it is not secrets.env beside the config
+
+
+def permission_warnings(config_file: Path) -> list[str]:
+    """Warnings for a config or secrets file that every user of the machine can read. The secrets file is the
+    one OSCARTES_SECRETS_FILE names (the service units set it), else `secrets.env` beside the config."""
+    named = os.environ.get(SECRETS_FILE_ENV)
+    files = [(config_file, "it names the wikis and the variables that hold their secrets", "640")]
+    secrets_file = Path(named) if named else config_file.with_name("secrets.env")
+    files.append((secrets_file, "it holds the tokens and passwords of every instance", "600"))
+    out = []
+    for path, why, mode in files:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if st.st_mode & stat.S_IROTH:
+            out.append(f"{path} is readable by every user of this machine (mode {stat.S_IMODE(st.st_mode):04o}) "
+                       f"and {why}: chmod {mode} {path}")
+    return out
 
 
 def load_config(path: Path, origin: str | None = None) -> Config:
