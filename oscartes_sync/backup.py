@@ -116,6 +116,19 @@ def _temp_beside(dest: Path, suffix: str) -> Path:
     return Path(name)
 
 
+def _write_beside(dest: Path, suffix: str, engine: str, write) -> BackupDone:
+    """`write(tmp)` fills a temporary file next to `dest` and returns its schema version; the file takes its
+    name only once complete and checked, and is removed on any failure."""
+    tmp = _temp_beside(dest, suffix)
+    try:
+        version = write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _place(tmp, dest)
+    return BackupDone(dest, engine, dest.stat().st_size, version)
+
+
 def known_revision(version: str | None) -> bool:
     """Whether this program's migrations know that schema version (an older one is migrated on open)."""
     from alembic.script import ScriptDirectory
@@ -173,25 +186,25 @@ def _backup_sqlite(url: str, dest: Path) -> BackupDone:
     db = _sqlite_path(url)
     if not db.is_file():
         raise BackupError(f"store {db} does not exist yet: nothing to back up")
-    tmp = _temp_beside(dest, ".sqlite")
-    try:
-        _sqlite_copy(db, tmp)
-        version = _sqlite_version(tmp)
-    except (sqlite3.Error, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise BackupError(f"backup of {db} failed ({exc}); {dest} was not written") from None
-    except BackupError:
-        tmp.unlink(missing_ok=True)
-        raise
-    _place(tmp, dest)
-    return BackupDone(dest, "sqlite", dest.stat().st_size, version)
+    def write(tmp: Path) -> str | None:
+        try:
+            _sqlite_copy(db, tmp)
+        except (sqlite3.Error, OSError) as exc:
+            raise BackupError(f"backup of {db} failed ({exc}); {dest} was not written") from None
+        return _sqlite_version(tmp)
+
+    return _write_beside(dest, ".sqlite", "sqlite", write)
+
+
+def _require_known(version: str | None, src: Path) -> None:
+    if not known_revision(version):
+        raise BackupError(f"{src} has schema version {version!r}, which this version of oscartes-sync does not "
+                          "know (made by a newer version?): not restored")
 
 
 def _restore_sqlite(url: str, src: Path) -> RestoreDone:
     version = _sqlite_version(src)
-    if not known_revision(version):
-        raise BackupError(f"{src} has schema version {version!r}, which this version of oscartes-sync does not "
-                          "know (made by a newer version?): not restored")
+    _require_known(version, src)
     db = _sqlite_path(url)
     if not db.parent.is_dir():
         raise BackupError(f"store folder {db.parent} does not exist")
@@ -292,25 +305,19 @@ def _pg_version(path: Path, env: dict[str, str]) -> str | None:
 def _backup_pg(url: str, dest: Path) -> BackupDone:
     dump = _pg_tool("pg_dump")
     args, env = _pg_args(url)
-    tmp = _temp_beside(dest, ".dump")
-    try:
+    def write(tmp: Path) -> str | None:
         _run([dump, "--format=custom", "--no-owner", "--no-privileges", "--file", str(tmp), *args], env,
              make_url(url).password, f"backup of {redact_url(url)}")
-        version = _pg_version(tmp, env)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _place(tmp, dest)
-    return BackupDone(dest, "postgresql", dest.stat().st_size, version)
+        return _pg_version(tmp, env)
+
+    return _write_beside(dest, ".dump", "postgresql", write)
 
 
 def _restore_pg(url: str, src: Path) -> RestoreDone:
     args, env = _pg_args(url)
     password = make_url(url).password
     version = _pg_version(src, env)
-    if not known_revision(version):
-        raise BackupError(f"{src} has schema version {version!r}, which this version of oscartes-sync does not "
-                          "know (made by a newer version?): not restored")
+    _require_known(version, src)
     saved = src.with_name(f"{src.name}.before-restore-{_stamp()}.dump")
     try:
         _check_destination(saved)

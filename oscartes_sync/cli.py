@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -145,6 +145,17 @@ def _store(ctx: Context, cfg=None) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def _run_lock(cfg) -> Iterator[None]:
+    """The run lock for a command that writes the store; held by a run: its message, exit 1, nothing done."""
+    try:
+        with app.one_run_at_a_time(cfg):
+            yield
+    except app.Busy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(app.EXIT_ATTENTION)
 
 
 @contextmanager
@@ -542,11 +553,8 @@ def restore_backup_cmd(ctx: Context, path: Path) -> None:
 
     cfg = _load(ctx)
     try:
-        with app.one_run_at_a_time(cfg):
+        with _run_lock(cfg):
             done = restore_backup(cfg, path)
-    except app.Busy as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(app.EXIT_ATTENTION)
     except BackupError as exc:
         _fail_usage(str(exc))
     click.echo(f"Store restored from {done.path} (schema {done.schema_version})."
@@ -570,17 +578,10 @@ def forget(ctx: Context, query: str, texts: tuple[str, ...], dry_run: bool, yes:
         _fail_usage("--dry-run erases nothing and --yes erases: give one of them")
     cfg = _load(ctx)
     try:
-        if yes:
-            with app.one_run_at_a_time(cfg), _store(ctx, cfg) as store:
-                rep = run_forget(store, query, list(texts), erase=True)
-        else:
-            with _store(ctx, cfg) as store:
-                rep = run_forget(store, query, list(texts), erase=False)
+        with _run_lock(cfg) if yes else nullcontext(), _store(ctx, cfg) as store:
+            rep = run_forget(store, query, list(texts), erase=yes)
     except ForgetRefused as exc:
         _fail_usage(str(exc))
-    except app.Busy as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(app.EXIT_ATTENTION)
     click.echo("Looking for: " + "; ".join(f"{n.kind} {n.label!r}" for n in rep.needles))
     if not rep.places:
         click.echo("Found nowhere in the store: nothing to erase.")

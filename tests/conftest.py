@@ -59,3 +59,31 @@ def png_bytes(color: str = "red", size: tuple[int, int] = (64, 48), fmt: str = "
 @pytest.fixture
 def make_png():
     return png_bytes
+
+
+@pytest.fixture
+def pg_schema_url():
+    """(URL, schema): PostgreSQL with the store's tables in a schema of their own, dropped afterwards; for the
+    tests that also run pg_dump. Skipped unless OSCARTES_TEST_POSTGRES_URL is set and pg_dump installed."""
+    import os
+    import shutil
+    import uuid
+
+    base = os.environ.get("OSCARTES_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("OSCARTES_TEST_POSTGRES_URL is not set")
+    if not shutil.which("pg_dump"):
+        pytest.skip("pg_dump is not installed")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False), schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

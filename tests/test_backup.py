@@ -5,24 +5,15 @@ is a clear message with nothing lost."""
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
 
-from test_cli import FORM, Setup, entry, entry_writes, reset_logs, titles, wiki  # noqa: F401 - shared set-up
-
-from oscartes_sync.sandbox.sandbox import start_sandbox
-
-
-@pytest.fixture
-def setup(tmp_path, monkeypatch):
-    monkeypatch.delenv("OSCARTES_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    with start_sandbox() as sandbox:
-        yield Setup(sandbox, tmp_path)
+from test_cli import (  # noqa: F401 - the CLI tests' set-up: a config file, its secrets, two sandbox wikis
+    FORM, _no_outside_config, entry, entry_writes, reset_logs, setup, titles, wiki,
+)
 
 
 def by_title(setup, name):
@@ -188,45 +179,23 @@ def test_pg_dump_missing_is_a_clear_message(tmp_path, monkeypatch):
     assert not (tmp_path / "b.dump").exists()
 
 
-PG_ENV = "OSCARTES_TEST_POSTGRES_URL"
-
-
 @pytest.mark.postgres
-def test_postgres_backup_and_restore_round_trip(tmp_path):
+def test_postgres_backup_and_restore_round_trip(tmp_path, pg_schema_url):
     """pg_dump (custom format) of a store in a schema of its own, then pg_restore over later changes."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    if not shutil.which("pg_dump"):
-        pytest.skip("pg_dump is not installed")
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     from oscartes_sync.backup import backup, restore_backup
     from oscartes_sync.config import Config, StoreConfig
     from oscartes_sync.store import Store
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    try:
-        cfg = Config(store=StoreConfig(url=url), base_dir=str(tmp_path))
-        with Store(url) as s:
-            rid = s.create_record("actor", {"name": "Avant"}, author="t", origin="test")
-        done = backup(cfg, tmp_path / "b.dump")
-        assert done.engine == "postgresql" and done.schema_version
-        with Store(url) as s:
-            s.update_record(rid, {"name": "Après"}, author="t", origin="test")
-        restored = restore_backup(cfg, tmp_path / "b.dump")
-        assert restored.saved_current is not None and restored.saved_current.exists()
-        with Store(url) as s:
-            assert s.record(rid).fields == {"name": "Avant"}
-            assert len(s.history(rid)) == 1
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    url, _ = pg_schema_url
+    cfg = Config(store=StoreConfig(url=url), base_dir=str(tmp_path))
+    with Store(url) as s:
+        rid = s.create_record("actor", {"name": "Avant"}, author="t", origin="test")
+    done = backup(cfg, tmp_path / "b.dump")
+    assert done.engine == "postgresql" and done.schema_version
+    with Store(url) as s:
+        s.update_record(rid, {"name": "Après"}, author="t", origin="test")
+    restored = restore_backup(cfg, tmp_path / "b.dump")
+    assert restored.saved_current is not None and restored.saved_current.exists()
+    with Store(url) as s:
+        assert s.record(rid).fields == {"name": "Avant"}
+        assert len(s.history(rid)) == 1

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
-from test_cli import CYCLAMEN_A, FORM, Setup, entry, entry_writes, reset_logs, wiki  # noqa: F401
+from test_cli import (  # noqa: F401 - the CLI tests' set-up: a config file, its secrets, two sandbox wikis
+    CYCLAMEN_A, FORM, _no_outside_config, entry, entry_writes, reset_logs, setup, wiki,
+)
 
 from oscartes_sync.forgotten import ForgetList, erase_text, needle, words
 from oscartes_sync.sandbox.sandbox import start_sandbox
@@ -22,14 +22,6 @@ PHONE = "01 69 10 20 30"
 NAME = "Jean Dupont"
 # every way the person's data could sit in a file: the email, the name, the phone in its stored and shown forms
 TRACES = [b"jean.dupont", b"asso-ulis", b"dupont", b"0169102030", b"+33169102030", b"69 10 20 30", b"33169102030"]
-
-
-@pytest.fixture
-def setup(tmp_path, monkeypatch):
-    monkeypatch.delenv("OSCARTES_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    with start_sandbox() as sandbox:
-        yield Setup(sandbox, tmp_path)
 
 
 def ids_by_title(setup, name):
@@ -211,42 +203,27 @@ def test_words_fold_case_accents_and_numbers_written_in_groups():
 
 
 @pytest.mark.postgres
-def test_postgres_dump_holds_nothing_of_the_person_after_forget(tmp_path):
-    base = os.environ.get("OSCARTES_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("OSCARTES_TEST_POSTGRES_URL is not set")
-    if not shutil.which("pg_dump"):
-        pytest.skip("pg_dump is not installed")
-    from sqlalchemy import create_engine, text
+def test_postgres_dump_holds_nothing_of_the_person_after_forget(tmp_path, pg_schema_url):
     from sqlalchemy.engine import make_url
 
     from oscartes_sync.app import build_instances, sync_once
     from oscartes_sync.forget import forget
     from oscartes_sync.store import Store
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    try:
-        with start_sandbox() as sb:
-            cfg = sb.config(store_url=url, lock=str(tmp_path / "lock"))
-            cfg.publish.dashboards = False
-            sb.wikis["polesnoe"].member_create(FORM, entry("Recyclerie des Ulis", bf_mail=EMAIL, bf_telephone=PHONE,
-                                                           bf_description=f"Accueil par {NAME}."))
-            with Store(url) as s:
-                sync_once(cfg, s, build_instances(cfg))
-                forget(s, EMAIL, [NAME, PHONE], erase=True)
-                sync_once(cfg, s, build_instances(cfg))
-        u = make_url(base)
-        dump = subprocess.run(["pg_dump", "--schema", schema, "--host", u.host, "--port", str(u.port or 5432),
-                               "--username", u.username, "--dbname", u.database],
-                              env={**os.environ, "PGPASSWORD": u.password or ""}, capture_output=True, check=True)
-        data = dump.stdout.lower()
-        assert b"recyclerie des ulis" in data  # the dump is the store's
-        assert [t for t in TRACES if t in data] == []
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    url, schema = pg_schema_url
+    with start_sandbox() as sb:
+        cfg = sb.config(store_url=url, lock=str(tmp_path / "lock"))
+        cfg.publish.dashboards = False
+        sb.wikis["polesnoe"].member_create(FORM, entry("Recyclerie des Ulis", bf_mail=EMAIL, bf_telephone=PHONE,
+                                                       bf_description=f"Accueil par {NAME}."))
+        with Store(url) as s:
+            sync_once(cfg, s, build_instances(cfg))
+            forget(s, EMAIL, [NAME, PHONE], erase=True)
+            sync_once(cfg, s, build_instances(cfg))
+    u = make_url(url)
+    dump = subprocess.run(["pg_dump", "--schema", schema, "--host", u.host, "--port", str(u.port or 5432),
+                           "--username", u.username, "--dbname", u.database],
+                          env={**os.environ, "PGPASSWORD": u.password or ""}, capture_output=True, check=True)
+    data = dump.stdout.lower()
+    assert b"recyclerie des ulis" in data  # the dump is the store's
+    assert [t for t in TRACES if t in data] == []

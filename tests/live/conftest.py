@@ -65,16 +65,8 @@ def web_login(base: str, user: str, password: str) -> requests.Session:
     return s
 
 
-def browser_edit(session: requests.Session, base: str, entry_id: str, changes: dict[str, str],
-                 files: dict[str, tuple[str, bytes, str]] | None = None) -> None:
-    """Edit an entry the way a browser does: open its Bazar edit form, re-send every control it shows with
-    `changes` applied (the map's hidden inputs included), antispam=1 as the page's script sets it, multipart;
-    `files` are the files picked in its file inputs ({field: (file name, bytes, type)})."""
-    base = _base(base)
-    page = session.get(f"{base}?{entry_id}/edit", timeout=30)
-    assert page.status_code == 200, f"edit form of {entry_id}: HTTP {page.status_code}"
-    form = BeautifulSoup(page.text, "html.parser").find("form", id="formulaire")
-    assert form is not None, f"no Bazar edit form for {entry_id}"
+def form_controls(form) -> list[tuple[str, str]]:
+    """What a browser posts of a form as it is shown: every enabled control with its current value."""
     fields: list[tuple[str, str]] = []
     for el in form.find_all(["input", "textarea", "select"]):
         name = el.get("name")
@@ -91,6 +83,20 @@ def browser_edit(session: requests.Session, base: str, entry_id: str, changes: d
                 fields.append((name, el.get("value", "on")))
         elif el.get("type") not in ("submit", "button", "file", "image", "reset"):
             fields.append((name, el.get("value", "")))
+    return fields
+
+
+def browser_edit(session: requests.Session, base: str, entry_id: str, changes: dict[str, str],
+                 files: dict[str, tuple[str, bytes, str]] | None = None) -> None:
+    """Edit an entry the way a browser does: open its Bazar edit form, re-send every control it shows with
+    `changes` applied (the map's hidden inputs included), antispam=1 as the page's script sets it, multipart;
+    `files` are the files picked in its file inputs ({field: (file name, bytes, type)})."""
+    base = _base(base)
+    page = session.get(f"{base}?{entry_id}/edit", timeout=30)
+    assert page.status_code == 200, f"edit form of {entry_id}: HTTP {page.status_code}"
+    form = BeautifulSoup(page.text, "html.parser").find("form", id="formulaire")
+    assert form is not None, f"no Bazar edit form for {entry_id}"
+    fields = form_controls(form)
     missing = set(changes) - {n for n, _ in fields}
     assert not missing, f"the edit form of {entry_id} has no field {sorted(missing)}"
     posted = [(n, changes.get(n, v)) for n, v in fields if n != "antispam"] + [("antispam", "1")]
@@ -181,4 +187,4 @@ def live_web() -> SimpleNamespace:
     """This module's web helpers for the test modules (a conftest is not importable by name: tests/ and
     tests/live/ both have one and neither is a package)."""
     return SimpleNamespace(WebAdmin=WebAdmin, web_login=web_login, browser_edit=browser_edit, Hidden=Hidden,
-                           hidden_env=hidden_env)
+                           hidden_env=hidden_env, form_controls=form_controls)

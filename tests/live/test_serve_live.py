@@ -46,28 +46,13 @@ def _needs() -> tuple[Path, str]:
     return tools, git
 
 
-def browser_submit(session, page_url: str, changes: dict[str, str]):
-    """Fill the Bazar form of `page_url` as a browser does (every control it shows, `changes` applied,
-    antispam=1 as its script sets it) and post it, multipart."""
+def browser_submit(session, page_url: str, changes: dict[str, str], form_controls):
+    """Fill the Bazar form of `page_url` as a browser does (`changes` applied, antispam=1 as its script sets
+    it) and post it, multipart."""
     page = session.get(page_url, timeout=30)
     form = BeautifulSoup(page.text, "html.parser").find("form", id="formulaire")
     assert form is not None, f"no Bazar form at {page_url}"
-    fields = []
-    for el in form.find_all(["input", "textarea", "select"]):
-        name = el.get("name")
-        if not name or el.has_attr("disabled"):
-            continue
-        if el.name == "textarea":
-            fields.append((name, el.text))
-        elif el.name == "select":
-            opts = el.find_all("option")
-            chosen = [o for o in opts if o.has_attr("selected")] or opts[:1]
-            fields.extend((name, o.get("value", o.text)) for o in chosen)
-        elif el.get("type") in ("checkbox", "radio"):
-            if el.has_attr("checked"):
-                fields.append((name, el.get("value", "on")))
-        elif el.get("type") not in ("submit", "button", "file", "image", "reset"):
-            fields.append((name, el.get("value", "")))
+    fields = form_controls(form)
     names = {n for n, _ in fields}
     posted = [(n, changes.get(n, v)) for n, v in fields if n != "antispam"]
     posted += [(n, v) for n, v in changes.items() if n not in names] + [("antispam", "1")]
@@ -130,7 +115,8 @@ def test_hooks_from_a_real_wiki_sync_at_once_and_the_echo_is_ignored(extension, 
         # a member creates an entry in B's web form: `add` -> a full run copies it to A
         name = title(tag, "Recyclerie du Val d'Yvette")
         r = browser_submit(member, f"{wiki_b.url}?BazaR&vue=saisir&action=saisir_fiche&id={wiki_b.form_id}",
-                           {"bf_titre": name, "bf_ville": "Orsay", "bf_codepostal": "91400"})
+                           {"bf_titre": name, "bf_ville": "Orsay", "bf_codepostal": "91400"},
+                           live_web.form_controls)
         assert r.status_code == 302, f"web create: HTTP {r.status_code}"
         jobs = handled_since(server, 0, lambda js: any(j.full_run is not None for j in js))
         assert wiki_a.titles() == [name]
