@@ -161,9 +161,87 @@ def counts(emu) -> dict[str, int]:
     return out
 
 
-def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: tuple[int, int]) -> None:
+CLOUD = "polesnoe-cloud"
+
+
+def make_cloud(users: dict[str, str]):
+    """The network's Nextcloud: the service account (an app password) and the group its book is shared with."""
+    from oscartes_sync.sandbox.nextcloud_emulator import NextcloudEmulator
+
+    emu = NextcloudEmulator(CLOUD)
+    emu.add_user("oscartes", users["admin_password"], app_password=users["cloud_app_password"], admin=True)
+    emu.add_user("membre", users["member_password"])
+    emu.add_group("membres", members=["membre"])
+    return emu
+
+
+class Tripwire:
+    """Counts the requests every server of the child receives (in the order they arrive) and, once armed,
+    stops at the k-th: "after" handles it first (what it writes is written), "before" does not; either way it
+    sets `reached` and holds the request until `release` (the parent kills the client meanwhile), then drops
+    the connection. "hold" handles nothing and answers normally once released (two runs at once)."""
+
+    def __init__(self, reached, release):
+        self.reached, self.release = reached, release
+        self._lock = threading.Lock()
+        self.count = 0
+        self.at: int | None = None
+        self.mode = "after"
+        self.hit: str | None = None  # "METHOD family" of the request it stopped at
+
+    def arm(self, at: int | None, mode: str = "after") -> None:
+        with self._lock:
+            self.count, self.at, self.mode, self.hit = 0, at, mode, None
+        self.reached.clear()
+        self.release.clear()
+
+    def wrap(self, server: str, holder: dict) -> Callable:
+        from oscartes_sync.sandbox.recording import drop_connection
+
+        def wrapped(environ: dict, start_response: Callable) -> Any:
+            with self._lock:
+                self.count += 1
+                mine = self.at is not None and self.count == self.at
+                if mine:
+                    method = environ.get("REQUEST_METHOD", "GET")
+                    path = environ.get("PATH_INFO", "/") + "?" + environ.get("QUERY_STRING", "")
+                    self.hit = (f"{server} {family(method, path)}" if server in WIKIS
+                                else f"{server} {method} {environ.get('PATH_INFO', '/')[:60]}")
+            if not mine:
+                return holder["app"](environ, start_response)
+            if self.mode == "hold":
+                self.reached.set()
+                self.release.wait(120)
+                return holder["app"](environ, start_response)
+            if self.mode == "after":
+                b"".join(holder["app"](environ, lambda *a, **k: (lambda data: None)))
+            self.reached.set()
+            self.release.wait(120)
+            return drop_connection(environ, start_response)
+
+        return wrapped
+
+
+def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: tuple[int, int],
+           cloud: bool = False, events=None) -> None:
+    from werkzeug.serving import make_server
+
+    from oscartes_sync.sandbox.server import _QuietHandler
+
+    trip = Tripwire(*events) if events else None
     emus = {name: make_wiki(name, users) for name in WIKIS}
-    servers = {name: start(emus[name], port, latency, contract) for name, port in zip(WIKIS, ports)}
+    if cloud:
+        emus[CLOUD] = make_cloud(users)
+    holders = {name: {"app": emus[name]} for name in emus}
+    if trip is not None:  # the suite's servers: the app each holds can be replaced by a fresh emulator
+        servers = {}
+        for name, port in zip(emus, (*ports, 0)):
+            srv = make_server("127.0.0.1", port, trip.wrap(name, holders[name]), threaded=True,
+                              request_handler=_QuietHandler)
+            threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+            servers[name] = srv
+    else:
+        servers = {name: start(emus[name], port, latency, contract) for name, port in zip(WIKIS, ports)}
     conn.send({name: f"http://127.0.0.1:{s.server_port}/" for name, s in servers.items()})
     while True:
         try:
@@ -186,12 +264,35 @@ def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: t
                 emus[args[0]].inject(*args[1:])
                 result = None
             elif cmd == "entry_count":
-                result = {name: len(e.entries(ACTOR_FORM)) for name, e in emus.items()}
+                result = {name: len(emus[name].entries(ACTOR_FORM)) for name in WIKIS}
             elif cmd == "log":  # the requests of one family since the last reset (debugging a count)
                 with emus[args[0]]._lock:
                     result = [p for m, p in emus[args[0]].request_log if family(m, p) == args[1]]
             elif cmd == "cpu":
                 result = time.process_time()
+            elif cmd == "fresh":  # new emulators behind the same addresses: a test starts from nothing
+                emus = {name: make_wiki(name, users) for name in WIKIS}
+                if cloud:
+                    emus[CLOUD] = make_cloud(users)
+                for name in emus:
+                    holders[name]["app"] = emus[name]
+                result = None
+            elif cmd == "arm":
+                trip.arm(*args)
+                result = None
+            elif cmd == "tripped":
+                result = {"count": trip.count, "hit": trip.hit}
+            elif cmd == "entries":  # every wiki's entries of the actor form, as stored
+                result = {name: emus[name].entries(ACTOR_FORM) for name in WIKIS}
+            elif cmd == "cards":  # the service's address book in the Nextcloud
+                result = emus[CLOUD].cards("oscartes", args[0]) if cloud else {}
+            elif cmd == "fault":  # the emulator's own fault injection, on any server (the Nextcloud too)
+                emus[args[0]].inject(*args[1:])
+                result = None
+            elif cmd == "clear_faults":
+                for e in emus.values():
+                    e.clear_faults()
+                result = None
             else:
                 raise ValueError(f"unknown command {cmd!r}")
             conn.send(("ok", result))
@@ -206,10 +307,13 @@ class EmulatorProcess:
     """The two emulated wikis in a child process (spawned: nothing of the parent's state is shared)."""
 
     def __init__(self, users: dict[str, str], *, latency: float = 0.02, contract: bool = False,
-                 ports: tuple[int, int] = (0, 0)):
+                 ports: tuple[int, int] = (0, 0), cloud: bool = False, tripwire: bool = False):
         ctx = mp.get_context("spawn")
         self._conn, child_conn = ctx.Pipe()
-        self._proc = ctx.Process(target=_child, args=(child_conn, latency, contract, users, ports),
+        # the fault suite's tripwire: the child says when it stopped at the armed request, the parent releases it
+        self.reached, self.release = (ctx.Event(), ctx.Event()) if tripwire else (None, None)
+        events = (self.reached, self.release) if tripwire else None
+        self._proc = ctx.Process(target=_child, args=(child_conn, latency, contract, users, ports, cloud, events),
                                  name="yeswiki-emulators", daemon=True)
         self._proc.start()
         deadline = time.monotonic() + 60
@@ -246,6 +350,29 @@ class EmulatorProcess:
 
     def cpu(self) -> float:
         return self._call("cpu")
+
+    # the fault suite (tests/fault_suite.py)
+    def fresh(self) -> None:
+        self._call("fresh")
+
+    def arm(self, at: int | None, mode: str = "after") -> None:
+        self._call("arm", at, mode)
+
+    def tripped(self) -> dict[str, Any]:
+        return self._call("tripped")
+
+    def entries(self) -> dict[str, dict[str, dict]]:
+        return self._call("entries")
+
+    def cards(self, book: str) -> dict[str, str]:
+        return self._call("cards", book)
+
+    def fault(self, server: str, method: str, path_regex: str, kind: str, times: int = 1,
+              delay: float = 2.0) -> None:
+        self._call("fault", server, method, path_regex, kind, times, delay)
+
+    def clear_faults(self) -> None:
+        self._call("clear_faults")
 
     def stop(self) -> None:
         try:

@@ -22,7 +22,7 @@ from .report import summary
 from .store import Store
 from .sync.engine import EntryRun, Instance, SyncResult, run_sync, run_sync_entry
 from .sync.geocoding import Settings as GeocodingSettings
-from .sync.model import SyncPolicy
+from .sync.model import Notice, SyncPolicy
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def build_instances(cfg: Config) -> dict[str, Instance]:
             out[w.name] = Instance(w.name, None, maps,
                                    error=f"secret variable {', '.join(missing)} is not set: wiki skipped")
             continue
-        out[w.name] = Instance(w.name, wiki_client(cfg, w), maps)
+        out[w.name] = Instance(w.name, wiki_client(cfg, w, timeout=cfg.sync.http_timeout), maps)
     return out
 
 
@@ -78,6 +78,7 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
               allow_deletes: int = 0, **engine_kw) -> RunSummary:
     # one policy for the entries and everything derived from them: one acceptance holds everywhere (§24)
     policy = SyncPolicy.of(cfg.sync, allow_deletes)
+    interrupted = [] if dry_run else store.interrupt_unfinished_runs()
     run_id = None if dry_run else store.start_run()
     for inst in instances.values():
         if inst.target is not None:
@@ -92,6 +93,9 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     finally:
         if own and locator is not None:
             locator.close()
+    for rid in interrupted:  # the store says how far it got: this run started from there
+        result.outcome.notices.append(Notice("info", "store", None, f"run #{rid} was interrupted before it "
+                                             "finished (killed or crashed); this run took over from where it stopped"))
     stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
     if locator is not None and locator.stats.counts:
         stats["geocoder"] = dict(locator.stats.counts)

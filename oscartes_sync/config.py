@@ -39,6 +39,7 @@ class SyncConfig(_Strict):
     newest_wins: bool = False
     kinds: list[str] = ["actor"]
     lock_file: str = "oscartes.lock"
+    http_timeout: float = Field(30.0, gt=0, le=600)  # seconds a wiki may take to answer one request
 
     @field_validator("kinds")
     @classmethod

@@ -549,6 +549,9 @@ class NextcloudEmulator(RequestRecorder):
         return response(environ, start_response)
 
     def _fault_response(self, kind: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if kind == "429":  # the brute-force throttle's answer (nextcloud-contract auth_bruteforce_throttled)
+            return sabre_error(429, "OCA\\DAV\\Connector\\Sabre\\Exception\\TooManyRequests", "",
+                               extra='<o:hint xmlns:o="o:">too many requests</o:hint>')(environ, start_response)
         if kind == "html200":
             return Response("<!DOCTYPE html><html><body><h1>Maintenance mode</h1><p>This Nextcloud instance is "
                             "currently in maintenance mode.</p></body></html>", status=200,

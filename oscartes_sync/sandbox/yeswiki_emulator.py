@@ -897,6 +897,9 @@ class YesWikiEmulator(RequestRecorder):
             response = self._json(500, {"exceptionMessage": "Error: emulator crash\n" + traceback.format_exc()})
         return response(environ, start_response)
 
+    # no 429 in the YesWiki contract: 4.4.2 has no rate limit of its own
+    supported_faults = ("500", "html200", "drop", "slow", "truncate", "drop-after")
+
     def _fault_response(self, kind: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if kind == "html200":
             return Response("<!doctype html><html><body><h1>Maintenance</h1><p>Le site est en maintenance."

@@ -733,6 +733,15 @@ class Store:
             if done.rowcount != 1:
                 raise NotFoundError(f"no run {run_id}")
 
+    def interrupt_unfinished_runs(self) -> list[int]:
+        """Mark the runs that never finished (killed, crashed) as `interrupted`; their ids. Called by the next
+        run, which holds the run lock: no other run can be in progress."""
+        with self._write() as conn:
+            ids = [r.id for r in conn.execute(select(m.runs.c.id).where(m.runs.c.status == "running"))]
+            if ids:
+                conn.execute(update(m.runs).where(m.runs.c.id.in_(ids)).values(status="interrupted"))
+            return ids
+
     def runs(self, limit: int = 10) -> list[RunRow]:
         q = select(m.runs).order_by(m.runs.c.id.desc()).limit(limit)
         with self._read() as conn:
