@@ -96,6 +96,7 @@ class Suite:
         self.tmp = tempfile.TemporaryDirectory(prefix="oscartes-faults-")
         self.n = 0
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("OSCARTES_")},
+                    "LC_ALL": "en_US.UTF-8", "LANG": "en_US.UTF-8",  # the checks read the English messages
                     "FAULTS_WIKI_TOKEN": self.secrets["admin_token"],
                     "FAULTS_WIKI_PASSWORD": self.secrets["admin_password"],
                     "FAULTS_CLOUD_PASSWORD": self.secrets["cloud_app_password"]}
