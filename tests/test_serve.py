@@ -347,3 +347,20 @@ def test_serve_on_a_port_in_use_is_a_clear_error(tmp_path):
         port = busy.getsockname()[1]
         ran = invoke(["--config", str(path), "serve", "--port", str(port)], {"H": "x" * 40})
     assert ran.code == 2 and f"127.0.0.1:{port}" in ran.stderr
+
+
+def test_a_one_record_run_keeps_what_the_store_knows_of_the_files_it_did_not_read(synced):
+    """The image names a full run learnt (state files/<wiki>/<kind>) stay: a hook reads one entry, not the form."""
+    h = synced
+    key = "files/polesnoe/actor"
+    known = {"logo_autre_fiche.png": {"sha256": "sha256:" + "0" * 64, "size": 10, "type": "image/png",
+                                      "ext": "png", "label": "logo.png"}}
+    with h.store() as s:
+        s.set_state(key, known)
+    eid = h.ids("polesnoe")["Recyclerie des Ulis"]
+    h.wiki("polesnoe").member_edit(eid, {"bf_horaires": "Tu 10:00-12:00"})
+    h.post("polesnoe", message("edit", eid))
+    h.idle()
+    assert h.server.worker.jobs[-1].entries == {("polesnoe", eid): "done"}
+    with h.store() as s:
+        assert s.get_state(key) == known

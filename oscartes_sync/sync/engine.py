@@ -274,7 +274,8 @@ class EntryRun:
 
 
 def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, instance: str,
-                   remote_id: str, *, reconcile: Callable[..., Any] = reconciler()) -> EntryRun:
+                   remote_id: str, *, reconcile: Callable[..., Any] = reconciler(),
+                   max_image_bytes: int = DEFAULT_MAX_BYTES) -> EntryRun:
     """Sync the record of one entry from a fresh read of its entries (one GET per wiki that has one), through
     the same planner and executor as a full run. Whatever needs a view of the whole kind is left to a full run:
     a new or unlinked entry (the duplicate check reads every listing), an entry gone (deletions have their
@@ -293,6 +294,8 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
     links = {l.instance: l for l in store.links(record_id=rec.id) if l.remote_id and l.instance in instances}
     usable = {n: i for n, i in instances.items() if i.target is not None and kind in i.form_maps}
     ids = {n: StoreIdMap(store, n) for n in usable}
+    files = {n: FileResolver.load(store, n, kind, i.target, max_image_bytes) for n, i in usable.items()
+             if i.form_maps[kind].file_fields}
     listings: dict[str, Listing] = {}
     mine = links.get(instance)
     if mine is None or instance not in usable or mine.form_id != usable[instance].form_maps[kind].form_id:
@@ -311,7 +314,8 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
             if name == instance:
                 return EntryRun("full", "entry not found: a deletion is decided by a full run, within its limits")
             continue
-        obs = refuse_forgotten(observe(found, usable[name].form_maps[kind], ln.remote_id, ids[name]), forgotten)
+        obs = refuse_forgotten(observe(found, usable[name].form_maps[kind], ln.remote_id, ids[name],
+                                       files.get(name)), forgotten)
         if any(obs.values.get(f) is None and v is not None for f, v in seen_values(ln.snapshot).items()
                if f in obs.values):
             return EntryRun("full", f"a value was emptied in {name}: the full run checks it is not a renamed field")
@@ -327,6 +331,9 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
     _note_refused_values(plan, listings, inp)
     result.plans.append(plan)
     read = {n: usable[n] for n in listings}
+    files = {n: r for n, r in files.items() if n in read}
     Executor(store, {n: i.target for n, i in read.items()}, {n: i.form_maps[kind] for n, i in read.items()},
-             None, ids, forgotten).run(plan, result.outcome)
+             None, ids, files, FileSource(files), forgotten).run(plan, result.outcome)
+    for resolver in files.values():  # what the files read hold; the names not read are kept as they were
+        resolver.save_read(store)
     return EntryRun("done", result=result)

@@ -85,6 +85,15 @@ class FileResolver:
             self.loaded = keep
 
 
+    def save_read(self, store) -> None:
+        """Remember what the names read hold, keeping every other name: a run that read one entry (the webhook
+        trigger) knows nothing of the names it did not list."""
+        keep = {**self.loaded, **{n: i for n, i in self.cache.items() if n in self.seen}}
+        if keep != self.loaded:
+            store.set_state(state_key(self.instance, self.kind), keep)
+            self.loaded = keep
+
+
 def _check(data: bytes | None, name: str, key: str, target: EntryTarget, max_bytes: int) -> dict[str, Any]:
     if data is None:
         return {"problem": f"file {name} is missing on the wiki"}
