@@ -134,7 +134,8 @@ def sync_entry(cfg: Config, store: Store, instances: dict[str, Instance], wiki: 
     for inst in instances.values():
         if inst.target is not None:
             inst.target.stats.counts.clear()
-    run = run_sync_entry(store, instances, cfg.sync.kinds, policy, wiki, entry_id, max_image_bytes=cfg.images.max_bytes)
+    run = run_sync_entry(store, instances, cfg.sync.kinds, policy, wiki, entry_id, identity=cfg.identity,
+                         max_image_bytes=cfg.images.max_bytes)
     if run.status == "done":
         stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
         rep = summary(run.result, stats)

@@ -274,7 +274,7 @@ class EntryRun:
 
 
 def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, instance: str,
-                   remote_id: str, *, reconcile: Callable[..., Any] = reconciler(),
+                   remote_id: str, *, identity: IdentityConfig = IdentityConfig(),
                    max_image_bytes: int = DEFAULT_MAX_BYTES) -> EntryRun:
     """Sync the record of one entry from a fresh read of its entries (one GET per wiki that has one), through
     the same planner and executor as a full run. Whatever needs a view of the whole kind is left to a full run:
@@ -323,7 +323,9 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
             return EntryRun("unchanged", "the entry holds what was last seen or written there")
         listings[name] = Listing(name, {ln.remote_id: obs})
     inp = _plan_input(store, kind, instances, usable, listings, policy)
-    inp = replace(inp, reconcile=reconcile, records={rec.id: inp.records[rec.id]},
+    # no entry of this run is new: the matcher is only handed over as a full run hands it
+    inp = replace(inp, reconcile=reconciler(identity.same_place_m),
+                  matcher=partial(MatchIndex, settings=identity, kind=kind), records={rec.id: inp.records[rec.id]},
                   links={k: v for k, v in inp.links.items() if k[0] == rec.id},
                   open_conflicts={k: v for k, v in inp.open_conflicts.items() if k[0] == rec.id})
     result = SyncResult()
