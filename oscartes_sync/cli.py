@@ -118,12 +118,14 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
     ctx.obj = Context(config, verbose)
 
 
-def _load(ctx: Context):
+def _load(ctx: Context, *, check_files: bool = False):
+    """The config; `check_files`: also warn when it, or the secrets file, is readable by every user (the
+    commands that use the secrets or run unattended: sync, serve, doctor, provision, backup)."""
     try:
         cfg = ctx.load()
     except ConfigError as exc:
         _fail_usage(str(exc))
-    for warning in permission_warnings(config_path(ctx.config_arg)):
+    for warning in permission_warnings(config_path(ctx.config_arg)) if check_files else ():
         click.echo(f"warning: {warning}", err=True)
     return cfg
 
@@ -175,7 +177,7 @@ def _refusals() -> Iterator[None]:
 @click.pass_obj
 def sync(ctx: Context, dry_run: bool, allow_deletes: int, as_json: bool) -> None:
     """One full sync cycle."""
-    cfg = _load(ctx)
+    cfg = _load(ctx, check_files=True)
     if not cfg.wiki:
         _fail_usage(f"{config_path(ctx.config_arg)}: no [[wiki]] configured: nothing to sync")
     lock = cfg.path(cfg.sync.lock_file)
@@ -237,7 +239,7 @@ def provision(ctx: Context, check: bool, force: bool, as_json: bool) -> None:
 
     if check and force:
         _fail_usage("--check writes nothing: it cannot be combined with --force")
-    cfg, store = _with_store(ctx)
+    cfg, store = _with_store(ctx, _load(ctx, check_files=True))
     try:
         if not cfg.wiki:
             _fail_usage(f"{config_path(ctx.config_arg)}: no [[wiki]] configured: nothing to provision")
@@ -265,7 +267,7 @@ def doctor(ctx: Context, as_json: bool) -> None:
     """Check each wiki (secrets, reachable, version, token, admin login, forms) and the store."""
     from .doctor import render_text, run_doctor
 
-    cfg = _load(ctx)
+    cfg = _load(ctx, check_files=True)
     if not cfg.wiki and not cfg.nextcloud:
         _fail_usage(f"{config_path(ctx.config_arg)}: no [[wiki]] configured: nothing to check")
     report = run_doctor(cfg)
@@ -535,7 +537,7 @@ def backup_cmd(ctx: Context, path: Path) -> None:
     """Save the store into PATH, a new file (SQLite: online backup; PostgreSQL: pg_dump, custom format)."""
     from .backup import BackupError, backup
 
-    cfg = _load(ctx)
+    cfg = _load(ctx, check_files=True)
     try:
         done = backup(cfg, path)
     except BackupError as exc:
@@ -618,7 +620,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     (one run at a time with the timer, which stays the safety net)."""
     from .serve import Server, check
 
-    cfg = _load(ctx)
+    cfg = _load(ctx, check_files=True)
     problems = check(cfg)
     for p in problems:
         click.echo(f"warning: {p}", err=True)

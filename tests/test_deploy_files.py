@@ -118,7 +118,7 @@ def test_a_config_or_secrets_file_readable_by_others_is_warned_about(tmp_path, m
     secrets.write_text("TEL_WIKI_TOKEN=abc\n", encoding="utf-8")
 
     def warnings():
-        res = CliRunner().invoke(cli, ["--config", str(config), "status"], env={"OSCARTES_SECRETS_FILE": None})
+        res = CliRunner().invoke(cli, ["--config", str(config), "sync"], env={"OSCARTES_SECRETS_FILE": None})
         return [l for l in res.stderr.splitlines() if l.startswith("warning:")]
 
     config.chmod(0o644)
@@ -136,5 +136,7 @@ def test_a_config_or_secrets_file_readable_by_others_is_warned_about(tmp_path, m
     elsewhere.write_text("X=1\n")
     elsewhere.chmod(0o604)
     monkeypatch.setenv("OSCARTES_SECRETS_FILE", str(elsewhere))
-    res = CliRunner().invoke(cli, ["--config", str(config), "status"])
+    res = CliRunner().invoke(cli, ["--config", str(config), "doctor"])
     assert f"warning: {elsewhere} is readable by every user" in res.stderr
+    # commands a person types to look at the store do not repeat it
+    assert "warning" not in CliRunner().invoke(cli, ["--config", str(config), "status"]).stderr
