@@ -130,7 +130,7 @@ def sync_entry(cfg: Config, store: Store, instances: dict[str, Instance], wiki: 
     """Sync the record of one entry (the webhook trigger). A run that wrote or noticed something is recorded
     in the runs table like a full one, its report saying which entry started it; an echo or a replay is not.
     The caller holds the run lock, and runs a full sync when the answer says only a full run may decide."""
-    policy = SyncPolicy(cfg.sync.max_delete_ratio, cfg.sync.min_delete_count, 0, cfg.sync.newest_wins)
+    policy = SyncPolicy.of(cfg.sync)
     for inst in instances.values():
         if inst.target is not None:
             inst.target.stats.counts.clear()
