@@ -8,21 +8,23 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 from filelock import FileLock, Timeout
 
 from .clients import form_maps, geocoder, missing_wiki_secrets, wiki_client
-from .coordinator import open_conflicts, open_reviews, record_titles
+from .coordinator import record_titles
 from .config import Config
 from .publish.nextcloud_publish import publish_nextclouds
 from .publish.wiki_publish import publish_wikis
-from .report import summary
+from .report import Pending, summary
 from .store import Store
 from .sync.engine import EntryRun, Instance, SyncResult, run_sync, run_sync_entry
 from .sync.geocoding import Settings as GeocodingSettings
 from .sync.model import Notice, SyncPolicy
+from .text import Plural, Text
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,9 @@ def build_instances(cfg: Config) -> dict[str, Instance]:
         maps = form_maps(cfg, w)
         missing = missing_wiki_secrets(w)
         if missing:
-            out[w.name] = Instance(w.name, None, maps,
-                                   error=f"secret variable {', '.join(missing)} is not set: wiki skipped")
+            out[w.name] = Instance(w.name, None, maps, error=Plural(
+                "secret variable {names} is not set: wiki skipped",
+                "secret variables {names} are not set: wiki skipped", len(missing), names=", ".join(missing)))
             continue
         out[w.name] = Instance(w.name, wiki_client(cfg, w, timeout=cfg.sync.http_timeout), maps)
     return out
@@ -52,7 +55,8 @@ def one_run_at_a_time(cfg: Config) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise Busy(f"another oscartes-sync run holds {cfg.path(cfg.sync.lock_file)}; nothing done") from None
+        raise Busy(Text("another oscartes-sync run holds {lock}; nothing done",
+                        lock=str(cfg.path(cfg.sync.lock_file)))) from None
     try:
         yield
     finally:
@@ -68,6 +72,7 @@ class RunSummary:
     stats: dict[str, Any]
     open_conflicts: int = 0  # in the store after the run, older ones included
     open_reviews: int = 0
+    pending: Pending | None = None  # what waits for a person in the store, and what earlier runs reported
 
     @property
     def nextcloud(self):
@@ -79,6 +84,8 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     # one policy for the entries and everything derived from them: one acceptance holds everywhere (§24)
     policy = SyncPolicy.of(cfg.sync, allow_deletes)
     interrupted = [] if dry_run else store.interrupt_unfinished_runs()
+    previous = next((r for r in store.runs(5) if r.finished_at is not None), None)
+    started = datetime.now(timezone.utc)
     run_id = None if dry_run else store.start_run()
     for inst in instances.values():
         if inst.target is not None:
@@ -94,8 +101,9 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         if own and locator is not None:
             locator.close()
     for rid in interrupted:  # the store says how far it got: this run started from there
-        result.outcome.notices.append(Notice("info", "store", None, f"run #{rid} was interrupted before it "
-                                             "finished (killed or crashed); this run took over from where it stopped"))
+        result.outcome.notices.append(Notice("info", "store", None, Text(
+            "run #{id} was interrupted before it finished (killed or crashed); this run took over from where it "
+            "stopped", id=rid)))
     stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
     if locator is not None and locator.stats.counts:
         stats["geocoder"] = dict(locator.stats.counts)
@@ -120,10 +128,11 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
             merged[f"pages {key}"] = merged.get(f"pages {key}", 0) + n
     code = EXIT_ATTENTION if result.needs_person(store) else EXIT_OK
     titles = record_titles(store)
-    rep = summary(result, stats, titles)
+    pending = Pending.collect(store, previous, started, {w.name: w.url for w in cfg.wiki})
+    rep = summary(result, stats, titles, pending)
     if run_id is not None:
         store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
-    return RunSummary(result, code, rep, titles, stats, len(open_conflicts(store)), len(open_reviews(store)))
+    return RunSummary(result, code, rep, titles, stats, len(pending.conflicts), len(pending.reviews), pending)
 
 
 def sync_entry(cfg: Config, store: Store, instances: dict[str, Instance], wiki: str, entry_id: str) -> EntryRun:

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from .config import Config
 from .store import Store, StoreError
 from .store.api import alembic_config, redact_url
+from .text import Text, message_of
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
@@ -61,16 +62,16 @@ def _engine_of(url: str) -> str:
     try:
         backend = make_url(url).get_backend_name()
     except Exception:  # noqa: BLE001 - Store reports a bad URL itself, with the same words everywhere
-        raise BackupError(f"store: invalid database URL {redact_url(url)!r}") from None
+        raise BackupError(Text("store: invalid database URL {url}", url=repr(redact_url(url)))) from None
     if backend not in ("sqlite", "postgresql"):
-        raise BackupError(f"store: unsupported database {redact_url(url)!r}")
+        raise BackupError(Text("store: unsupported database {url}", url=repr(redact_url(url))))
     return backend
 
 
 def _sqlite_path(url: str) -> Path:
     db = make_url(url).database
     if not db or db == ":memory:" or db.startswith("file:"):
-        raise BackupError(f"store {redact_url(url)!r} is not a file: nothing to back up")
+        raise BackupError(Text("store {url} is not a file: nothing to back up", url=repr(redact_url(url))))
     return Path(db)
 
 
@@ -80,12 +81,14 @@ def _stamp() -> str:
 
 def _check_destination(dest: Path) -> None:
     if dest.exists() or dest.is_symlink():
-        raise BackupError(f"{dest} already exists: give a new file name (a backup never overwrites a file)")
+        raise BackupError(Text("{dest} already exists: give a new file name (a backup never overwrites a file)",
+                               dest=str(dest)))
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
-        raise BackupError(f"{dest}: folder {parent} does not exist")
+        raise BackupError(Text("{dest}: folder {parent} does not exist", dest=str(dest), parent=str(parent)))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise BackupError(f"{dest}: folder {parent} is not writable by this user")
+        raise BackupError(Text("{dest}: folder {parent} is not writable by this user",
+                               dest=str(dest), parent=str(parent)))
 
 
 def _place(tmp: Path, dest: Path) -> None:
@@ -93,15 +96,16 @@ def _place(tmp: Path, dest: Path) -> None:
     try:
         os.link(tmp, dest)
     except FileExistsError:
-        raise BackupError(f"{dest} appeared while the backup was written: left as it was; "
-                          "give a new file name") from None
+        raise BackupError(Text("{dest} appeared while the backup was written: left as it was; give a new file name",
+                               dest=str(dest))) from None
     except OSError as exc:  # a file system without hard links
         if dest.exists():
-            raise BackupError(f"{dest} already exists: give a new file name") from None
+            raise BackupError(Text("{dest} already exists: give a new file name", dest=str(dest))) from None
         try:
             shutil.copyfile(tmp, dest)
         except OSError:
-            raise BackupError(f"{dest}: cannot be written ({exc.strerror or exc})") from None
+            raise BackupError(Text("{dest}: cannot be written ({reason})",
+                                   dest=str(dest), reason=exc.strerror or str(exc))) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -111,7 +115,8 @@ def _temp_beside(dest: Path, suffix: str) -> Path:
     try:
         fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=folder)
     except OSError as exc:
-        raise BackupError(f"{dest}: cannot write in folder {folder} ({exc.strerror or exc})") from None
+        raise BackupError(Text("{dest}: cannot write in folder {folder} ({reason})",
+                               dest=str(dest), folder=str(folder), reason=exc.strerror or str(exc))) from None
     os.close(fd)
     return Path(name)
 
@@ -150,24 +155,26 @@ def _sqlite_version(path: Path) -> str | None:
     with open(path, "rb") as fh:
         head = fh.read(len(SQLITE_MAGIC))
     if head.startswith(PG_MAGIC):
-        raise BackupError(f"{path} is a PostgreSQL dump, and this store is SQLite: restore it with a "
-                          "config whose [store] url is the PostgreSQL database")
+        raise BackupError(Text("{path} is a PostgreSQL dump, and this store is SQLite: restore it with a config "
+                               "whose [store] url is the PostgreSQL database", path=str(path)))
     if head != SQLITE_MAGIC:
-        raise BackupError(f"{path} is not an oscartes-sync backup (not an SQLite file)")
+        raise BackupError(Text("{path} is not an oscartes-sync backup (not an SQLite file)", path=str(path)))
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not {"records", "revisions", "links", VERSION_TABLE} <= tables:
-                raise BackupError(f"{path} is an SQLite file but not an oscartes-sync store (no records table "
-                                  "or schema version)")
+                raise BackupError(Text("{path} is an SQLite file but not an oscartes-sync store (no records table or "
+                                       "schema version)", path=str(path)))
             if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise BackupError(f"{path} is damaged (SQLite's integrity check fails): not restored")
+                raise BackupError(Text("{path} is damaged (SQLite's integrity check fails): not restored",
+                                       path=str(path)))
             row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} cannot be read as an SQLite store ({exc})") from None
+        raise BackupError(Text("{path} cannot be read as an SQLite store ({reason})",
+                               path=str(path), reason=message_of(exc))) from None
     return row[0] if row else None
 
 
@@ -185,12 +192,13 @@ def _sqlite_copy(src: Path, dest: Path) -> None:
 def _backup_sqlite(url: str, dest: Path) -> BackupDone:
     db = _sqlite_path(url)
     if not db.is_file():
-        raise BackupError(f"store {db} does not exist yet: nothing to back up")
+        raise BackupError(Text("store {db} does not exist yet: nothing to back up", db=str(db)))
     def write(tmp: Path) -> str | None:
         try:
             _sqlite_copy(db, tmp)
         except (sqlite3.Error, OSError) as exc:
-            raise BackupError(f"backup of {db} failed ({exc}); {dest} was not written") from None
+            raise BackupError(Text("backup of {db} failed ({reason}); {dest} was not written",
+                                   db=str(db), reason=message_of(exc), dest=str(dest))) from None
         return _sqlite_version(tmp)
 
     return _write_beside(dest, ".sqlite", "sqlite", write)
@@ -198,8 +206,9 @@ def _backup_sqlite(url: str, dest: Path) -> BackupDone:
 
 def _require_known(version: str | None, src: Path) -> None:
     if not known_revision(version):
-        raise BackupError(f"{src} has schema version {version!r}, which this version of oscartes-sync does not "
-                          "know (made by a newer version?): not restored")
+        raise BackupError(Text("{src} has schema version {version}, which this version of oscartes-sync does not "
+                               "know (made by a newer version?): not restored",
+                               src=str(src), version=repr(version)))
 
 
 def _restore_sqlite(url: str, src: Path) -> RestoreDone:
@@ -207,7 +216,7 @@ def _restore_sqlite(url: str, src: Path) -> RestoreDone:
     _require_known(version, src)
     db = _sqlite_path(url)
     if not db.parent.is_dir():
-        raise BackupError(f"store folder {db.parent} does not exist")
+        raise BackupError(Text("store folder {parent} does not exist", parent=str(db.parent)))
     saved = None
     # a working copy, brought to this program's schema, so that the store is replaced only by a store that opens
     work = _temp_beside(db.with_name(f"{db.name}.restore"), ".sqlite")
@@ -216,15 +225,18 @@ def _restore_sqlite(url: str, src: Path) -> RestoreDone:
         try:
             Store(f"sqlite:///{work}").close()
         except StoreError as exc:
-            raise BackupError(f"{src} cannot be opened as a store ({exc}): not restored") from None
+            raise BackupError(Text("{src} cannot be opened as a store ({reason}): not restored",
+                                   src=str(src), reason=message_of(exc))) from None
         if db.exists():
             saved = db.with_name(f"{db.name}.before-restore-{_stamp()}")
             _sqlite_copy(db, saved)
         # through SQLite, into the live file: its WAL and any reader stay consistent
         _sqlite_copy(work, db)
     except (sqlite3.Error, OSError) as exc:
-        raise BackupError(f"restore into {db} failed ({exc})"
-                          + (f"; the store as it was is saved in {saved}" if saved else "")) from None
+        raise BackupError(Text("restore into {db} failed ({reason}); the store as it was is saved in {saved}",
+                               db=str(db), reason=message_of(exc), saved=str(saved)) if saved
+                          else Text("restore into {db} failed ({reason})",
+                                    db=str(db), reason=message_of(exc))) from None
     finally:
         for p in (work, Path(f"{work}-wal"), Path(f"{work}-shm")):
             p.unlink(missing_ok=True)
@@ -237,8 +249,9 @@ def _restore_sqlite(url: str, src: Path) -> RestoreDone:
 def _pg_tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise BackupError(f"{name} is not installed: a PostgreSQL store is backed up with pg_dump and restored with "
-                          "pg_restore (Debian: apt-get install postgresql-client, of the server's major version)")
+        raise BackupError(Text("{name} is not installed: a PostgreSQL store is backed up with pg_dump and restored "
+                               "with pg_restore (Debian: apt-get install postgresql-client, of the server's major "
+                               "version)", name=name))
     return found
 
 
@@ -271,13 +284,14 @@ def _run(cmd: list[str], env: dict[str, str], password: str | None, doing: str) 
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     except subprocess.TimeoutExpired:
-        raise BackupError(f"{doing}: {Path(cmd[0]).name} did not finish within an hour") from None
+        raise BackupError(Text("{doing}: {name} did not finish within an hour",
+                               doing=doing, name=Path(cmd[0]).name)) from None
     if done.returncode != 0:
         msg = (done.stderr or done.stdout or "").strip().splitlines()
-        text = msg[-1] if msg else f"exit code {done.returncode}"
+        text = msg[-1] if msg else Text("exit code {code}", code=done.returncode)
         if password:
             text = text.replace(password, "***")
-        raise BackupError(f"{doing}: {Path(cmd[0]).name} failed: {text}")
+        raise BackupError(Text("{doing}: {name} failed: {text}", doing=doing, name=Path(cmd[0]).name, text=text))
     return done
 
 
@@ -285,16 +299,18 @@ def _pg_version(path: Path, env: dict[str, str]) -> str | None:
     with open(path, "rb") as fh:
         head = fh.read(len(SQLITE_MAGIC))
     if head == SQLITE_MAGIC:
-        raise BackupError(f"{path} is an SQLite backup, and this store is PostgreSQL: restore it with a config "
-                          "whose [store] url is an SQLite file")
+        raise BackupError(Text("{path} is an SQLite backup, and this store is PostgreSQL: restore it with a config "
+                               "whose [store] url is an SQLite file", path=str(path)))
     if not head.startswith(PG_MAGIC):
-        raise BackupError(f"{path} is not an oscartes-sync backup (not a pg_dump custom-format file)")
-    listing = _run([_pg_tool("pg_restore"), "--list", str(path)], env, None, f"reading {path}").stdout
+        raise BackupError(Text("{path} is not an oscartes-sync backup (not a pg_dump custom-format file)",
+                               path=str(path)))
+    listing = _run([_pg_tool("pg_restore"), "--list", str(path)], env, None, Text("reading {path}",
+                                                                                  path=str(path))).stdout
     if " TABLE " not in listing or " records " not in listing or VERSION_TABLE not in listing:
-        raise BackupError(f"{path} is a PostgreSQL dump but not of an oscartes-sync store")
+        raise BackupError(Text("{path} is a PostgreSQL dump but not of an oscartes-sync store", path=str(path)))
     # the version itself is data: extract that one table's rows as SQL text
     data = _run([_pg_tool("pg_restore"), "--data-only", "--table", VERSION_TABLE, "--file", "-", str(path)],
-                env, None, f"reading {path}").stdout
+                env, None, Text("reading {path}", path=str(path))).stdout
     lines = data.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("COPY ") and VERSION_TABLE in line and i + 1 < len(lines) and lines[i + 1] != "\\.":
@@ -307,7 +323,7 @@ def _backup_pg(url: str, dest: Path) -> BackupDone:
     args, env = _pg_args(url)
     def write(tmp: Path) -> str | None:
         _run([dump, "--format=custom", "--no-owner", "--no-privileges", "--file", str(tmp), *args], env,
-             make_url(url).password, f"backup of {redact_url(url)}")
+             make_url(url).password, Text("backup of {url}", url=redact_url(url)))
         return _pg_version(tmp, env)
 
     return _write_beside(dest, ".dump", "postgresql", write)
@@ -322,16 +338,17 @@ def _restore_pg(url: str, src: Path) -> RestoreDone:
     try:
         _check_destination(saved)
     except BackupError as exc:
-        raise BackupError(f"the current store must be saved before it is replaced, and {exc}") from None
+        raise BackupError(Text("the current store must be saved before it is replaced, and {reason}",
+                               reason=message_of(exc))) from None
     _backup_pg(url, saved)
     # one transaction: a failed restore leaves the database as it was
     _run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner",
-          "--no-privileges", "--exit-on-error", *args, str(src)], env, password, f"restore of {src}")
+          "--no-privileges", "--exit-on-error", *args, str(src)], env, password, Text("restore of {src}", src=str(src)))
     try:
         Store(url).close()  # brings an older backup to this program's schema
     except StoreError as exc:
-        raise BackupError(f"restored, but the store does not open ({exc}); the store as it was is saved in "
-                          f"{saved}") from None
+        raise BackupError(Text("restored, but the store does not open ({reason}); the store as it was is saved in "
+                               "{saved}", reason=message_of(exc), saved=str(saved))) from None
     return RestoreDone(src, "postgresql", version, saved)
 
 
@@ -349,9 +366,10 @@ def backup(cfg: Config, dest: Path) -> BackupDone:
 def restore_backup(cfg: Config, src: Path) -> RestoreDone:
     """Replace the config's store with the backup `src`. The caller holds the run lock."""
     if not src.is_file():
-        raise BackupError(f"{src}: no such file" if not src.exists() else f"{src} is not a file")
+        raise BackupError(Text("{src}: no such file", src=str(src)) if not src.exists()
+                          else Text("{src} is not a file", src=str(src)))
     if not os.access(src, os.R_OK):
-        raise BackupError(f"{src} is not readable by this user")
+        raise BackupError(Text("{src} is not readable by this user", src=str(src)))
     url = cfg.store_url()
     engine = _engine_of(url)
     return _restore_sqlite(url, src) if engine == "sqlite" else _restore_pg(url, src)

@@ -23,6 +23,7 @@ import phonenumbers
 from PIL import Image, UnidentifiedImageError
 
 from . import normalise
+from .text import Text
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _to_str(value: Any) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise _Refused(f"unexpected value type ({type(value).__name__})")
+        raise _Refused(Text("unexpected value type ({type})", type=type(value).__name__))
     return str(value)
 
 
@@ -84,12 +85,14 @@ def _drop_controls(s: str, keep_newlines: bool = False) -> str:
 
 def _check_raw_length(s: str, limit: int) -> None:
     if len(s) > limit * _RAW_FACTOR + _RAW_SLACK:
-        raise _Refused(f"value too long ({len(s)} characters, limit {limit})")
+        raise _Refused(Text("value too long ({length} characters, limit {limit})", length=len(s),
+                            limit=limit))
 
 
 def _check_length(s: str, limit: int) -> None:
     if len(s) > limit:
-        raise _Refused(f"value too long ({len(s)} characters, limit {limit})")
+        raise _Refused(Text("value too long ({length} characters, limit {limit})", length=len(s),
+                            limit=limit))
 
 
 def _fixed_point(f: Callable[[str], str], s: str, what: str) -> str:
@@ -100,7 +103,7 @@ def _fixed_point(f: Callable[[str], str], s: str, what: str) -> str:
         if nxt == s:
             return s
         s = nxt
-    raise _Refused(f"{what} could not be cleaned (nested markup or entities)")
+    raise _Refused(Text("{what} could not be cleaned (nested markup or entities)", what=what))
 
 
 def _text_pass(s: str) -> str:
@@ -113,7 +116,7 @@ def _text_pass(s: str) -> str:
 def _clean_text(value: Any, limit: int) -> Any:
     s = _to_str(value)
     _check_raw_length(s, limit)
-    s = _fixed_point(_text_pass, _drop_controls(s), "text")
+    s = _fixed_point(_text_pass, _drop_controls(s), Text("text"))
     _check_length(s, limit)
     return s
 
@@ -146,7 +149,7 @@ def _longtext_pass(s: str) -> str:
 def _clean_longtext(value: Any, limit: int) -> Any:
     s = _to_str(value)
     _check_raw_length(s, limit)
-    s = _fixed_point(_longtext_pass, _drop_controls(s, keep_newlines=True), "long text")
+    s = _fixed_point(_longtext_pass, _drop_controls(s, keep_newlines=True), Text("long text"))
     _check_length(s, limit)
     return s
 
@@ -163,7 +166,7 @@ def _clean_url(value: Any, limit: int) -> Any:
     if not s:
         return None
     if any(c.isspace() for c in s) or _CONTROL_ALL_RE.search(s):
-        raise _Refused("URL contains spaces or control characters")
+        raise _Refused(Text("URL contains spaces or control characters"))
     if s.startswith("//"):
         s = "https:" + s
     head = re.split(r"[/?#]", s, maxsplit=1)[0]
@@ -172,17 +175,17 @@ def _clean_url(value: Any, limit: int) -> Any:
         s = "https://" + s
     m = _SCHEME_RE.match(s)
     if not m:
-        raise _Refused("not a URL")
+        raise _Refused(Text("not a URL"))
     scheme = m.group(1).lower()
     if scheme not in URL_SCHEMES:
-        raise _Refused(f"{scheme}: URL refused")
+        raise _Refused(Text("{scheme}: URL refused", scheme=scheme))
     rest = s[m.end():]
     if scheme == "mailto":
         addr = rest.split("?", 1)[0]
         _clean_email(addr, DEFAULT_LIMITS["email"])
         return "mailto:" + rest
     if not rest.startswith("//"):
-        raise _Refused("URL without host")
+        raise _Refused(Text("URL without host"))
     after = rest[2:]
     host_end = len(after)
     for sep in "/?#":
@@ -192,9 +195,9 @@ def _clean_url(value: Any, limit: int) -> Any:
     host, tail = after[:host_end], after[host_end:]
     hostname = host.rsplit("@", 1)[-1]
     if "@" in host:
-        raise _Refused("URL with credentials refused")
+        raise _Refused(Text("URL with credentials refused"))
     if not (_DOMAIN_RE.match(hostname) or re.match(r"^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$", hostname)):
-        raise _Refused("URL without a valid host")
+        raise _Refused(Text("URL without a valid host"))
     return f"{scheme}://{hostname.lower()}{tail}"
 
 
@@ -209,18 +212,18 @@ def _clean_email(value: Any, limit: int) -> Any:
     if not s:
         return None
     if s.count("@") != 1:
-        raise _Refused("invalid email address")
+        raise _Refused(Text("invalid email address"))
     local, domain = s.split("@")
     if (not local or len(local) > 64 or not _EMAIL_LOCAL_RE.match(local) or local.startswith(".")
             or local.endswith(".") or ".." in local):
-        raise _Refused("invalid email address")
+        raise _Refused(Text("invalid email address"))
     domain = domain.lower()
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
-        raise _Refused("invalid email domain") from None
+        raise _Refused(Text("invalid email domain")) from None
     if not _DOMAIN_RE.match(ascii_domain):
-        raise _Refused("invalid email domain")
+        raise _Refused(Text("invalid email domain"))
     return f"{local}@{domain}"
 
 
@@ -230,7 +233,7 @@ def _clean_phone(value: Any, limit: int | None) -> Any:
         return None
     e164 = normalise.phone(s)
     if e164 is None:
-        raise _Refused("invalid phone number")
+        raise _Refused(Text("invalid phone number"))
     return e164
 
 
@@ -241,8 +244,8 @@ def _clean_siret(value: Any, limit: int | None) -> Any:
     valid = normalise.siret(s)
     if valid is None:
         digits = re.sub(r"[\s.]", "", s)  # what stdnum ignores too
-        raise _Refused("invalid SIRET (wrong checksum)" if re.fullmatch(r"\d{14}", digits)
-                       else "invalid SIRET (14 digits expected)")
+        raise _Refused(Text("invalid SIRET (wrong checksum)") if re.fullmatch(r"\d{14}", digits)
+                       else Text("invalid SIRET (14 digits expected)"))
     return valid
 
 
@@ -254,7 +257,7 @@ def _clean_postcode(value: Any, limit: int | None) -> Any:
     if not s:
         return None
     if not re.fullmatch(r"\d{5}", s):
-        raise _Refused("postcode must be 5 digits")
+        raise _Refused(Text("postcode must be 5 digits"))
     return s
 
 
@@ -266,7 +269,7 @@ def _clean_insee(value: Any, limit: int | None) -> Any:
     if not s:
         return None
     if not re.fullmatch(r"\d{5}|2[AB]\d{3}", s):
-        raise _Refused("INSEE code must be 5 characters (digits, or 2A/2B then 3 digits)")
+        raise _Refused(Text("INSEE code must be 5 characters (digits, or 2A/2B then 3 digits)"))
     return s
 
 
@@ -282,13 +285,13 @@ def _clean_key(value: Any, limit: int) -> Any:
         if not items:
             return None
         if len(set(items)) > 1:
-            raise _Refused("several values for a single-choice field")
+            raise _Refused(Text("several values for a single-choice field"))
         value = items[0]
     s = _key_str(value, limit)
     if not s:
         return None
     if "," in s:
-        raise _Refused("several values for a single-choice field")
+        raise _Refused(Text("several values for a single-choice field"))
     return s
 
 
@@ -318,7 +321,7 @@ def _clean_keys(value: Any, limit: int) -> Any:
 
 def _coordinate(value: Any, name: str, bound: float) -> Any:
     if isinstance(value, bool):
-        raise _Refused(f"{name} is not a number")
+        raise _Refused(Text("{name} is not a number", name=name))
     if isinstance(value, (int, float)):
         x = float(value)
     else:
@@ -326,12 +329,12 @@ def _coordinate(value: Any, name: str, bound: float) -> Any:
         if not s:
             return None
         if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", s, re.IGNORECASE):
-            raise _Refused(f"{name} is not a number")
+            raise _Refused(Text("{name} is not a number", name=name))
         x = float(s)
     if not math.isfinite(x):
-        raise _Refused(f"{name} is not a finite number")
+        raise _Refused(Text("{name} is not a finite number", name=name))
     if not -bound <= x <= bound:
-        raise _Refused(f"{name} out of range")
+        raise _Refused(Text("{name} out of range", name=name))
     x = round(x, 7)
     if x == 0:
         # YesWiki drops a point whose latitude or longitude is 0: it means "no point", not a value.
@@ -340,11 +343,11 @@ def _coordinate(value: Any, name: str, bound: float) -> Any:
 
 
 def _clean_lat(value: Any, limit: int | None) -> Any:
-    return _coordinate(value, "latitude", 90.0)
+    return _coordinate(value, Text("latitude"), 90.0)
 
 
 def _clean_lon(value: Any, limit: int | None) -> Any:
-    return _coordinate(value, "longitude", 180.0)
+    return _coordinate(value, Text("longitude"), 180.0)
 
 
 _FR_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -370,7 +373,7 @@ def _clean_date(value: Any, limit: int | None) -> Any:
             else:
                 raise ValueError
         except ValueError:
-            raise _Refused("not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)") from None
+            raise _Refused(Text("not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)")) from None
     if isinstance(d, dt.datetime):
         return d.isoformat(timespec="seconds")
     return d.isoformat()
@@ -397,10 +400,10 @@ def _clean_hours(value: Any, limit: int) -> Any:
     while pos < len(s):
         m = _HOURS_TOKEN_RE.match(s, pos)
         if not m or m.end() == pos:
-            raise _Refused("opening hours not in OSM opening_hours syntax")
+            raise _Refused(Text("opening hours not in OSM opening_hours syntax"))
         pos = m.end()
     if not _HOURS_ANCHOR_RE.search(re.sub(r'"[^"]*"', "", s)):
-        raise _Refused("opening hours not in OSM opening_hours syntax")
+        raise _Refused(Text("opening hours not in OSM opening_hours syntax"))
     return s
 
 
@@ -436,7 +439,7 @@ def file_hash(data: bytes) -> str:
 def _clean_image(value: Any, limit: int | None) -> Any:
     s = _to_str(value).strip().lower()
     if not _FILE_HASH_RE.fullmatch(s):
-        raise _Refused("not an image reference (sha256:...)")
+        raise _Refused(Text("not an image reference (sha256:...)"))
     return s
 
 
@@ -447,10 +450,10 @@ def stored_file_name(value: Any) -> Cleaned:
     try:
         s = _to_str(value).strip()
     except _Refused as e:
-        return Cleaned(None, str(e))
+        return Cleaned(None, e.args[0])
     if (len(s.encode("utf-8")) > 255 or "/" in s or "\\" in s or s in (".", "..") or _CONTROL_ALL_RE.search(s)
             or "." not in s.strip(".")):
-        return Cleaned(None, "not a file name")
+        return Cleaned(None, Text("not a file name"))
     return Cleaned(s)
 
 
@@ -462,20 +465,21 @@ def image_content(data: bytes, max_bytes: int) -> Cleaned:
     """`Cleaned(ImageInfo)` for the bytes of a PNG, JPEG, GIF or WebP picture of at most `max_bytes`, else the
     reason it is refused. `data` may hold one byte more than the limit (a download stopped there)."""
     if len(data) > max_bytes:
-        return Cleaned(None, f"image too large (more than {_size(max_bytes)}, the configured limit)")
+        return Cleaned(None, Text("image too large (more than {size}, the configured limit)",
+                                   size=_size(max_bytes)))
     if not data:
-        return Cleaned(None, "empty file")
+        return Cleaned(None, Text("empty file"))
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format or "?"
             width, height = img.size
             if fmt not in IMAGE_FORMATS:
-                return Cleaned(None, f"image type {fmt} not accepted (PNG, JPEG, GIF or WebP)")
+                return Cleaned(None, Text("image type {format} not accepted (PNG, JPEG, GIF or WebP)", format=fmt))
             img.verify()  # structure and checksums, without decoding every pixel
     except UnidentifiedImageError:
-        return Cleaned(None, "not an image (the file holds no PNG, JPEG, GIF or WebP picture)")
+        return Cleaned(None, Text("not an image (the file holds no PNG, JPEG, GIF or WebP picture)"))
     except Exception:  # noqa: BLE001 - Pillow raises many types for damaged files, and bombs
-        return Cleaned(None, "damaged image (it does not decode)")
+        return Cleaned(None, Text("damaged image (it does not decode)"))
     mime, ext = IMAGE_FORMATS[fmt]
     return Cleaned(ImageInfo(mime, ext, width, height))
 
@@ -524,7 +528,7 @@ def clean(field_type: str, value: Any, *, max_length: int | None = None) -> Clea
     try:
         out = cleaner(value, limit)
     except _Refused as e:
-        return Cleaned(None, str(e))
+        return Cleaned(None, e.args[0])
     return Cleaned(out, None) if not _is_empty(out) else EMPTY
 
 

@@ -14,6 +14,7 @@ from .targets.geocoder import BanGeocoder
 from .targets.nextcloud import NextcloudClient
 from .targets.yeswiki import YesWikiClient
 from .targets.yeswiki_admin import YesWikiAdmin
+from .text import Text
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -47,7 +48,7 @@ def wiki_admin(w: WikiConfig, *, timeout: float = DEFAULT_TIMEOUT_S) -> YesWikiA
     """The admin client of one wiki (forms, lists, pages), or why it cannot be built."""
     password = secret(w.admin_password_env)
     if not password:
-        return f"secret variable {w.admin_password_env} is not set"
+        return Text("secret variable {name} is not set", name=w.admin_password_env)
     return YesWikiAdmin(w.name, w.url, admin_user=w.admin_user, admin_password=password, timeout=timeout)
 
 
@@ -55,11 +56,11 @@ def nextcloud_client(nc: NextcloudConfig, *, timeout: float = DEFAULT_TIMEOUT_S)
     """The client of one Nextcloud, or why it cannot be built (a message without any secret)."""
     password = secret(nc.app_password_env)
     if not password:
-        return f"secret variable {nc.app_password_env} is not set: Nextcloud skipped"
+        return Text("secret variable {name} is not set: Nextcloud skipped", name=nc.app_password_env)
     try:
         return NextcloudClient(nc.name, nc.url, user=nc.user, app_password=password, timeout=timeout)
     except ValueError as exc:
-        return str(exc)
+        return exc.args[0] if exc.args else str(exc)
 
 
 def geocoder(cfg: Config) -> BanGeocoder | None:

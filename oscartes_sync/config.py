@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .records import KINDS
+from .text import N_, Text, join
 
 DEFAULT_PATH = "oscartes.toml"
 # Form ids the provisioned Bazar forms ask for (bn_id_nature), away from the ids a fresh wiki already uses.
@@ -46,7 +47,8 @@ class SyncConfig(_Strict):
     def _known_kinds(cls, v: list[str]) -> list[str]:
         unknown = [k for k in v if k not in KINDS]
         if unknown:
-            raise ValueError(f"unknown kind(s) {unknown}; known: {sorted(KINDS)}")
+            raise ValueError(Text("unknown kind(s) {unknown}; known: {known}", unknown=", ".join(unknown),
+                                  known=", ".join(sorted(KINDS))))
         return v
 
 
@@ -63,7 +65,8 @@ class IdentityConfig(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> "IdentityConfig":
         if self.review > self.auto_link:
-            raise ValueError(f"review ({self.review:g}) must not be above auto_link ({self.auto_link:g})")
+            raise ValueError(Text("review ({review:g}) must not be above auto_link ({auto_link:g})",
+                                  review=self.review, auto_link=self.auto_link))
         return self
 
 
@@ -97,7 +100,7 @@ class CalendarConfig(_Strict):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Europe/Paris)") from None
+            raise ValueError(Text("unknown time zone '{zone}' (an IANA name such as Europe/Paris)", zone=v)) from None
         return v
 
 
@@ -115,7 +118,7 @@ class GeocodingConfig(_Strict):
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError("must be an http:// or https:// address")
+            raise ValueError(Text("must be an http:// or https:// address"))
         return v
 
 
@@ -124,13 +127,13 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 def _check_name(v: str) -> str:
     if not _NAME.match(v):
-        raise ValueError("must be lowercase letters, digits, '-' or '_' (e.g. 'polesnoe')")
+        raise ValueError(Text("must be lowercase letters, digits, '-' or '_' (e.g. 'polesnoe')"))
     return v
 
 
 def _check_url(v: str) -> str:
     if not re.match(r"^https?://[^\s/]+", v):
-        raise ValueError("must be an http:// or https:// address")
+        raise ValueError(Text("must be an http:// or https:// address"))
     return v if v.endswith("/") else v + "/"
 
 
@@ -158,7 +161,8 @@ class WikiConfig(_Strict):
     def _kinds(cls, v: dict) -> dict:
         unknown = [k for k in v if k not in KINDS]
         if unknown:
-            raise ValueError(f"unknown kind(s) {unknown}; known: {sorted(KINDS)}")
+            raise ValueError(Text("unknown kind(s) {unknown}; known: {known}", unknown=", ".join(unknown),
+                                  known=", ".join(sorted(KINDS))))
         return v
 
     def form_ids(self) -> dict[str, str]:
@@ -210,7 +214,7 @@ class Config(_Strict):
         names = [w.name for w in v]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"wiki names must be unique, repeated: {dupes}")
+            raise ValueError(Text("wiki names must be unique, repeated: {names}", names=", ".join(dupes)))
         return v
 
     def has_knowledge_base(self) -> bool:
@@ -243,10 +247,10 @@ def config_path(explicit: str | None) -> Path:
 def config_origin(explicit: str | None) -> str:
     """Where `config_path` took the path from, for the message of a missing file."""
     if explicit:
-        return "given with --config"
+        return Text("given with --config")
     if os.environ.get("OSCARTES_CONFIG"):
-        return "named by OSCARTES_CONFIG"
-    return "the default; give --config PATH or set OSCARTES_CONFIG"
+        return Text("named by OSCARTES_CONFIG")
+    return Text("the default; give --config PATH or set OSCARTES_CONFIG")
 
 
 SECRETS_FILE_ENV = "OSCARTES_SECRETS_FILE"  # where the secrets file is, when it is not secrets.env beside the config
@@ -256,9 +260,9 @@ def permission_warnings(config_file: Path) -> list[str]:
     """Warnings for a config or secrets file that every user of the machine can read. The secrets file is the
     one OSCARTES_SECRETS_FILE names (the service units set it), else `secrets.env` beside the config."""
     named = os.environ.get(SECRETS_FILE_ENV)
-    files = [(config_file, "it names the wikis and the variables that hold their secrets", "640")]
+    files = [(config_file, Text("it names the wikis and the variables that hold their secrets"), "640")]
     secrets_file = Path(named) if named else config_file.with_name("secrets.env")
-    files.append((secrets_file, "it holds the tokens and passwords of every instance", "600"))
+    files.append((secrets_file, Text("it holds the tokens and passwords of every instance"), "600"))
     out = []
     for path, why, mode in files:
         try:
@@ -266,32 +270,74 @@ def permission_warnings(config_file: Path) -> list[str]:
         except OSError:
             continue
         if st.st_mode & stat.S_IROTH:
-            out.append(f"{path} is readable by every user of this machine (mode {stat.S_IMODE(st.st_mode):04o}) "
-                       f"and {why}: chmod {mode} {path}")
+            out.append(Text("{path} is readable by every user of this machine (mode {mode}) and {why}: "
+                            "chmod {wanted} {path}", path=str(path), mode=f"{stat.S_IMODE(st.st_mode):04o}",
+                            why=why, wanted=mode))
     return out
 
 
 def load_config(path: Path, origin: str | None = None) -> Config:
     if not path.is_file():
-        what = "is a folder, not a config file" if path.is_dir() else "config file not found"
-        hint = origin or "give --config PATH or set OSCARTES_CONFIG"
-        raise ConfigError(f"{path}: {what} ({hint}; `oscartes-sync demo` needs none)")
+        hint = origin or Text("give --config PATH or set OSCARTES_CONFIG")
+        if path.is_dir():
+            raise ConfigError(Text("{path}: is a folder, not a config file ({hint}; `oscartes-sync demo` needs "
+                                   "none)", path=str(path), hint=hint))
+        raise ConfigError(Text("{path}: config file not found ({hint}; `oscartes-sync demo` needs none)",
+                               path=str(path), hint=hint))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        raise ConfigError(Text("{path}: not UTF-8 text", path=str(path))) from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise ConfigError(Text("{path}: cannot be read ({reason})", path=str(path),
+                               reason=exc.strerror or str(exc))) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(Text("{path}: invalid TOML: {reason}", path=str(path), reason=_toml_reason(str(exc)))) \
+            from None
     if "base_dir" in data:  # internal: set from the file's location, never from the file
-        raise ConfigError(f"{path}: invalid config:\n  base_dir: unknown setting")
+        raise ConfigError(_invalid(path, [Text("  {where}: {problem}", where="base_dir",
+                                               problem=Text("unknown setting"))]))
     try:
         cfg = Config.model_validate({**data, "base_dir": str(path.resolve().parent)})
     except ValidationError as exc:
-        lines = [f"  {_where(err['loc'])}: {_explain(err)}" for err in exc.errors()]
-        raise ConfigError(f"{path}: invalid config:\n" + "\n".join(lines)) from None
+        raise ConfigError(_invalid(path, [Text("  {where}: {problem}", where=_where(err["loc"]),
+                                               problem=_explain(err)) for err in exc.errors()])) from None
     return cfg
+
+
+# What the TOML parser says of the mistakes a person makes in a config file, in our words (its other messages are
+# shown as it writes them); and where: "(at line 3, column 7)" or "(at end of document)".
+_TOML = {
+    "Expected '=' after a key in a key/value pair": N_("a key must be followed by '='"),
+    "Expected ']' at the end of a table declaration": N_("a table name must end with ']'"),
+    "Expected ']]' at the end of an array declaration": N_("a [[table]] name must end with ']]'"),
+    "Invalid value": N_("invalid value"),
+    "Invalid statement": N_("this line is neither a setting nor a [table]"),
+    "Unclosed array": N_("a list opened with '[' is not closed"),
+    "Unclosed inline table": N_("a table opened with '{' is not closed"),
+    "Unterminated string": N_("a text opened with a quote is not closed"),
+    "Invalid initial character for a key part": N_("a setting's name starts with a character it cannot have"),
+    "Cannot overwrite a value": N_("this setting is given twice"),
+    "Invalid date or datetime": N_("invalid date"),
+}
+_TOML_WHERE = re.compile(r"^(.*) \(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _toml_reason(message: str) -> str:
+    m = _TOML_WHERE.match(message)
+    what = m.group(1) if m else message
+    if what not in _TOML:
+        return message
+    if m and m.group(2):
+        return Text("{problem} (line {line}, column {column})", problem=Text(_TOML[what]), line=int(m.group(2)),
+                    column=int(m.group(3)))
+    if m:
+        return Text("{problem} (at the end of the file)", problem=Text(_TOML[what]))
+    return Text(_TOML[what])
+
+
+def _invalid(path: Path, lines: list) -> Text:
+    return Text("{path}: invalid config:\n{problems}", path=str(path), problems=join("\n", lines))
 
 
 def _where(loc: tuple) -> str:
@@ -323,16 +369,43 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 def _explain(err: dict) -> str:
     kind, loc, msg = err["type"], err["loc"], err["msg"]
+    ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         model = _model_at(loc)
         known = sorted(n for n in (model.model_fields if model else {}) if n != "base_dir")
-        return "unknown setting" + (f" (known here: {', '.join(known)})" if known else "")
+        return (Text("unknown setting (known here: {known})", known=", ".join(known)) if known
+                else Text("unknown setting"))
     if kind == "missing":
-        return "missing: this setting is required"
+        return Text("missing: this setting is required")
     if kind == "list_type" and len(loc) == 1 and loc[0] in ("wiki", "nextcloud"):
-        return f"must be a list of tables: write [[{loc[0]}]] (double brackets), once per instance"
+        return Text("must be a list of tables: write [[{table}]] (double brackets), once per instance", table=loc[0])
     if kind == "model_type" and len(loc) == 1:
-        return f"must be a table: write [{loc[0]}]"
+        return Text("must be a table: write [{table}]", table=loc[0])
+    if kind == "value_error" and isinstance(ctx.get("error"), ValueError) and ctx["error"].args:
+        return ctx["error"].args[0]  # our validators' own message (a Text)
+    if kind in _PYDANTIC:
+        return Text(_PYDANTIC[kind], **{k: v for k, v in ctx.items() if isinstance(v, (str, int, float))})
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     return msg
+
+
+# pydantic's messages for the mistakes a config file can hold, in our words (translated where shown)
+_PYDANTIC = {
+    "int_parsing": N_("must be a whole number"),
+    "int_type": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+    "float_type": N_("must be a number"),
+    "bool_parsing": N_("must be true or false"),
+    "bool_type": N_("must be true or false"),
+    "string_type": N_("must be a text between quotes"),
+    "list_type": N_("must be a list, between [ ]"),
+    "dict_type": N_("must be a table"),
+    "model_type": N_("must be a table"),
+    "greater_than": N_("must be greater than {gt}"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "less_than": N_("must be less than {lt}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "too_short": N_("must not be empty"),
+}

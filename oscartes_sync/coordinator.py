@@ -20,6 +20,7 @@ from .config import Config, IdentityConfig
 from .identity import MatchIndex
 from .records import KINDS
 from .store import Store
+from .text import N_, SEMICOLON, Term, Text, join
 from .twins import reconcile
 
 
@@ -65,15 +66,20 @@ def resolve_record(store: Store, ref: str) -> Any:
     if len(by_id) == 1:
         return store.record(next(iter(by_id)))
     if not by_id:
-        raise Refused(f"no record {ref} (give its id, a prefix of it, its exact title or an entry id; "
-                      "`records WORDS` searches titles)")
+        raise Refused(Text("no record {ref} (give its id, a prefix of it, its exact title or an entry id; "
+                           "`records WORDS` searches titles)", ref=ref))
     cands = sorted((store.record(i) for i in by_id), key=lambda r: r.id)
-    raise Refused(f"{ref!r} names {len(cands)} records: "
-                  + "; ".join(describe_record(r) for r in cands) + ". Give one of their ids.")
+    raise Refused(Text("'{ref}' names {n} records: {records}. Give one of their ids.", ref=ref, n=len(cands),
+                       records=join(SEMICOLON, [describe_record(r) for r in cands])))
 
 
-def describe_record(r: Any) -> str:
-    return f"{r.fields.get('name') or '?'} ({short_id(r.id)}, {r.kind}{', deleted' if r.deleted else ''})"
+def describe_record(r: Any) -> Text:
+    """"Recyclerie des Ulis (1a2b3c4d, actor)", with "deleted" when it is."""
+    if r.deleted:
+        return Text("{title} ({id}, {kind}, deleted)", title=r.fields.get("name") or "?", id=short_id(r.id),
+                    kind=Term(r.kind, "kind_one"))
+    return Text("{title} ({id}, {kind})", title=r.fields.get("name") or "?", id=short_id(r.id),
+                kind=Term(r.kind, "kind_one"))
 
 
 def _named(store: Store, ref: str, include_deleted: bool) -> set[str]:
@@ -93,6 +99,11 @@ def _named(store: Store, ref: str, include_deleted: bool) -> set[str]:
 def record_titles(store: Store) -> dict[str, str]:
     """Record id -> its name, so that what is shown to a person says who, not a UUID."""
     return {r.id: r.fields.get("name") or r.id for r in store.records(include_deleted=True)}
+
+
+# what a run's status says to a person (the store keeps the code's word)
+RUN_OUTCOMES = {"ok": N_("nothing needed a person"), "attention": N_("something needed a person"),
+                "running": N_("still running, or stopped before its end")}
 
 
 @dataclass
@@ -164,7 +175,7 @@ def conflict(store: Store, conflict_id: int) -> tuple[Any, str]:
     """One conflict (open or settled) and the name of its record."""
     c = store.conflict(conflict_id)
     if c is None:
-        raise Refused(f"no conflict #{conflict_id}")
+        raise Refused(Text("no conflict #{conflict_id}", conflict_id=conflict_id))
     rec = store.record(c.record_id)
     return c, (rec.fields.get("name") if rec else None) or c.record_id
 
@@ -192,24 +203,26 @@ def resolve_conflict(store: Store, conflict_id: int, *, take: str | None = None,
     """Settle a conflict with one instance's candidate (`take`) or a value of one's own; the next sync writes
     it everywhere."""
     if (take is None) == (value is UNSET):
-        raise Refused("give exactly one of --take INSTANCE or --value JSON")
+        raise Refused(Text("give exactly one of --take INSTANCE or --value JSON"))
     c = store.conflict(conflict_id)
     if c is None or c.status != "open":
-        raise Refused(f"no open conflict #{conflict_id}")
+        raise Refused(Text("no open conflict #{conflict_id}", conflict_id=conflict_id))
     if take is not None:
         if take not in c.candidates:
-            raise Refused(f"conflict #{conflict_id} has no candidate from {take!r}; "
-                          f"candidates: {', '.join(c.candidates)}")
+            raise Refused(Text("conflict #{conflict} has no candidate from '{take}'; candidates: {candidates}",
+                               conflict=conflict_id, take=take, candidates=", ".join(c.candidates)))
         chosen = c.candidates[take]
     rec = store.record(c.record_id)
     if rec is None:
-        raise Refused(f"conflict #{conflict_id} belongs to record {c.record_id}, which no longer exists")
+        raise Refused(Text("conflict #{conflict_id} belongs to record {record_id}, which no longer exists",
+                           conflict_id=conflict_id, record_id=c.record_id))
     if take is None:
         chosen = checked_value(rec.kind, c.field, value)
     with store.transaction():
         store.resolve_conflict(c.id, chosen, by=by)
         store.update_record(c.record_id, {**rec.fields, c.field: chosen}, author=by,
-                            origin="conflicts resolve", note=f"conflict #{c.id} on {c.field} resolved")
+                            origin="conflicts resolve", note=Text("conflict #{id} on {field} resolved", id=c.id,
+                                                                   field=Term.field(c.field)))
     return Settled(c.field, chosen)
 
 
@@ -217,7 +230,8 @@ def parse_json_value(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Refused(f"--value is not JSON ({exc}); a text needs quotes: --value '\"Orsay\"'") from None
+        raise Refused(Text("--value is not JSON ({reason}); a text needs quotes: --value '\"Orsay\"'",
+                           reason=str(exc))) from None
 
 
 def restore_record(store: Store, ref: str, revision: int | None = None, *, by: str = "coordinator") -> tuple[Any, int]:
@@ -228,11 +242,12 @@ def restore_record(store: Store, ref: str, revision: int | None = None, *, by: s
     if revision is None:
         alive = [r.number for r in history if not r.deleted]
         if not rec.deleted:
-            raise Refused(f"record {describe_record(rec)} is not deleted: name the revision to restore "
-                          "(`history` lists them)")
+            raise Refused(Text("record {record} is not deleted: name the revision to restore "
+                               "(`history` lists them)", record=describe_record(rec)))
         revision = alive[-1]
     if revision not in {r.number for r in history}:
-        raise Refused(f"record {describe_record(rec)} has no revision {revision}")
+        raise Refused(Text("record {record} has no revision {revision}", record=describe_record(rec),
+                           revision=revision))
     return rec, store.restore(rec.id, revision, author=by)
 
 
@@ -241,10 +256,11 @@ def link_duplicate(cfg: Config, store: Store, item_id: int, ref: str) -> Any:
     item = _open_review(store, item_id)
     rec = resolve_record(store, ref)
     if rec.deleted:
-        raise Refused(f"record {describe_record(rec)} is deleted: `restore` it first")
+        raise Refused(Text("record {record} is deleted: `restore` it first", record=describe_record(rec)))
     record_id = rec.id
     if store.link(record_id, item.instance) is not None:
-        raise Refused(f"record {record_id} already has an entry in {item.instance}")
+        raise Refused(Text("record {record_id} already has an entry in {instance}",
+                           record_id=record_id, instance=item.instance))
     wiki = next((w for w in cfg.wiki if w.name == item.instance), None)
     form_id = wiki.form_ids()[item.kind] if wiki else ""
     with store.transaction():
@@ -265,11 +281,12 @@ def accept_suggestion(store: Store, suggestion_id: int, *, by: str = "coordinato
     s = _open_suggestion(store, suggestion_id)
     rec = store.record(s.record_id)
     if rec is None or rec.deleted:
-        raise Refused(f"suggestion #{s.id} belongs to record {s.record_id}, which no longer exists")
+        raise Refused(Text("suggestion #{id} belongs to record {record_id}, which no longer exists",
+                           id=s.id, record_id=s.record_id))
     value = checked_value(rec.kind, s.field, s.value)
     with store.transaction():
         store.update_record(rec.id, {**rec.fields, s.field: value}, author=by, origin=s.instance,
-                            note=f"suggestion #{s.id} on {s.field} accepted")
+                            note=Text("suggestion #{id} on {field} accepted", id=s.id, field=Term.field(s.field)))
         store.close_suggestion(s.id, "accepted")
     return Settled(s.field, value)
 
@@ -289,9 +306,10 @@ def checked_value(kind: str, field: str, value: Any) -> Any:
         return value  # a field this version does not know: kept as given
     cleaned = clean(fdef.type, value, max_length=fdef.max_length)
     if cleaned.problem:
-        raise Refused(f"--value for {field} refused: {cleaned.problem}")
+        raise Refused(Text("--value for {field} refused: {problem}", field=Term.field(field),
+                           problem=cleaned.problem))
     if cleaned.value is None and field == KINDS[kind].title_field:
-        raise Refused(f"--value for {field} refused: the {field} cannot be empty")
+        raise Refused(Text("--value for {field} refused: it cannot be empty", field=Term.field(field)))
     return cleaned.value
 
 
@@ -305,14 +323,14 @@ def _record(store: Store, ref: str):
 def _open_review(store: Store, item_id: int):
     item = next((r for r in store.review_items("open") if r.id == item_id), None)
     if item is None:
-        raise Refused(f"no open review item #{item_id}")
+        raise Refused(Text("no open review item #{item_id}", item_id=item_id))
     return item
 
 
 def _open_suggestion(store: Store, suggestion_id: int):
     s = store.suggestion(suggestion_id)
     if s is None or s.status != "open":
-        raise Refused(f"no open suggestion #{suggestion_id}")
+        raise Refused(Text("no open suggestion #{suggestion_id}", suggestion_id=suggestion_id))
     return s
 
 
@@ -332,13 +350,13 @@ def resolve_conflicts(store: Store, *, record: str | None = None, every: bool = 
     (`take`) or each time the value entered last (`newest`). A conflict without such a candidate stays open
     and says why. `dry_run`: what would be chosen, nothing written."""
     if (record is None) == (not every):
-        raise Refused("give exactly one of --record RECORD or --all")
+        raise Refused(Text("give exactly one of --record RECORD or --all"))
     if (take is None) == (not newest):
-        raise Refused("give exactly one of --take INSTANCE or --newest")
+        raise Refused(Text("give exactly one of --take INSTANCE or --newest"))
     rows = store.conflicts("open", record_id=resolve_record(store, record).id if record else None)
     choices = [_choose(c, take) for c in rows]
     if take is not None and rows and not any(take in c.candidates for c in rows):
-        raise Refused(f"no open conflict has a candidate from {take!r}")
+        raise Refused(Text("no open conflict has a candidate from '{take}'", take=take))
     if dry_run:
         return choices
     with store.transaction():
@@ -349,24 +367,25 @@ def resolve_conflicts(store: Store, *, record: str | None = None, every: bool = 
             for c in done:
                 store.resolve_conflict(c.conflict.id, c.value, by=by)
                 fields[c.conflict.field] = c.value
-            how = f"with {take}'s values" if take else "with the newest values"
-            store.update_record(rid, fields, author=by, origin="conflicts resolve",
-                                note=f"conflicts {', '.join(f'#{c.conflict.id}' for c in done)} resolved {how}")
+            ids = ", ".join(f"#{c.conflict.id}" for c in done)
+            note = (Text("conflicts {ids} resolved with the values of {wiki}", ids=ids, wiki=take) if take
+                    else Text("conflicts {ids} resolved with the newest values", ids=ids))
+            store.update_record(rid, fields, author=by, origin="conflicts resolve", note=note)
     return choices
 
 
 def _choose(c: Any, take: str | None) -> Choice:
     if take is not None:
         if take not in c.candidates:
-            return Choice(c, skipped=f"no candidate from {take}")
+            return Choice(c, skipped=Text("no candidate from {wiki}", wiki=take))
         return Choice(c, c.candidates[take])
     times = {i: t for i, t in (c.candidate_times or {}).items() if i in c.candidates and t}
     if len(times) < len(c.candidates):
-        return Choice(c, skipped="when each value was entered is not known")
+        return Choice(c, skipped=Text("when each value was entered is not known"))
     newest = max(times.values())
     values = {json.dumps(c.candidates[i], sort_keys=True) for i, t in times.items() if t == newest}
     if len(values) > 1:
-        return Choice(c, skipped="two values were entered in the same second")
+        return Choice(c, skipped=Text("two values were entered in the same second"))
     return Choice(c, next(c.candidates[i] for i, t in times.items() if t == newest))
 
 
@@ -393,12 +412,13 @@ def merge_records(store: Store, keep_ref: str, other_ref: str, *, dry_run: bool 
     next sync removes the other's entry through its deletion rules (kept if a member edited it since)."""
     keep, other = resolve_record(store, keep_ref), resolve_record(store, other_ref)
     if keep.id == other.id:
-        raise Refused(f"{describe_record(keep)} cannot be merged with itself")
+        raise Refused(Text("{record} cannot be merged with itself", record=describe_record(keep)))
     for r in (keep, other):
         if r.deleted:
-            raise Refused(f"record {describe_record(r)} is deleted: `restore` it first")
+            raise Refused(Text("record {record} is deleted: `restore` it first", record=describe_record(r)))
     if keep.kind != other.kind:
-        raise Refused(f"{describe_record(keep)} and {describe_record(other)} are not of the same kind")
+        raise Refused(Text("{first} and {second} are not of the same kind", first=describe_record(keep),
+                           second=describe_record(other)))
     times_keep, times_other = _field_times(store, keep.id), _field_times(store, other.id)
     twin = reconcile(keep.kind, keep.fields, other.fields, same_place_m=same_place_m)
     values: dict[str, Any] = {}
@@ -428,10 +448,12 @@ def merge_records(store: Store, keep_ref: str, other_ref: str, *, dry_run: bool 
             store.resolve_conflict(c.id, None, by=f"{by} (merged into {short_id(keep.id)})")
         before = store.record(keep.id).revision
         store.update_record(keep.id, values, author=by, origin="match merge", even_if_equal=True,
-                            note=f"merged with {describe_record(other)}"
-                                 + (f"; not kept from it: {json.dumps(not_kept, ensure_ascii=False)}" if not_kept else ""))
+                            note=Text("merged with {record}; not kept from it: {values}",
+                                      record=describe_record(other), values=json.dumps(not_kept, ensure_ascii=False))
+                            if not_kept
+                            else Text("merged with {record}", record=describe_record(other)))
         store.tombstone_record(other.id, author=by, origin="match merge",
-                               note=f"merged into {describe_record(keep)}")
+                               note=Text("merged into {record}", record=describe_record(keep)))
         store.set_state(_MERGE.format(keep=keep.id, other=other.id),
                         {"moved": out.moved, "keep_revision_before": before,
                          "keep_revision_after": store.record(keep.id).revision})
@@ -454,7 +476,7 @@ def split_record(store: Store, ref: str, *, by: str = "coordinator") -> Split:
     keep = resolve_record(store, ref)
     merges = [k for k in store.state_keys(f"merge:{keep.id}:")]
     if not merges:
-        raise Refused(f"record {describe_record(keep)} has no merge to undo")
+        raise Refused(Text("record {record} has no merge to undo", record=describe_record(keep)))
     key = merges[-1]
     memo = store.get_state(key)
     other = store.record(key.rsplit(":", 1)[1])
@@ -509,7 +531,7 @@ def mark_distinct_records(store: Store, a_ref: str, b_ref: str) -> tuple[Any, An
     """Two records a person says are two actors: remembered, never proposed as one again."""
     a, b = resolve_record(store, a_ref), resolve_record(store, b_ref)
     if a.id == b.id:
-        raise Refused(f"{describe_record(a)} is one record")
+        raise Refused(Text("{record} is one record", record=describe_record(a)))
     _remember_distinct(store, a.id, b.id)
     return a, b
 

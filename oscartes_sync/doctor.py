@@ -15,9 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import app
 from .clients import form_maps, nextcloud_client, wiki_client
+from .coordinator import RUN_OUTCOMES
 from .config import Config, NextcloudConfig, WikiConfig, secret
 from .fields import FormMap
+from .i18n import _, translate
+from .layout import Line, fit, terminal_width
 from .targets.base import TargetError
+from .text import N_, SEMICOLON, Plural, Term, Text, join, scrub
 
 OK, WARN, PROBLEM, SKIP = "ok", "warn", "problem", "skip"
 # The YesWiki release the HTTP contract was recorded on (yeswiki-contract/README.md).
@@ -83,35 +87,42 @@ def check_nextcloud(n: NextcloudConfig, *, timeout: float = _TIMEOUT_S) -> list[
 
     password = secret(n.app_password_env)
     if not password:
-        return [check("secrets", PROBLEM, f"{n.app_password_env} is not set",
-                      f"export {n.app_password_env} with an app password of {n.user!r}")]
-    out = [check("secrets", OK, f"{n.app_password_env} is set")]
+        return [check("secrets", PROBLEM, Text("{variable} is not set", variable=n.app_password_env),
+                      Text("export {variable} with an app password of '{user}'", variable=n.app_password_env,
+                           user=n.user))]
+    out = [check("secrets", OK, Text("{variable} is set", variable=n.app_password_env))]
     client = nextcloud_client(n, timeout=timeout)
     if isinstance(client, str):  # the config already checks the url; this is its last word
-        return out + [check("reachable", PROBLEM, client, "fix url in this [[nextcloud]]")]
+        return out + [check("reachable", PROBLEM, client, Text("fix url in this [[nextcloud]]"))]
     try:
         got = client.check(group=n.group)
     finally:
         client.close()
     if not got.reachable:
-        return out + [check("reachable", PROBLEM, "; ".join(got.problems) or "no answer",
-                            f"is {n.url} right and the server up?")]
-    out.append(check("reachable", OK, f"answers at {n.url}"))
-    out.append(check("version", OK if got.version else WARN, f"Nextcloud {got.version or 'version not shown'}"))
+        return out + [check("reachable", PROBLEM,
+                            join(SEMICOLON, got.problems) if got.problems else Text("no answer"),
+                            Text("is {url} right and the server up?", url=n.url))]
+    out.append(check("reachable", OK, Text("answers at {url}", url=n.url)))
+    out.append(check("version", OK if got.version else WARN,
+                     Text("Nextcloud {version}", version=got.version) if got.version
+                     else Text("Nextcloud, version not shown")))
     if got.auth != "ok":
-        hint = ("wait until the host lifts its lock-out, then fix the app password" if got.auth == "locked-out"
-                else f"create an app password for {n.user!r} (Settings > Security) and put it in "
-                     f"{n.app_password_env}")
-        return out + [check("app password", PROBLEM, "; ".join(got.problems) or "refused", hint)]
-    out.append(check("app password", OK, f"accepted for {got.user}"))
+        hint = (Text("wait until the host lifts its lock-out, then fix the app password") if got.auth == "locked-out"
+                else Text("create an app password for '{user}' (Settings > Security) and put it in {variable}",
+                          user=n.user, variable=n.app_password_env))
+        return out + [check("app password", PROBLEM,
+                            join(SEMICOLON, got.problems) if got.problems else Text("refused"),
+                            hint)]
+    out.append(check("app password", OK, Text("accepted for {user}", user=got.user)))
     if got.group_exists is False:
-        out.append(check("group", PROBLEM, f"the group {n.group!r} does not exist",
-                         "the coordinator creates it once (Users > Add group); the address book is shared with it"))
+        out.append(check("group", PROBLEM, Text("the group '{group}' does not exist", group=n.group),
+                         Text("the coordinator creates it once (Users > Add group); the address book is shared "
+                              "with it")))
     elif got.group_exists is None:
-        out.append(check("group", WARN, f"could not check that the group {n.group!r} exists",
-                         "the service account cannot list groups: check it by hand"))
+        out.append(check("group", WARN, Text("could not check that the group '{group}' exists", group=n.group),
+                         Text("the service account cannot list groups: check it by hand")))
     else:
-        out.append(check("group", OK, f"{n.group!r} exists"))
+        out.append(check("group", OK, Text("'{group}' exists", group=n.group)))
     return out
 
 
@@ -124,35 +135,38 @@ def check_wiki(cfg: Config, w: WikiConfig, *, timeout: float = _TIMEOUT_S) -> li
     token, password = secret(w.api_token_env), secret(w.admin_password_env)
     missing = [env for env, value in ((w.api_token_env, token), (w.admin_password_env, password)) if not value]
     if missing:
-        add("secrets", PROBLEM, f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
-            "set it in the service's environment (secrets file), never in the config: "
-            + ", ".join(_secret_meaning(w, env) for env in missing))
+        add("secrets", PROBLEM, Plural("{variables} is not set", "{variables} are not set", len(missing),
+                                       variables=" and ".join(missing)),
+            Text("set it in the service's environment (secrets file), never in the config: {meaning}",
+                 meaning=join(", ", [_secret_meaning(w, env) for env in missing])))
     else:
-        add("secrets", OK, f"{w.api_token_env} and {w.admin_password_env} are set")
+        add("secrets", OK, Text("{token} and {password} are set", token=w.api_token_env,
+                                password=w.admin_password_env))
 
     kinds = [f"form {kind}" for kind in cfg.sync.kinds]
     try:
         client = wiki_client(cfg, w, timeout=timeout)
     except ValueError as exc:  # the config already checks the url; this is its last word
-        add("reachable", PROBLEM, str(exc), "fix url in this [[wiki]]")
+        add("reachable", PROBLEM, exc.args[0] if exc.args else str(exc), Text("fix url in this [[wiki]]"))
         for name in ("version", "token", "admin login", *kinds):
-            add(name, SKIP, "not checked: the wiki url is unusable")
+            add(name, SKIP, Text("not checked: the wiki url is unusable"))
         return out
     try:
         wc = client.check()
         if not (wc.reachable and wc.api_json):
-            reason = wc.problems[0] if wc.problems else "no answer"
+            reason = wc.problems[0] if wc.problems else Text("no answer")
             if not wc.reachable:
-                add("reachable", PROBLEM, f"{_site(w.url)}: {reason}",
-                    "check url in this [[wiki]] and that the wiki is up and reachable from this machine")
+                add("reachable", PROBLEM, Text("{site}: {reason}", site=_site(w.url), reason=reason),
+                    Text("check url in this [[wiki]] and that the wiki is up and reachable from this machine"))
             else:
-                add("reachable", PROBLEM, f"{_site(w.url)} answers, but not the YesWiki API: {reason}",
-                    "url must be the wiki's root, the address whose ?api/forms lists the forms "
-                    "(no login wall or proxy in front)")
+                add("reachable", PROBLEM, Text("{site} answers, but not the YesWiki API: {reason}", site=_site(w.url),
+                                               reason=reason),
+                    Text("url must be the wiki's root, the address whose ?api/forms lists the forms "
+                         "(no login wall or proxy in front)"))
             for name in ("version", "token", "admin login", *kinds):
-                add(name, SKIP, "not checked: the wiki is not reachable")
+                add(name, SKIP, Text("not checked: the wiki is not reachable"))
             return out
-        add("reachable", OK, f"{_site(w.url)} answers the API with JSON")
+        add("reachable", OK, Text("{site} answers the API with JSON", site=_site(w.url)))
         out.append(_version_check(w, wc.version))
         # check() appends at most one problem for the token, then at most one for the login, in that order
         login_msg = wc.problems[-1] if wc.admin_login is not True and wc.problems else ""
@@ -164,10 +178,10 @@ def check_wiki(cfg: Config, w: WikiConfig, *, timeout: float = _TIMEOUT_S) -> li
         for kind, fmap in form_maps(cfg, w).items():
             out.append(_form_check(w, client, kind, fmap, forms_on_wiki))
     except TargetError as exc:  # check() catches its own; a form read can still fail (server error)
-        add("wiki", PROBLEM, exc.message, "run doctor again; if it persists, look at the wiki's server logs")
+        add("wiki", PROBLEM, exc.message, Text("run doctor again; if it persists, look at the wiki's server logs"))
     except Exception as exc:  # never a traceback: a bug here must not hide the other instances' results
-        add("wiki", PROBLEM, f"unexpected error while checking ({type(exc).__name__})",
-            "run with -v for details and report it")
+        add("wiki", PROBLEM, Text("unexpected error while checking ({type})", type=type(exc).__name__),
+            Text("run with -v for details and report it"))
     finally:
         client.close()
     return out
@@ -175,8 +189,9 @@ def check_wiki(cfg: Config, w: WikiConfig, *, timeout: float = _TIMEOUT_S) -> li
 
 def _secret_meaning(w: WikiConfig, env: str) -> str:
     if env == w.api_token_env:
-        return f"{env} holds the API token of an admin user (api_allowed_keys in the wiki's wakka.config.php)"
-    return f"{env} holds the password of {w.admin_user}"
+        return Text("{variable} holds the API token of an admin user (api_allowed_keys in the wiki's "
+                    "wakka.config.php)", variable=env)
+    return Text("{variable} holds the password of {user}", variable=env, user=w.admin_user)
 
 
 def _site(url: str) -> str:
@@ -188,14 +203,16 @@ def _site(url: str) -> str:
 def _version_check(w: WikiConfig, version: str | None) -> Check:
     if version is None:
         return Check(w.name, "wiki", "version", WARN,
-                     "the home page does not show the YesWiki version (its theme hides the footer)",
-                     f"oscartes-sync was checked against YesWiki {CONTRACT_VERSION}; make sure the wiki runs 4.4.x")
+                     Text("the home page does not show the YesWiki version (its theme hides the footer)"),
+                     Text("oscartes-sync was checked against YesWiki {version}; make sure the wiki runs 4.4.x",
+                          version=CONTRACT_VERSION))
     m = re.search(r"(\d+)\.(\d+)", version)
     if m and (int(m.group(1)), int(m.group(2))) == _CONTRACT_SERIES:
-        return Check(w.name, "wiki", "version", OK, f"YesWiki {version}")
+        return Check(w.name, "wiki", "version", OK, Text("YesWiki {version}", version=version))
     return Check(w.name, "wiki", "version", WARN,
-                 f"YesWiki {version}: oscartes-sync was checked against {CONTRACT_VERSION} (4.4.x)",
-                 "it may work; try `oscartes-sync sync --dry-run` and read the result before a real run")
+                 Text("YesWiki {version}: oscartes-sync was checked against {checked} (4.4.x)",
+                      version=version, checked=CONTRACT_VERSION),
+                 Text("it may work; try `oscartes-sync sync --dry-run` and read the result before a real run"))
 
 
 def _token_check(w: WikiConfig, state: str, message: str) -> Check:
@@ -203,20 +220,21 @@ def _token_check(w: WikiConfig, state: str, message: str) -> Check:
         return Check(w.name, "wiki", "token", status, msg, hint)
 
     if state == "admin":
-        return check(OK, "accepted, and its user is an admin (GET ?api/users answers)")
+        return check(OK, Text("accepted, and its user is an admin (GET ?api/users answers)"))
     if state == "missing":
-        return check(SKIP, f"not checked: {w.api_token_env} is not set")
-    keys_hint = (f"{w.api_token_env} must hold a token listed in api_allowed_keys of the wiki's wakka.config.php "
-                 "('UserName' => 'token', the user must exist)")
+        return check(SKIP, Text("not checked: {variable} is not set", variable=w.api_token_env))
+    keys_hint = Text("{variable} must hold a token listed in api_allowed_keys of the wiki's wakka.config.php "
+                     "('UserName' => 'token', the user must exist)", variable=w.api_token_env)
     if state == "refused":
-        detail = f" ({message})" if message and "the API token was refused" not in message else ""
-        return check(PROBLEM, "the API token was refused" + detail, keys_hint)
+        if message and "the API token was refused" not in message:
+            return check(PROBLEM, Text("the API token was refused ({reason})", reason=message), keys_hint)
+        return check(PROBLEM, Text("the API token was refused"), keys_hint)
     if state == "user":
-        return check(PROBLEM, "the API token is accepted, but its user is not in @admins "
-                              "(members-only fields would read as blank)",
-                     "add that user to the admins group, or use the token of an admin user")
-    return check(PROBLEM, message or "the API token could not be checked",
-                 "run doctor again; if it persists, look at the wiki's server logs")
+        return check(PROBLEM, Text("the API token is accepted, but its user is not in @admins "
+                                   "(members-only fields would read as blank)"),
+                     Text("add that user to the admins group, or use the token of an admin user"))
+    return check(PROBLEM, message or Text("the API token could not be checked"),
+                 Text("run doctor again; if it persists, look at the wiki's server logs"))
 
 
 def _login_check(w: WikiConfig, ok: bool | None, password: str | None, message: str) -> Check:
@@ -224,14 +242,15 @@ def _login_check(w: WikiConfig, ok: bool | None, password: str | None, message: 
         return Check(w.name, "wiki", "admin login", status, msg, hint)
 
     if ok:
-        return check(OK, f"{w.admin_user} can log in (needed to edit entries)")
+        return check(OK, Text("{user} can log in (needed to edit entries)", user=w.admin_user))
     if not password:
-        return check(SKIP, f"not checked: {w.admin_password_env} is not set")
+        return check(SKIP, Text("not checked: {variable} is not set", variable=w.admin_password_env))
     if "refused" in message:
-        return check(PROBLEM, f"the wiki refused the login of {w.admin_user}",
-                     f"check admin_user in this [[wiki]] and the password in {w.admin_password_env}")
-    return check(PROBLEM, message or f"the login of {w.admin_user} could not be checked",
-                 "run doctor again; if it persists, look at the wiki's server logs")
+        return check(PROBLEM, Text("the wiki refused the login of {user}", user=w.admin_user),
+                     Text("check admin_user in this [[wiki]] and the password in {variable}",
+                          variable=w.admin_password_env))
+    return check(PROBLEM, message or Text("the login of {user} could not be checked", user=w.admin_user),
+                 Text("run doctor again; if it persists, look at the wiki's server logs"))
 
 
 def _form_ids(client) -> list[str]:
@@ -245,23 +264,29 @@ def _form_check(w: WikiConfig, client, kind: str, fmap: FormMap, forms_on_wiki: 
     name = f"form {kind}"
     form = client.get_form(fmap.form_id)
     if form is None:
-        there = f" (forms on this wiki: {', '.join(forms_on_wiki)})" if forms_on_wiki else ""
-        return Check(w.name, "wiki", name, PROBLEM, f"form {fmap.form_id} does not exist{there}",
-                     f"create the {kind} form on the wiki, or set forms = {{ {kind} = \"ID\" }} in this "
-                     f"[[wiki]] to the form that holds them")
+        missing_form = (Text("form {form} does not exist (forms on this wiki: {forms})", form=fmap.form_id,
+                             forms=", ".join(forms_on_wiki)) if forms_on_wiki
+                        else Text("form {form} does not exist", form=fmap.form_id))
+        return Check(w.name, "wiki", name, PROBLEM, missing_form,
+                     Text("create the {kind} form on the wiki, or set forms = {{ {kind} = \"ID\" }} in this "
+                          "[[wiki]] to the form that holds them", kind=kind))
     prepared = form.get("prepared")
     if not isinstance(prepared, list):
-        return Check(w.name, "wiki", name, PROBLEM, f"form {fmap.form_id} was returned without its fields",
-                     "look at the form in the wiki's Bazar admin page")
+        return Check(w.name, "wiki", name, PROBLEM, Text("form {form} was returned without its fields",
+                                                         form=fmap.form_id),
+                     Text("look at the form in the wiki's Bazar admin page"))
     present = form_keys(prepared)
     missing = [canon for canon, key in fmap.keys.items() if key not in present]
     if missing:
         listed = ", ".join(f"{canon} ({fmap.keys[canon]})" for canon in missing)
         return Check(w.name, "wiki", name, PROBLEM,
-                     f"form {fmap.form_id} has no field for {listed}: a sync would read them as blank",
-                     f"add the fields to the form, or map them to this wiki's keys with fields.{kind} = "
-                     f"{{ {missing[0]} = \"KEY\" }} in this [[wiki]] (\"\" for a field this wiki does not have)")
-    return Check(w.name, "wiki", name, OK, f"form {fmap.form_id} has the {len(fmap.keys)} fields synced")
+                     Text("form {form} has no field for {listed}: a sync would read them as blank",
+                          form=fmap.form_id, listed=listed),
+                     Text("add the fields to the form, or map them to this wiki's keys with fields.{kind} = "
+                          "{{ {field} = \"KEY\" }} in this [[wiki]] (\"\" for a field this wiki does not have)",
+                          kind=kind, field=missing[0]))
+    return Check(w.name, "wiki", name, OK, Text("form {form} has the {n} fields synced",
+                                                form=fmap.form_id, n=len(fmap.keys)))
 
 
 def form_keys(prepared: list[Any]) -> set[str]:
@@ -292,51 +317,79 @@ def check_store(cfg: Config) -> Check:
     try:
         found = probe(cfg.store_url())
     except StoreError as exc:  # readable and password-free by construction
-        return check(PROBLEM, str(exc), "fix url under [store]")
+        return check(PROBLEM, exc.args[0] if exc.args else str(exc), Text("fix url under [store]"))
     if found.problem:
-        return check(PROBLEM, found.problem, "fix url under [store], or the folder's permissions")
+        return check(PROBLEM, found.problem, Text("fix url under [store], or the folder's permissions"))
     if not found.exists:
-        folder = f", and its folder {found.missing_folder}" if found.missing_folder else ""
-        return check(WARN, f"{found.where} does not exist yet: the first sync creates it{folder}",
-                     "expected before the first sync; otherwise check url under [store]")
+        missing = (Text("{where} does not exist yet: the first sync creates it, and its folder {folder}",
+                        where=found.where, folder=found.missing_folder) if found.missing_folder
+                   else Text("{where} does not exist yet: the first sync creates it", where=found.where))
+        return check(WARN, missing,
+                     Text("expected before the first sync; otherwise check url under [store]"))
     if found.schema == NEWER:
-        return check(PROBLEM, f"{found.where} has the schema {found.version}, which this version of oscartes-sync "
-                              "does not know: was it written by a newer version?",
-                     "upgrade oscartes-sync, or point url under [store] at this version's database")
+        return check(PROBLEM, Text("{where} has the schema {version}, which this version of oscartes-sync "
+                                   "does not know: was it written by a newer version?",
+                                   where=found.where, version=found.version),
+                     Text("upgrade oscartes-sync, or point url under [store] at this version's database"))
     if found.schema == EMPTY:
-        return check(WARN, f"{found.where} exists but holds no oscartes-sync schema yet: the first sync creates it",
-                     "expected before the first sync; otherwise check url under [store]")
-    last = f"; last run #{found.last_run[0]} {found.last_run[1]}" if found.last_run else "; no run yet"
-    state = "schema up to date" if found.schema == CURRENT else "its schema is brought up to date by the next run"
-    return check(OK, f"{found.where} opens, {state}{last}")
+        return check(WARN, Text("{where} exists but holds no oscartes-sync schema yet: the first sync creates it",
+                                where=found.where),
+                     Text("expected before the first sync; otherwise check url under [store]"))
+    state = (Text("schema up to date") if found.schema == CURRENT
+             else Text("its schema is brought up to date by the next run"))
+    if found.last_run:
+        outcome = RUN_OUTCOMES.get(found.last_run[1])
+        return check(OK, Text("{where} opens, {state}; last run #{id}: {outcome}", where=found.where, state=state,
+                              id=found.last_run[0], outcome=Text(outcome) if outcome else found.last_run[1]))
+    return check(OK, Text("{where} opens, {state}; no run yet", where=found.where, state=state))
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
-    for s in secrets:
-        text = text.replace(s, "***")
-    return text
+    return scrub(text, secrets)
 
 
 # ---------------------------------------------------------------------------------------------------- text
 
 
-_LABEL = {OK: "OK", WARN: "WARN", PROBLEM: "PROBLEM", SKIP: "SKIP"}
+_LABEL = {OK: N_("OK"), WARN: N_("WARN"), PROBLEM: N_("PROBLEM"), SKIP: N_("SKIP")}
+# what each check is called where it is shown (its `name` stays the stable key of the JSON)
+_NAMES = {"secrets": N_("secrets"), "reachable": N_("reachable"), "version": N_("version"), "token": N_("token"),
+          "admin login": N_("admin login"), "app password": N_("app password"), "group": N_("group"),
+          "store": N_("store"), "wiki": N_("wiki")}
+
+
+def _check_name(name: str) -> str:
+    if name.startswith("form "):
+        return translate(Text("form {kind}", kind=Term(name[len("form "):], "kind_one")))
+    return _(_NAMES[name]) if name in _NAMES else name
 
 
 def render_text(report: DoctorReport) -> str:
+    """One line per check, under its instance, in the reader's language; a problem says the fix."""
     lines: list[str] = []
     current = None
+    width = max(len(_(label)) for label in _LABEL.values())
+    columns = terminal_width()
     for c in report.checks:
-        head = f"{c.kind} {c.instance}" if c.kind != "store" else "store"
+        head = f"{c.kind} {c.instance}" if c.kind != "store" else _("store")
         if head != current:
             lines.append(head)
             current = head
-        line = f"  {_LABEL[c.status]:<8} {c.name}: {c.message}"
-        if c.hint and c.status in (PROBLEM, WARN):
-            line += f" -> fix: {c.hint}" if c.status == PROBLEM else f" -> {c.hint}"
-        lines.append(line)
+        line = translate(Text("{check}: {message}", check=_check_name(c.name), message=c.message))
+        if c.hint and c.status == PROBLEM:
+            line += translate(Text(" -> fix: {hint}", hint=c.hint))
+        elif c.hint and c.status == WARN:
+            line += " -> " + translate(c.hint)
+        lines.append(fit(Line(f"  {_(_LABEL[c.status]):<{width}} {line}", 0, width + 7), columns))
     if report.problems:
-        lines.append(f"{report.problems} problem(s), {report.warnings} warning(s).")
+        lines.append(translate(Text("{problems}, {warnings}.",
+                                    problems=Plural("{n} problem", "{n} problems", report.problems,
+                                                    n=report.problems),
+                                    warnings=Plural("{n} warning", "{n} warnings", report.warnings,
+                                                    n=report.warnings))))
+    elif report.warnings:
+        lines.append(translate(Plural("All checks passed, {n} warning.", "All checks passed, {n} warnings.",
+                                      report.warnings, n=report.warnings)))
     else:
-        lines.append("All checks passed" + (f", {report.warnings} warning(s)." if report.warnings else "."))
+        lines.append(translate(Text("All checks passed.")))
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from . import clean
 from .records import KINDS, Kind
+from .text import Text
 
 # Bazar keys the server computes; never sent, never compared.
 SERVER_KEYS = frozenset({
@@ -130,7 +131,7 @@ def to_canonical(raw: dict[str, Any], fmap: FormMap, ids: IdMap | None = None,
             records = [ids.record_of(target, r) if ids else None for r in value]
             if None in records:
                 # an entry of the other kind that is not synced yet: read again next run, once it is linked
-                problems.append(Problem(name, "links to an entry that is not synced yet"))
+                problems.append(Problem(name, Text("links to an entry that is not synced yet")))
                 continue
             value = sorted(set(records))
         values[name] = value

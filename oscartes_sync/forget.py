@@ -23,6 +23,7 @@ from typing import Any
 
 from .forgotten import ERASED, STATE_KEY, ForgetList, Needle, erase_text, erase_value, needle, words
 from .store import Store
+from .text import Term, Text, join
 
 
 class ForgetRefused(Exception):
@@ -67,9 +68,10 @@ def needles_of(query: str, texts: list[str]) -> list[Needle]:
     for value in [query, *texts]:
         nd = needle(value)
         if not nd.forms or not any(any(ch.isalnum() for ch in w) for f in nd.forms for w in f):
-            raise ForgetRefused(f"{value!r} holds no word to look for")
+            raise ForgetRefused(Text("{value} holds no word to look for", value=repr(value)))
         if nd.kind == "text" and sum(len(w) for w in nd.forms[0]) < 4:
-            raise ForgetRefused(f"{value!r} is too short to be a person's name: it would erase unrelated words")
+            raise ForgetRefused(Text("{value} is too short to be a person's name: it would erase unrelated words",
+                                     value=repr(value)))
         out.append(nd)
     return out
 
@@ -121,23 +123,25 @@ def _who(rid: str, titles: dict[str, str]) -> str:
 
 def _where(table: str, ident: dict, column: str, titles: dict[str, str]) -> str:
     if table == "records":
-        return f"record {_who(ident['id'], titles)}: current values"
+        return Text("record {record}: current values", record=_who(ident["id"], titles))
     if table == "revisions":
-        what = {"fields": "values", "note": "note", "author": "author"}.get(column, column)
-        return f"record {_who(ident['record_id'], titles)}, revision r{ident['number']}: {what}"
+        what = {"fields": Text("values"), "note": Text("note"), "author": Text("author")}.get(column, column)
+        return Text("record {record}, revision r{number}: {what}", record=_who(ident["record_id"], titles),
+                    number=ident["number"], what=what)
     if table == "links":
-        what = "what was last seen" if column == "snapshot" else "a member's hidden revision"
-        return f"record {_who(ident['record_id'], titles)}, {what} in {ident['instance']}"
+        what = Text("what was last seen") if column == "snapshot" else Text("a member's hidden revision")
+        return Text("record {record}, {what} in {instance}", record=_who(ident["record_id"], titles), what=what,
+                    instance=ident["instance"])
     if table == "conflicts":
-        return f"conflict #{ident['id']}"
+        return Text("conflict #{id}", id=ident["id"])
     if table == "review_items":
-        return f"possible duplicate #{ident['id']} (`match`)"
+        return Text("possible duplicate #{id} (`match`)", id=ident["id"])
     if table == "suggestions":
-        return f"suggestion #{ident['id']}"
+        return Text("suggestion #{id}", id=ident["id"])
     if table == "runs":
-        return f"report of run #{ident['id']}"
+        return Text("report of run #{id}", id=ident["id"])
     if table == "state":
-        return f"engine state {ident['key']!r}"
+        return Text("engine state {key}", key=repr(ident["key"]))
     return f"{table} {ident} ({column})"
 
 
@@ -189,8 +193,9 @@ def forget(store: Store, query: str, texts: list[str] | None = None, *, erase: b
             fields = sorted({f for p in report.places if p.table == "records" and p.ident["id"] == rid
                              for f in p.fields})
             store.update_record(rid, rec.fields, author=by, origin="forget", even_if_equal=True,
-                                note="personal data erased on request (forget)"
-                                     + (f": {', '.join(fields)}" if fields else " from the history"))
+                                note=Text("personal data erased on request (forget): {fields}",
+                                          fields=join(", ", [Term.field(f) for f in fields])) if fields
+                                else Text("personal data erased on request (forget) from the history"))
         store.set_state(STATE_KEY, hashes.as_state())
     store.compact()
     report.erased = True

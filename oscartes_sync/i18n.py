@@ -1,10 +1,23 @@
 """What a person reads, in their language (DECISIONS §21): French by default, English on request.
 
-Messages are written in English in the code and marked for extraction: `_()` where the text is shown, `N_()`
-where it is defined before the language is known (click's help texts, tables of labels) and translated where it
-is shown. The catalogue lives in `locale/` (Babel extracts and compiles it: `python tools/catalogue.py`); the
-compiled `.mo` ships in the package, so the wheel needs no Babel to speak French. English needs no catalogue:
-the messages are English.
+How to add a message (the one way; copy it):
+
+1. Write it in English, as one `Text` with named placeholders, where it is made (any layer: `text.py` is
+   standard library only):  `raise BackupError(Text("{path} is not a file", path=str(path)))`,
+   `say(Text("Store saved in {path}.", path=str(done.path)))` in cli.py, `Notice(..., Text("..."), kind=...)`.
+   A number that changes the words: `Plural("{n} place", "{n} places", n, n=n)`; a field or record kind shown
+   by its label: `Term.field(name)` / `Term.kind(kind)` as a parameter; a list: `join(", ", parts)`; click's
+   help texts: `help=N_("...")`. Never an f-string or `+` for a message: the template is the catalogue's key.
+   Parameters are data (titles, paths, ids, URLs: shown as they are) or messages themselves (translated too).
+2. Show it through `translate()` (cli.py's `say()`; an exception's message through `text.message_of(exc)`).
+   Its str value stays the English rendering: JSON outputs, logs and stored reports keep reading English.
+3. `python tools/catalogue.py`: the message comes into `locale/fr/LC_MESSAGES/oscartes_sync.po` with an
+   empty `msgstr`; write the French there (same placeholders; French typography: « : » with a space before),
+   run `python tools/catalogue.py` again to compile the `.mo`, and `--check` must pass (tests/test_i18n.py
+   runs it). tests/test_french_flows.py fails on a message shown untranslated in the main flows.
+
+The compiled `.mo` ships in the package, so the wheel needs no Babel to speak French. English needs no
+catalogue: the messages are English.
 
 The language is chosen once per command: `--lang`, else a locale variable that starts with `en` (LC_ALL,
 LC_MESSAGES, LANG, in the order the C library reads them), else French. Code, log keys and JSON stay English.
@@ -18,9 +31,12 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
+
+from .text import N_, Term, Text  # noqa: F401 (N_ is marked here too)
 
 DOMAIN = "oscartes_sync"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -92,9 +108,50 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations.ngettext(singular, plural, n)
 
 
-def N_(message: str) -> str:
-    """Marks a message for extraction; it is translated with `_()` where it is shown."""
-    return message
+def translate(message: Any) -> str:
+    """A message as the reader reads it: a `Text` rendered from its translated template (its parameters that
+    are messages or terms translated too, the others shown as they are), a plain string looked up in the
+    catalogue. A translation whose placeholders do not fit (a catalogue error `tools/catalogue.py
+    --check` reports) falls back to the English rendering rather than failing the command."""
+    if not isinstance(message, str):
+        return "" if message is None else str(message)
+    if isinstance(message, Term):
+        return term(message)
+    if not isinstance(message, Text):
+        return _(message) if message else message
+    if message.literal:
+        template = message.template
+    elif message.plural is not None:
+        template = ngettext(message.template, message.plural, message.count or 0)
+    else:
+        template = _(message.template)
+    params = {k: translate(v) if isinstance(v, (Text, Term)) else v for k, v in message.params.items()}
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return str.__str__(message)
+
+
+def reason(exc: BaseException) -> str:
+    """An exception's message as the reader reads it (a `Text` given as its message is translated)."""
+    message = getattr(exc, "message", None)
+    if not isinstance(message, str):
+        message = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+    return translate(message)
+
+
+def term(name: Term) -> str:
+    """What a person calls a field or a kind of record, in their language (the code's name when unknown)."""
+    from .records import FIELD_LABELS, KINDS
+
+    shown = str.__str__(name)
+    if name.vocabulary == "kind" and name in KINDS and KINDS[name].noun:
+        shown = _(KINDS[name].noun)
+    elif name.vocabulary == "kind_one" and name in KINDS and KINDS[name].one:
+        shown = _(KINDS[name].one)
+    elif name.vocabulary == "field" and FIELD_LABELS.get(name):
+        shown = _(FIELD_LABELS[name])
+    return shown[:1].upper() + shown[1:] if name.heading else shown
 
 
 def _translate_click() -> None:

@@ -32,6 +32,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from . import geo, normalise
 from .config import IdentityConfig as Settings
 from .records import KINDS
+from .text import Text
 
 
 class Candidate(NamedTuple):
@@ -238,6 +239,33 @@ class Verdict:
     deterministic: bool = False  # a key settles it (same SIRET; same SIREN in the same commune)
 
 
+# The evidence of a score, as phrases a person reads (translated where shown). Made once: the matcher compares
+# many pairs, and a first import of thousands must stay fast.
+SAME_NAME, SAME_COMMUNE, ANOTHER_COMMUNE, PLACE_UNKNOWN = (
+    Text("same name"), Text("same commune"), Text("another commune"), Text("place unknown"))
+SAME_SIRET, SAME_SIREN, ANOTHER_SIRET = Text("same SIRET"), Text("same SIREN, another SIRET"), Text("another SIRET")
+SAME_CONTACT = {
+    ("email", False): Text("same email"), ("email", True): Text("same email (shared by other records)"),
+    ("phone", False): Text("same phone"), ("phone", True): Text("same phone (shared by other records)"),
+    ("website", False): Text("same website"), ("website", True): Text("same website (shared by other records)"),
+}
+
+
+@lru_cache(maxsize=None)
+def _alike(percent: int) -> Text:
+    return Text("names {percent}% alike", percent=percent)
+
+
+@lru_cache(maxsize=None)
+def _metres_apart(metres: int) -> Text:
+    return Text("pins {metres} m apart", metres=metres)
+
+
+@lru_cache(maxsize=None)
+def _km_apart(km: float) -> Text:
+    return Text("pins {km:.1f} km apart", km=km)
+
+
 def compare(c: Facts, r: Facts, s: Settings, common: Callable[[str, str], bool] = lambda what, v: False
             ) -> Verdict | None:
     """The score and evidence of one pair; None when they cannot be one actor (numbers or dates differ).
@@ -248,20 +276,20 @@ def compare(c: Facts, r: Facts, s: Settings, common: Callable[[str, str], bool] 
         return None
     where = place(c, r)
     name = name_score(c, r, where)
-    ev: list[str] = ["same name" if c.title and c.title == r.title else f"names {name:.0f}% alike"]
+    ev: list[str] = [SAME_NAME if c.title and c.title == r.title else _alike(round(name))]
     score = name
     dist = _distance(c, r)
     near = dist is not None and dist < s.same_place_m
     if where == SAME:
-        ev.append("same commune")
+        ev.append(SAME_COMMUNE)
     elif where == OTHER:
-        ev.append("another commune")
+        ev.append(ANOTHER_COMMUNE)
         score -= OTHER_COMMUNE
     else:
-        ev.append("place unknown")
+        ev.append(PLACE_UNKNOWN)
         score -= UNKNOWN_PLACE
     if dist is not None:
-        ev.append(f"pins {dist:.0f} m apart" if dist < 1000 else f"pins {dist / 1000:.1f} km apart")
+        ev.append(_metres_apart(round(dist)) if dist < 1000 else _km_apart(round(dist / 1000, 1)))
         if near:
             score += NEAR_BONUS
         elif dist > FAR_M:
@@ -270,22 +298,22 @@ def compare(c: Facts, r: Facts, s: Settings, common: Callable[[str, str], bool] 
     for what, x, y in (("email", c.email, r.email), ("phone", c.phone, r.phone), ("website", c.site, r.site)):
         if x and x == y:
             many = common(what, x)
-            ev.append(f"same {what}" + (" (shared by other records)" if many else ""))
+            ev.append(SAME_CONTACT[what, many])
             shared += not many
     score += min(CONTACT_BONUS * shared, CONTACT_BONUS_MAX)
     one_place = where == SAME or near
     if same_siret:
         # an establishment's number: the same actor, unless neither its name nor its place agree
-        ev.insert(0, "same SIRET")
+        ev.insert(0, SAME_SIRET)
         return Verdict(100.0, tuple(ev), one_place or name >= s.review, deterministic=True)
     clash = bool(c.siret and r.siret)
     if clash and c.siren == r.siren:
-        ev.insert(0, "same SIREN, another SIRET")
+        ev.insert(0, SAME_SIREN)
         if where == SAME and name >= s.review:  # one organisation, in one commune
             return Verdict(100.0, tuple(ev), True, deterministic=True)
         score -= OTHER_ESTABLISHMENT
     elif clash:
-        ev.insert(0, "another SIRET")
+        ev.insert(0, ANOTHER_SIRET)
         score -= OTHER_SIRET
     score = max(0.0, min(100.0, score))
     return Verdict(score, tuple(ev), one_place and not clash)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .text import N_
+
 
 @dataclass(frozen=True)
 class FieldDef:
@@ -23,17 +25,20 @@ class FieldDef:
     list_id: str | None = None  # Bazar list of the allowed keys (key/keys types)
     contact: bool = False  # members-only unless the record marks its contact details public (DECISIONS §6)
     max_length: int | None = None
+    label: str = ""  # what a person calls it, in English (translated where shown: `i18n.translate(Term)`)
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str
-    label: str  # French, for reports shown to coordinators and wiki pages
+    label: str  # French: the Bazar form's label, and the wiki pages' headings
     fields: tuple[FieldDef, ...]
     form_id: str  # the Bazar form id the provisioned form asks for (bn_id_nature), away from a fresh wiki's ids
     export_stem: str | None = None  # file name of its open-data exports (`acteurs.csv`...); None: not exported
     # fields that say where it is, for the geocoder (street first); () = never placed from an address
     address_fields: tuple[str, ...] = ()
+    noun: str = ""  # what a person calls its records, plural, in English ("actors"; translated where shown)
+    one: str = ""  # ... and one of them ("actor")
 
     @property
     def form_template(self) -> str:
@@ -58,76 +63,82 @@ class Kind:
 F = FieldDef
 
 ACTOR = Kind("actor", "Acteurs", (
-    F("name", "text", "bf_titre", max_length=200),
-    F("short_description", "text", "bf_chapeau", max_length=280),
-    F("description", "longtext", "bf_description"),
-    F("siret", "siret", "bf_siret"),
-    F("structure_type", "key", "listeListeTypesStructure", list_id="ListeTypesStructure"),
-    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
-    F("services", "keys", "checkboxListeServices", list_id="ListeServices"),
-    F("publics", "keys", "checkboxListePublics", list_id="ListePublics"),
-    F("street", "text", "bf_adresse"),
-    F("postcode", "postcode", "bf_codepostal"),
-    F("commune", "text", "bf_ville"),
-    F("insee", "insee", "bf_insee"),
-    F("latitude", "lat", "bf_latitude"),
-    F("longitude", "lon", "bf_longitude"),
-    F("email", "email", "bf_mail", contact=True),
-    F("phone", "phone", "bf_telephone", contact=True),
-    F("website", "url", "bf_site_internet"),
-    F("social", "url", "bf_reseaux_sociaux"),
-    F("opening_hours", "hours", "bf_horaires"),
-    F("networks", "keys", "checkboxListeReseaux", list_id="ListeReseaux"),
-    F("contact_visibility", "key", "listeListeVisibilite", list_id="ListeVisibilite"),
-    F("logo", "image", "imagebf_logo"),
-), form_id="20", export_stem="acteurs", address_fields=("street", "postcode", "commune", "insee"))
+    F("name", "text", "bf_titre", max_length=200, label=N_("name")),
+    F("short_description", "text", "bf_chapeau", max_length=280, label=N_("short description")),
+    F("description", "longtext", "bf_description", label=N_("description")),
+    F("siret", "siret", "bf_siret", label=N_("SIRET")),
+    F("structure_type", "key", "listeListeTypesStructure", list_id="ListeTypesStructure",
+      label=N_("type of structure")),
+    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes", label=N_("themes")),
+    F("services", "keys", "checkboxListeServices", list_id="ListeServices", label=N_("services")),
+    F("publics", "keys", "checkboxListePublics", list_id="ListePublics", label=N_("publics")),
+    F("street", "text", "bf_adresse", label=N_("street")),
+    F("postcode", "postcode", "bf_codepostal", label=N_("postcode")),
+    F("commune", "text", "bf_ville", label=N_("commune")),
+    F("insee", "insee", "bf_insee", label=N_("INSEE code")),
+    F("latitude", "lat", "bf_latitude", label=N_("latitude")),
+    F("longitude", "lon", "bf_longitude", label=N_("longitude")),
+    F("email", "email", "bf_mail", contact=True, label=N_("email")),
+    F("phone", "phone", "bf_telephone", contact=True, label=N_("phone")),
+    F("website", "url", "bf_site_internet", label=N_("website")),
+    F("social", "url", "bf_reseaux_sociaux", label=N_("social networks")),
+    F("opening_hours", "hours", "bf_horaires", label=N_("opening hours")),
+    F("networks", "keys", "checkboxListeReseaux", list_id="ListeReseaux", label=N_("networks")),
+    F("contact_visibility", "key", "listeListeVisibilite", list_id="ListeVisibilite",
+      label=N_("visibility of the contact details")),
+    F("logo", "image", "imagebf_logo", label=N_("logo")),
+), form_id="20", export_stem="acteurs",
+     address_fields=("street", "postcode", "commune", "insee"), noun=N_("actors"), one=N_("actor"))
 
 PROJECT = Kind("project", "Projets", (
-    F("name", "text", "bf_titre", max_length=200),
-    F("description", "longtext", "bf_description"),
-    F("carriers", "links", "checkboxfiche{form:actor}bf_porteurs"),
-    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
-    F("status", "key", "listeListeStatutsProjet", list_id="ListeStatutsProjet"),
-    F("commune", "text", "bf_ville"),
-    F("needs", "keys", "checkboxListeBesoins", list_id="ListeBesoins"),
-    F("start_date", "date", "bf_date_debut"),
-    F("end_date", "date", "bf_date_fin"),
-), form_id="21", export_stem="projets")
+    F("name", "text", "bf_titre", max_length=200, label=N_("name")),
+    F("description", "longtext", "bf_description", label=N_("description")),
+    F("carriers", "links", "checkboxfiche{form:actor}bf_porteurs", label=N_("carrying actors")),
+    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes", label=N_("themes")),
+    F("status", "key", "listeListeStatutsProjet", list_id="ListeStatutsProjet", label=N_("status")),
+    F("commune", "text", "bf_ville", label=N_("commune")),
+    F("needs", "keys", "checkboxListeBesoins", list_id="ListeBesoins", label=N_("needs")),
+    F("start_date", "date", "bf_date_debut", label=N_("start date")),
+    F("end_date", "date", "bf_date_fin", label=N_("end date")),
+), form_id="21", export_stem="projets", noun=N_("projects"), one=N_("project"))
 
 EVENT = Kind("event", "Événements", (
-    F("name", "text", "bf_titre", max_length=200),
-    F("description", "longtext", "bf_description"),
-    F("start", "date", "bf_date_debut_evenement"),
-    F("end", "date", "bf_date_fin_evenement"),
-    F("place", "text", "bf_lieu"),
-    F("commune", "text", "bf_ville"),
-    F("latitude", "lat", "bf_latitude"),
-    F("longitude", "lon", "bf_longitude"),
-    F("organisers", "links", "checkboxfiche{form:actor}bf_organisateurs"),
-    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
-    F("link", "url", "bf_site_internet"),
-    F("image", "image", "imagebf_image"),
-), form_id="22", export_stem="evenements", address_fields=("place", "commune"))
+    F("name", "text", "bf_titre", max_length=200, label=N_("name")),
+    F("description", "longtext", "bf_description", label=N_("description")),
+    F("start", "date", "bf_date_debut_evenement", label=N_("start")),
+    F("end", "date", "bf_date_fin_evenement", label=N_("end")),
+    F("place", "text", "bf_lieu", label=N_("place")),
+    F("commune", "text", "bf_ville", label=N_("commune")),
+    F("latitude", "lat", "bf_latitude", label=N_("latitude")),
+    F("longitude", "lon", "bf_longitude", label=N_("longitude")),
+    F("organisers", "links", "checkboxfiche{form:actor}bf_organisateurs", label=N_("organisers")),
+    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes", label=N_("themes")),
+    F("link", "url", "bf_site_internet", label=N_("link")),
+    F("image", "image", "imagebf_image", label=N_("image")),
+), form_id="22", export_stem="evenements", address_fields=("place", "commune"),
+     noun=N_("events"), one=N_("event"))
 
 OFFER = Kind("offer", "Offres", (
-    F("name", "text", "bf_titre", max_length=200),
-    F("offer_kind", "key", "listeListeTypesOffre", list_id="ListeTypesOffre"),
-    F("description", "longtext", "bf_description"),
-    F("actor", "links", "listefiche{form:actor}bf_acteur"),
-    F("commune", "text", "bf_ville"),
-    F("start_date", "date", "bf_date_debut"),
-    F("end_date", "date", "bf_date_fin"),
-    F("contact", "email", "bf_mail", contact=True),
-), form_id="23", export_stem="offres")
+    F("name", "text", "bf_titre", max_length=200, label=N_("name")),
+    F("offer_kind", "key", "listeListeTypesOffre", list_id="ListeTypesOffre", label=N_("kind of offer")),
+    F("description", "longtext", "bf_description", label=N_("description")),
+    F("actor", "links", "listefiche{form:actor}bf_acteur", label=N_("actor")),
+    F("commune", "text", "bf_ville", label=N_("commune")),
+    F("start_date", "date", "bf_date_debut", label=N_("start date")),
+    F("end_date", "date", "bf_date_fin", label=N_("end date")),
+    F("contact", "email", "bf_mail", contact=True, label=N_("contact")),
+), form_id="23", export_stem="offres", noun=N_("offers"), one=N_("offer"))
 
 CALL = Kind("call", "Appels à projets", (
-    F("name", "text", "bf_titre", max_length=200),
-    F("funder", "text", "bf_financeur"),
-    F("deadline", "date", "bf_date_limite"),
-    F("amount", "text", "bf_montant"),
-    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes"),
-    F("eligible", "longtext", "bf_eligibilite"),
-    F("link", "url", "bf_site_internet"),
-), form_id="24")
+    F("name", "text", "bf_titre", max_length=200, label=N_("name")),
+    F("funder", "text", "bf_financeur", label=N_("funder")),
+    F("deadline", "date", "bf_date_limite", label=N_("deadline")),
+    F("amount", "text", "bf_montant", label=N_("amount")),
+    F("themes", "keys", "checkboxListeThemes", list_id="ListeThemes", label=N_("themes")),
+    F("eligible", "longtext", "bf_eligibilite", label=N_("who is eligible")),
+    F("link", "url", "bf_site_internet", label=N_("link")),
+), form_id="24", noun=N_("calls for projects"), one=N_("call for projects"))
 
 KINDS: dict[str, Kind] = {k.name: k for k in (ACTOR, PROJECT, EVENT, OFFER, CALL)}
+# canonical field -> what a person calls it (one name per field whatever the kind)
+FIELD_LABELS: dict[str, str] = {f.name: f.label for k in KINDS.values() for f in k.fields}

@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import app
 from .config import Config, secret
+from .text import Text
 
 log = logging.getLogger("oscartes_sync.serve")
 
@@ -345,13 +346,14 @@ def check(cfg: Config) -> list[str]:
     """What keeps `serve` from doing anything useful, as messages for the coordinator (empty: ready)."""
     problems = []
     if not cfg.wiki:
-        problems.append("no [[wiki]] configured")
+        problems.append(Text("no [[wiki]] configured"))
     with_secret = [w.name for w in cfg.wiki if w.hook_secret_env and secret(w.hook_secret_env)]
     for w in cfg.wiki:
         if not w.hook_secret_env:
-            problems.append(f"wiki {w.name}: no hook_secret_env: its hooks are refused")
+            problems.append(Text("wiki {wiki}: no hook_secret_env: its hooks are refused", wiki=w.name))
         elif not secret(w.hook_secret_env):
-            problems.append(f"wiki {w.name}: secret variable {w.hook_secret_env} is not set: its hooks are refused")
+            problems.append(Text("wiki {wiki}: secret variable {variable} is not set: its hooks are refused",
+                                 wiki=w.name, variable=w.hook_secret_env))
     if cfg.wiki and not with_secret:
-        problems.insert(0, "no wiki has a webhook secret: nothing would be accepted")
+        problems.insert(0, Text("no wiki has a webhook secret: nothing would be accepted"))
     return problems

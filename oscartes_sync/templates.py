@@ -18,6 +18,7 @@ import jinja2
 
 from . import geo
 from .records import KINDS
+from .text import Text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "wiki_templates"
 FORM_KINDS = tuple(KINDS)  # every kind has a provisioned form
@@ -91,7 +92,7 @@ class TemplateError(Exception):
 
     def __init__(self, path: Path | str, line: int | None, message: str):
         where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {message}")
+        super().__init__(Text("{where}: {problem}", where=where, problem=message))
         self.path, self.line, self.message = str(path), line, message
 
 
@@ -108,17 +109,19 @@ def check_form_template(kind: str, forms: dict[str, str | int]) -> str:
     try:
         text = render_form_template(kind, forms)
     except jinja2.TemplateError as exc:
-        raise TemplateError(path, getattr(exc, "lineno", None), f"template error: {exc}") from None
+        raise TemplateError(path, getattr(exc, "lineno", None),
+                            Text("template error: {reason}", reason=str(exc))) from None
     has_title = False
     for cols in parse_template(text):
         if cols[0] not in FIELD_TYPES:
             raw = "***".join(cols[:2])
             raise TemplateError(path, _source_line(path, raw) or _source_line(path, cols[0]),
-                                f"unknown field type {cols[0]!r} (YesWiki 4.4 knows: texte, textelong, liste, ...)")
+                                Text("unknown field type '{type}' (YesWiki 4.4 knows: texte, textelong, liste, ...)",
+                                     type=cols[0]))
         has_title = has_title or cols[0] == "titre" or (len(cols) > 1 and cols[1] == "bf_titre")
     if not has_title:
-        raise TemplateError(path, None, "no title field: a Bazar form needs a 'texte***bf_titre***...' line "
-                                        "(or a 'titre' field); YesWiki refuses the form otherwise")
+        raise TemplateError(path, None, Text("no title field: a Bazar form needs a 'texte***bf_titre***...' line "
+                                             "(or a 'titre' field); YesWiki refuses the form otherwise"))
     return text
 
 
@@ -129,7 +132,8 @@ def _no_duplicate_keys(path: Path):
             if key in seen:
                 lines = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
                          if f'"{key}"' in line]
-                raise TemplateError(path, lines[1] if len(lines) > 1 else None, f"duplicate key {key!r}")
+                raise TemplateError(path, lines[1] if len(lines) > 1 else None,
+                                    Text("duplicate key '{key}'", key=key))
             seen.add(key)
         return dict(pairs)
     return hook
@@ -142,11 +146,12 @@ def _load_lists() -> dict[str, dict]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys(path))
         except json.JSONDecodeError as exc:
-            raise TemplateError(path, exc.lineno, f"not JSON: {exc.msg}") from None
+            raise TemplateError(path, exc.lineno, Text("not JSON: {reason}", reason=exc.msg)) from None
         if not isinstance(data, dict) or not {"id", "titre", "values"} <= data.keys():
-            raise TemplateError(path, None, 'a list file needs "id", "titre" and "values"')
+            raise TemplateError(path, None, Text('a list file needs "id", "titre" and "values"'))
         if data["id"] in out:
-            raise TemplateError(path, _source_line(path, '"id"'), f"list id {data['id']!r} is used by another file")
+            raise TemplateError(path, _source_line(path, '"id"'), Text("list id '{id}' is used by another file",
+                                                                              id=data["id"]))
         out[data["id"]] = {"titre": data["titre"], "values": dict(data["values"])}
     return out
 

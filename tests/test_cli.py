@@ -155,6 +155,22 @@ def titles(setup: Setup, name: str) -> list[str]:
     return sorted(e["bf_titre"] for e in wiki(setup, name).list(FORM).values())
 
 
+def report_items(text: str, group: str) -> list[str]:
+    """The items ("- ...", continuation lines joined) of one group of the report's "To do for a person"."""
+    items: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            inside = line.strip().startswith(group)
+        elif inside and line.startswith("    - "):
+            items.append(line[6:])
+        elif inside and line.startswith("      ") and items:
+            items[-1] += " " + line.strip()
+        elif not line.startswith("  "):
+            inside = False
+    return items
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -169,12 +185,12 @@ def test_subprocess_sync_exits_0_when_nothing_needs_a_person(setup):
     a.member_create(FORM, entry("Atelier vélo Roue Libre", "Palaiseau", "91120"))
     first = setup.subprocess("sync")
     assert first.code == 0, first
-    assert "Sync done." in first.stdout
+    assert re.match(r"Sync of .+: done\.\n", first.stdout), first
     assert titles(setup, "tel") == ["Atelier vélo Roue Libre"]
     assert setup.db.exists()  # next to the config file, not in the working directory
     again = setup.subprocess("sync")
     assert again.code == 0, again
-    assert "nothing to do" in again.stdout
+    assert "Nothing to do: every instance already agrees." in again.stdout
 
 
 def test_open_conflict_exits_1_and_is_named_once_per_record(setup):
@@ -188,10 +204,9 @@ def test_open_conflict_exits_1_and_is_named_once_per_record(setup):
     assert ran.code == 1, ran
     # one notice line for the record (the count line above it names the record too, as every line that acts on
     # a record does)
-    lines = [line for line in ran.stdout.splitlines() if line.startswith("  - ") and "conflict" in line
-             and "Épicerie La Fourmi" in line]
+    lines = [item for item in report_items(ran.stdout, "Settle the conflicts") if "Épicerie La Fourmi" in item]
     assert len(lines) == 1, ran.stdout
-    assert "conflicts on opening_hours, phone" in lines[0]
+    assert ": opening hours, phone (polesnoe, tel) → `oscartes-sync conflicts --record " in lines[0]
     assert ran.stdout.rstrip().splitlines()[-1].startswith("Needs a person:"), ran.stdout
     # still open: the next run says so again
     assert setup.run("sync").code == 1
@@ -334,7 +349,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(setup):
     ran = setup.run("sync", "--dry-run")
     assert ran.code == 0, ran
     assert "Dry run" in ran.stdout and "Vélo-école de Massy" in ran.stdout
-    assert "CreateEntry in tel" in ran.stdout
+    assert re.search(r"1 entry created in tel: Vélo-école de Massy \([0-9a-f]{8}\)", ran.stdout), ran
     assert entry_writes(setup) == {"polesnoe": 0, "tel": 0}
     with setup.store() as store:
         assert store.records() == [] and store.runs() == []
@@ -378,7 +393,7 @@ def test_status_before_and_after_runs(setup):
 
     text = setup.run("status")
     assert text.code == 0, text
-    assert "actor 4" in text.stdout and "Open conflicts: 0" in text.stdout
+    assert "Records: 4 actors" in text.stdout and "0 open conflicts" in text.stdout
     data = json.loads(setup.run("status", "--json").stdout)
     assert data["records"] == {"actor": 4}
     assert data["open_conflicts"] == 0 and data["open_reviews"] == 0
@@ -428,7 +443,7 @@ def test_conflicts_list_show_and_resolve_by_taking_a_wiki(setup, conflict):
     listed = setup.run("conflicts")
     assert listed.code == 1
     assert f"#{cid}" in listed.stdout and "Repair café de Massy" in listed.stdout
-    assert "opening_hours" in listed.stdout and "Tu 14:00-18:00" in listed.stdout
+    assert "opening hours" in listed.stdout and "Tu 14:00-18:00" in listed.stdout
 
     shown = setup.run("conflicts", "show", str(cid))
     assert shown.code == 0, shown
@@ -465,8 +480,8 @@ def test_conflicts_resolve_with_a_value_of_ones_own(setup, conflict):
     (["--take", "wikipedia"], "no candidate from 'wikipedia'"),
     ([], "exactly one of --take"),
     (["--take", "tel", "--value", '"x"'], "exactly one of --take"),
-    (["--value", "{\"a\": 1}"], "--value for opening_hours refused"),
-    (["--value", '"every day, more or less"'], "--value for opening_hours refused"),
+    (["--value", "{\"a\": 1}"], "--value for opening hours refused"),
+    (["--value", '"every day, more or less"'], "--value for opening hours refused"),
 ])
 def test_conflicts_resolve_mistakes_are_exit_2_and_change_nothing(setup, conflict, args, message):
     cid, aid, bid = conflict
@@ -589,7 +604,7 @@ def test_history_and_restore_write_the_old_value_back(setup):
     assert hist.code == 0, hist
     assert "r1" in hist.stdout and "r2" in hist.stdout
     assert revs[0].author in hist.stdout and revs[0].origin in hist.stdout
-    assert "opening_hours" in hist.stdout  # what r2 changed
+    assert "changed: opening hours" in hist.stdout  # what r2 changed
 
     restored = setup.run("restore", rec.id, "1")
     assert restored.code == 0, restored
@@ -637,7 +652,7 @@ def test_subprocess_wrong_token_never_printed(setup):
     ran = setup.subprocess("sync", env={setup.token_env("tel"): bad})
     assert ran.code == 1, ran
     assert bad not in ran.output
-    assert any("tel" in line for line in ran.output.splitlines() if line.startswith("ERROR"))
+    assert any(item.startswith("tel:") for item in report_items(ran.stdout, "Fix the instances in error")), ran
     for extra in (["status"], ["status", "--json"]):
         out = setup.run(*extra, env={setup.token_env("tel"): bad})
         assert bad not in out.output
@@ -660,8 +675,9 @@ def test_closed_port_is_one_clear_line_and_the_other_wiki_syncs(setup):
     a.member_create(FORM, entry("Fablab Orsay Sciences"))
     ran = setup.run("sync")
     assert ran.code == 1, ran
-    lines = [x for x in ran.output.splitlines() if x.startswith("ERROR")]
-    assert len(lines) == 1 and lines[0].startswith("ERROR tel:"), ran
+    lines = report_items(ran.stdout, "Fix the instances in error")
+    assert len(lines) == 1 and lines[0].startswith("tel: GET ?api/forms/"), ran
+    assert "could not connect to the wiki" in lines[0], ran
     with setup.store() as store:
         assert len(store.records()) == 1
     # the instance comes back: its entries are copied on the next run
@@ -734,16 +750,26 @@ def test_missing_file_named_by_the_variable_is_exit_2(tmp_path):
 def test_subprocess_demo_runs_and_exits_0(tmp_path):
     ran = run_process(["demo"], {}, tmp_path)
     assert ran.code == 0, ran
-    assert "Run 1" in ran.stdout and "Run 3" in ran.stdout
-    assert "Source records:" in ran.stdout
+    assert max(len(line) for line in ran.stdout.splitlines()) <= 100
+    out = " ".join(ran.stdout.split())  # the narration is wrapped to the width: read it as one text
+    assert "Run 1" in out and "Run 4" in out
+    assert "Source records:" in out
+    # the loop a coordinator follows: a conflict opened, settled, and written by the next run (issue 15 item 4)
+    assert re.search(r"Settle the conflicts \(41 conflicts on 19 records\)", out), out
+    assert re.search(r"The coordinator settles the conflict, keeping the number entered in tel: `oscartes-sync "
+                     r"conflicts resolve \d+ --take tel`", out)
+    assert re.search(r"Run 3: the settled value is written where it differs .* 1 entry updated in polesnoe: ", out)
+    assert re.search(r"polesnoe: the phone of [^:]+ is now 01 60 12 00 02 tel: the phone of [^:]+ is now "
+                     r"01 60 12 00 02", out)
     # issue 19: a logo crossing wikis and showing on the entry's page, an actor placed from its address, the
     # calendar shared with the group (read, not written by a member), the feed, the backwards event named
-    assert re.search(r"logo of .* in tel: the page \S+ shows \S+/cache/\S+\.png \(HTTP 200, image/png\)", ran.stdout)
-    assert re.search(r"'Ressourcerie de la Vallée' on the map at [\d.]+, [\d.]+: placed from its address", ran.stdout)
-    assert re.search(r"calendar 'oscartes-agenda' holds 5 events, shared read-only with OSCARTES [^;]+; a member of "
-                     r"the group reads one \(HTTP 200\) and cannot change it \(HTTP 404\)", ran.stdout)
-    assert re.search(r"iCalendar feed: http://127\.0\.0\.1:\d+/public\.php/dav/files/\w+/evenements\.ics", ran.stdout)
-    assert "left out of the calendar: its end (2027-02-10T18:00:00) is before its start" in ran.stdout
+    assert re.search(r"the logo of .* in tel: the page \S+ shows the picture the wiki serves from its cache "
+                     r"\(HTTP 200, image/png\)", out)
+    assert re.search(r'"Ressourcerie de la Vallée" on the map at [\d.]+, [\d.]+: placed from its address', out)
+    assert re.search(r"the calendar 'oscartes-agenda' holds 5 events, shared read-only with OSCARTES [^;]+; a member "
+                     r"of the group reads one \(HTTP 200\) and cannot change it \(HTTP 404\)", out)
+    assert re.search(r"iCalendar feed: http://127\.0\.0\.1:\d+/public\.php/dav/files/\w+/evenements\.ics", out)
+    assert "left out of the calendar: its end (2027-02-10T18:00:00) is before its start" in out
     assert list(tmp_path.iterdir()) == []  # no config, no store left behind in the working directory
 
 
@@ -757,56 +783,88 @@ def _result(notices, errors=None):
     return SyncResult(plans=[Plan("actor", notices=[Notice(*n) for n in notices])], listing_errors=errors or {})
 
 
+def _conflict(record, f):
+    from oscartes_sync.sync.model import CONFLICT
+    from oscartes_sync.text import Term, Text
+
+    return ("attention", "polesnoe,tel", record, Text("conflict on {field}", field=Term.field(f)), (), CONFLICT)
+
+
+def _refused(entry, record=None):
+    from oscartes_sync.sync.model import REFUSED_VALUE
+    from oscartes_sync.text import Term, Text
+
+    return ("attention", "tel", record, Text("entry {entry}: {field} refused ({reason})", entry=entry,
+                                             field=Term.field("phone"), reason=Text("invalid phone number")),
+            (), REFUSED_VALUE)
+
+
 def test_render_groups_the_conflicts_of_one_record_on_one_line():
     from oscartes_sync.report import render, summary
 
-    notices = [("attention", "polesnoe,tel", "r1", f"conflict on '{f}'") for f in ("commune", "description", "name")]
-    notices += [("attention", "polesnoe,tel", "r2", "conflict on 'phone'"),
-                ("attention", "tel", "r1", "entry X: website refused (javascript: URL refused)")]
-    text = render(_result(notices), titles={"r1": "Ressourcerie Cyclamen", "r2": "AMAP des Coteaux"})
+    notices = [_conflict("r1", f) for f in ("commune", "description", "name")]
+    notices += [_conflict("r2", "phone"), _refused("X", "r1")]
+    text = render(_result(notices), titles={"r1": "Ressourcerie Cyclamen", "r2": "AMAP des Coteaux"}, width=1000)
     lines = text.splitlines()
-    assert "  - polesnoe,tel [Ressourcerie Cyclamen (r1)]: conflicts on commune, description, name" in lines
-    assert "  - polesnoe,tel [AMAP des Coteaux (r2)]: conflict on phone" in lines
+    assert report_items(text, "Settle the conflicts") == [  # in title order, whatever order they came in
+        "AMAP des Coteaux (r2): phone (polesnoe, tel) → `oscartes-sync conflicts --record r2`",
+        "Ressourcerie Cyclamen (r1): commune, description, name (polesnoe, tel) → `oscartes-sync conflicts "
+        "--record r1`"]
     assert sum("Ressourcerie Cyclamen" in x for x in lines) == 2  # the conflicts line and the refused value
-    assert lines[-1] == ("Needs a person: 4 open conflicts on 2 records this run (`conflicts`); "
-                         "1 refused value (to correct in the wiki).")
+    assert lines[-1] == "Needs a person: 4 conflicts on 2 records; 1 refused value."
     # the JSON keeps one notice per conflict, and counts them
     data = summary(_result(notices))
-    assert len(data["notices"]) == 5
+    assert len(data["notices"]) == 5 and data["notices"][0]["kind"] == "conflict"
     assert data["attention"]["conflicts"] == 4 and data["attention"]["refused_values"] == 1
 
 
-def test_render_keeps_30_attention_lines_and_counts_the_rest():
+def test_render_shows_ten_items_of_a_group_and_counts_the_rest():
     from oscartes_sync.report import render
 
-    notices = [("attention", "tel", f"r{i}", f"entry E{i}: phone refused (invalid phone number)") for i in range(75)]
-    lines = render(_result(notices)).splitlines()
-    shown = [x for x in lines if x.startswith("  - ")]
-    assert len(shown) == 30 and shown[0].endswith("E0: phone refused (invalid phone number)")
-    assert any(x.startswith("  ... and 45 more") for x in lines)
-    assert lines[-1] == "Needs a person: 75 refused values (to correct in the wiki)."
+    text = render(_result([_refused(f"E{i:02d}", f"r{i}") for i in range(75)]))
+    items = report_items(text, "Correct the values")
+    assert len(items) == 10 and items[0].startswith("tel [r0]: entry E00: phone refused (invalid phone number)")
+    assert "    ... and 65 more (`sync --json` lists them all)" in text.splitlines()
+    assert text.splitlines()[-1] == "Needs a person: 75 refused values."
 
 
 def test_render_ends_with_the_store_counts_when_given_and_says_when_nothing_is_needed():
-    from oscartes_sync.report import render
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from oscartes_sync.report import Pending, render
 
     assert render(_result([])).splitlines()[-1] == "Nothing needs a person."
-    text = render(_result([], errors={"tel": "secret variable X is not set: wiki skipped"}), open_conflicts=3,
-                  open_reviews=1)
-    assert "ERROR tel: secret variable X is not set: wiki skipped" in text.splitlines()
-    assert text.splitlines()[-1] == ("Needs a person: 3 open conflicts (`conflicts`); 1 possible duplicate "
-                                     "(`match`); 1 instance in error (tel).")
+    now = datetime.now(timezone.utc)
+    older = SimpleNamespace(record_id="r1", field="commune", candidates={"polesnoe": "a", "tel": "b"},
+                            opened_at=datetime(2026, 12, 2, 5, 5, tzinfo=timezone.utc))
+    pending = Pending(conflicts=[older, SimpleNamespace(**{**vars(older), "field": "phone"}),
+                                 SimpleNamespace(**{**vars(older), "record_id": "r2"})],
+                      reviews=[SimpleNamespace(id=7, instance="tel", remote_id="Amap", values={"name": "AMAP"},
+                                               candidates=[["r2", 80.0]], opened_at=older.opened_at)],
+                      started=now)
+    text = render(_result([], errors={"tel": "secret variable X is not set: wiki skipped"}), pending=pending,
+                  width=1000)
+    assert report_items(text, "Fix the instances in error") == ["tel: secret variable X is not set: wiki skipped"]
+    lines = text.splitlines()
+    since = "2 December" if now.year == 2026 else "2 December 2026"
+    assert f"    still waiting since {since}: 3 conflicts on 2 records (`oscartes-sync conflicts` lists them)" \
+        in lines, text
+    assert lines[-1] == ("Needs a person: 3 conflicts on 2 records; 1 possible duplicate; 1 instance in error."), text
 
 
 def test_render_shows_a_failed_listing_as_an_error_of_that_wiki():
     from oscartes_sync.report import render, summary
+    from oscartes_sync.sync.model import LISTING_FAILED
+    from oscartes_sync.text import Text
 
-    result = _result([("attention", "tel", None, "listing failed (GET ?api/forms/20/entries: could not connect "
-                                                 "to the wiki): nothing read, written or deleted there")])
-    lines = render(result).splitlines()
-    assert [x for x in lines if "tel" in x and "could not connect" in x] == [
-        "ERROR tel: GET ?api/forms/20/entries: could not connect to the wiki; nothing read, written or deleted there"]
-    assert lines[-1] == "Needs a person: 1 instance in error (tel)."
+    reason = "GET ?api/forms/20/entries: could not connect to the wiki"
+    result = _result([("attention", "tel", None, Text("listing failed ({reason}): nothing read, written or deleted "
+                                                      "there", reason=reason), (), LISTING_FAILED)])
+    text = render(result, width=1000)
+    assert report_items(text, "Fix the instances in error") == [
+        "tel: GET ?api/forms/20/entries: could not connect to the wiki; nothing read, written or deleted there"]
+    assert text.splitlines()[-1] == "Needs a person: 1 instance in error."
     assert "tel" in summary(result)["instances_not_synced"]
 
 

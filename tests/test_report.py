@@ -13,7 +13,7 @@ import pytest
 from oscartes_sync.app import build_instances, sync_once
 from oscartes_sync.config import DEFAULT_FORM_IDS
 from oscartes_sync.coordinator import short_id
-from oscartes_sync.report import render
+from oscartes_sync.report import render_run
 from oscartes_sync.sandbox.sandbox import NEXTCLOUD_NAMES, start_sandbox
 from oscartes_sync.store import Store
 
@@ -39,8 +39,7 @@ def world(tmp_path):
 
 def run(cfg, store, **kw):
     ran = sync_once(cfg, store, build_instances(cfg), **kw)
-    ran.text = render(ran.result, ran.stats, ran.titles, open_conflicts=ran.open_conflicts,
-                      open_reviews=ran.open_reviews)
+    ran.text = render_run(ran, width=1000)  # one item a line, to read each whole
     json.dumps(ran.report)  # what `sync --json` prints
     return ran
 
@@ -56,15 +55,28 @@ def free_port() -> int:
 
 
 def record_lines(text: str) -> list[str]:
-    """The lines that act on records: count lines (but export files and wiki pages, which are no records)
-    and the notices about a record or a batch of records."""
+    """The lines that act on records: count lines (but open-data files and wiki pages, which are no records)
+    and the items about a record or a batch of records."""
     out = []
     for line in text.splitlines():
         m = COUNT.match(line)
-        if m and not m.group(1).startswith(("export file", "wiki page", "nothing")):
+        if m and not m.group(1).startswith(("open-data file", "page")):
             out.append(line)
-        elif line.startswith("  - ") and ("[" in line or "refused" in line):
+        elif line.lstrip().startswith("- ") and ("[" in line or "refused" in line):
             out.append(line)
+    return out
+
+
+def section(text: str, heading: str) -> list[str]:
+    """The lines under a heading of the report (stripped), up to the next heading as deep or shallower."""
+    lines = text.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.strip() == heading)
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    out = []
+    for x in lines[start + 1:]:
+        if len(x) - len(x.lstrip()) <= indent:
+            break
+        out.append(x.strip())
     return out
 
 
@@ -89,7 +101,7 @@ def test_every_line_that_acts_on_a_record_names_it_by_title_and_short_id(world):
     assert_names(new, store, *NAMES[:3])
     [copied] = [x for x in lines if "entries created in tel" in x]
     assert_names(copied, store, *NAMES[:3])
-    [cards] = [x for x in lines if "cards written in polesnoe-cloud" in x]
+    [cards] = [x for x in section(created.text, "Nextcloud polesnoe-cloud:") if "cards written" in x]
     assert_names(cards, store, *NAMES[:3])
     # the JSON names every record acted on
     acted = created.report["records_acted_on"]
@@ -102,11 +114,12 @@ def test_every_line_that_acts_on_a_record_names_it_by_title_and_short_id(world):
     changed = run(cfg, store)
     lines = record_lines(changed.text)
     assert all(NAMED.search(x) for x in lines), changed.text
-    assert_names(next(x for x in lines if "record updated (merged edits)" in x), store, NAMES[0])
+    assert_names(next(x for x in lines if "record updated with a member's edits" in x), store, NAMES[0])
     assert_names(next(x for x in lines if "entry updated in tel" in x), store, NAMES[0])
     assert_names(next(x for x in lines if "record deleted" in x), store, NAMES[1])
     assert_names(next(x for x in lines if "entry deleted in tel" in x), store, NAMES[1])
-    assert_names(next(x for x in lines if "card deleted in tel-cloud" in x), store, NAMES[1])
+    assert_names(next(x for x in section(changed.text, "Nextcloud tel-cloud:") if "card deleted" in x), store,
+                 NAMES[1])
 
     # refused: a batch of deletions above the limit names its records
     more = {n: a.member_create(FORM, entry(n)) for n in NAMES[3:]}
@@ -126,7 +139,8 @@ def test_dry_run_lines_name_records_by_title_and_short_id(world):
     sb, cfg, store = world
     sb.wikis["polesnoe"].member_create(FORM, entry(NAMES[0]))
     planned = run(cfg, store, dry_run=True)
-    actions = [x for x in planned.text.splitlines() if x.startswith("  ") and not x.startswith("  -")]
+    assert planned.text.splitlines()[0].startswith("Dry run of "), planned.text
+    actions = [x for x in planned.text.splitlines() if COUNT.match(x)]
     assert actions, planned.text
     for line in actions[:3]:
         assert re.search(re.escape(NAMES[0]) + r" \([0-9a-f]{8}\)", line), line
@@ -142,16 +156,16 @@ def test_card_deletions_and_removed_pages_are_reported_as_what_they_are(world):
     run(cfg, store)
     a.member_delete(ids[0])  # the only actor of Les Ulis: its commune dashboard and map go
     gone = run(cfg, store)
-    lines = gone.text.splitlines()
     for cloud in NEXTCLOUD_NAMES:
-        [line] = [x for x in lines if f"card deleted in {cloud}" in x]
+        [line] = [x for x in section(gone.text, f"Nextcloud {cloud}:") if "card deleted" in x]
         assert line.split()[0] == "1"
         assert gone.report["cards"][cloud]["deleted"] == [ids_by_title(store)[NAMES[0]]]
     for wiki in ("polesnoe", "tel"):
-        [removed] = [x for x in lines if f"wiki pages removed in {wiki}" in x]
+        pages = section(gone.text, f"Wiki {wiki}:")
+        [removed] = [x for x in pages if "pages removed" in x]
         assert removed.split()[0] == "2" and "TableauDeBordCommune91692" in removed
         assert sorted(gone.report["pages"][wiki]["removed"]) == ["CarteCommune91692", "TableauDeBordCommune91692"]
-        written = [x for x in lines if f"written in {wiki}" in x]
+        written = [x for x in pages if "written" in x]
         assert all("TableauDeBordCommune91692" not in x for x in written)
     assert "rewritten" not in gone.text
 
@@ -176,15 +190,16 @@ def test_nothing_to_do_is_never_said_when_no_instance_was_read(world, monkeypatc
     sb, cfg, store = world
     sb.wikis["polesnoe"].member_create(FORM, entry(NAMES[0]))
     run(cfg, store)
-    assert run(cfg, store).text.splitlines()[1] == "  nothing to do: every instance already agrees"
+    assert run(cfg, store).text.splitlines()[1] == "  Nothing to do: every instance already agrees."
     _unreachable(cfg) if breakage == "unreachable" else _no_secret(cfg, monkeypatch)
     ran = run(cfg, store)
     assert ran.exit_code == 1
-    assert "nothing to do" not in ran.text and "agrees" not in ran.text, ran.text
-    assert "Sync done" not in ran.text
-    assert ran.text.splitlines()[0] == "Sync not done: no instance could be read (see ERROR below).", ran.text
-    assert [x.split(":")[0] for x in ran.text.splitlines() if x.startswith("ERROR")] == [
-        "ERROR polesnoe", "ERROR polesnoe-cloud", "ERROR tel", "ERROR tel-cloud"]
+    assert "nothing to do" not in ran.text.lower() and "agrees" not in ran.text, ran.text
+    assert ": done" not in ran.text
+    assert re.fullmatch(r"Sync of .+: not done, no instance could be read \(see below\)\.", ran.text.splitlines()[0])
+    errors = section(ran.text, "Fix the instances in error (4 instances in error); `oscartes-sync doctor` checks each "
+                               "one")
+    assert [x.split(":")[0] for x in errors] == ["- polesnoe", "- polesnoe-cloud", "- tel", "- tel-cloud"], ran.text
     assert ran.report["nothing_to_do"] is False
     assert sorted(ran.report["instances_not_synced"]) == ["polesnoe", "polesnoe-cloud", "tel", "tel-cloud"]
 
@@ -195,7 +210,7 @@ def test_nothing_to_do_needs_the_nextclouds_read_too(world):
     run(cfg, store)
     cfg.nextcloud[1].url = f"http://127.0.0.1:{free_port()}/"
     ran = run(cfg, store)
-    assert "nothing to do" not in ran.text and ran.report["nothing_to_do"] is False
-    assert ran.text.splitlines()[:2] == [
-        "Sync done, except in tel-cloud (not synced: see ERROR below).",
-        "  nothing written in polesnoe, tel, polesnoe-cloud, the instances that were read"], ran.text
+    assert "nothing to do" not in ran.text.lower() and ran.report["nothing_to_do"] is False
+    lines = ran.text.splitlines()
+    assert re.fullmatch(r"Sync of .+: done, except in tel-cloud \(not synced: see below\)\.", lines[0]), ran.text
+    assert lines[1] == "  Nothing written in polesnoe, tel, polesnoe-cloud, the instances that were read.", ran.text

@@ -88,9 +88,11 @@ def test_installed_wheel_runs_version_and_demo_from_an_empty_folder(installed, t
     version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
     assert _run([exe, "--version"], cwd=empty, env=_env()).stdout.strip() == f"oscartes-sync {version}"
 
-    demo = _run([exe, "demo"], cwd=empty, env=_env(), timeout=180)
+    french = {k: v for k, v in _env().items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
+    demo = _run([exe, "demo"], cwd=empty, env=french, timeout=180)
     out = demo.stdout + demo.stderr
     assert "Traceback" not in out
-    assert "forms," in out and "pages created" in out  # provision ran from the packaged templates
-    assert "Run 4" in out and "Source records:" in out
+    # French by default (no English locale here): provision ran from the packaged templates, the catalogue too
+    assert "formulaires," in out and "pages créés" in out, out
+    assert "Passage 4" in out and "Fiches sources :" in out
     assert list(empty.iterdir()) == []  # the demo works in a temporary folder

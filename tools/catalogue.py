@@ -11,7 +11,9 @@ The product itself never needs Babel's tools: the compiled catalogue ships in th
 from __future__ import annotations
 
 import argparse
+import ast
 import io
+import re
 import sys
 from datetime import datetime, timezone
 from gettext import GNUTranslations
@@ -30,8 +32,33 @@ DOMAIN = "oscartes_sync"
 LANGUAGES = ("fr",)
 # a fixed date keeps the files byte-stable: they change only when the messages do
 STAMP = datetime(2026, 12, 1, tzinfo=timezone.utc)
-KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
-METHODS = [("**.py", "python")]
+# `Text(...)` and `Plural(...)` (oscartes_sync/text.py) carry a message until it is shown: their templates are msgids;
+# `N_plural(...)` marks a plural message of a table
+KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "Text": None, "Plural": (1, 2), "N_plural": (1, 2)}
+
+
+def extract_ast(fileobj, keywords, comment_tags, options):
+    """Babel extraction from the syntax tree: every call of a keyword whose message arguments are string literals,
+    however deeply it is nested in other calls or comprehensions (Babel's token extractor loses some of those)."""
+    tree = ast.parse(fileobj.read().decode("utf-8"))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if name not in keywords:
+            continue
+        spec = KEYWORDS[name] or (1,)
+        positions = [i for i in spec if isinstance(i, int)]
+        args = [node.args[i - 1] if i - 1 < len(node.args) else None for i in positions]
+        if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+            continue  # a message given as a variable: marked where it is defined
+        values = tuple(a.value for a in args)
+        yield node.lineno, name, values if len(values) > 1 else values[0], []
+
+
+# our package through its syntax tree (ast), click's through Babel's own extractor
+METHODS = {"oscartes_sync": [("**.py", extract_ast)], "click": [("**.py", "python")]}
 
 
 def extract() -> Catalog:
@@ -40,7 +67,8 @@ def extract() -> Catalog:
     sources = [(PACKAGE, "oscartes_sync"), (Path(click.__file__).parent, "click")]
     for folder, label in sources:
         for filename, _lineno, message, comments, context in extract_from_dir(
-                str(folder), METHODS, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",), strip_comment_tags=True):
+                str(folder), METHODS[label], keywords=KEYWORDS, comment_tags=("TRANSLATORS:",),
+                strip_comment_tags=True):
             cat.add(message, locations=[(f"{label}/{filename}", None)], auto_comments=comments, context=context)
     return cat
 
@@ -120,6 +148,32 @@ def write() -> int:
     return 0
 
 
+_PLACEHOLDER = re.compile(r"(?<!{){([A-Za-z_]\w*)(?:[!:][^{}]*)?}")
+
+
+def placeholders(text: str) -> set[str]:
+    """The named fields of a format string (`{field}`, `{n:5d}`; `{{` is a brace, no field)."""
+    return set(_PLACEHOLDER.findall(text.replace("{{", "").replace("}}", "")))
+
+
+def placeholder_mismatches(cat: Catalog) -> list[str]:
+    """Translations whose named placeholders differ from their message's: they would fail when shown."""
+    out = []
+    for m in cat:
+        if not m.id or not m.string:
+            continue
+        ids = m.id if isinstance(m.id, (list, tuple)) else (m.id,)
+        strings = m.string if isinstance(m.string, (list, tuple)) else (m.string,)
+        wanted = set().union(*(placeholders(i) for i in ids))
+        for s in strings:
+            if s and placeholders(s) - wanted:
+                out.append(f"the translation of {ids[0]!r} names {sorted(placeholders(s) - wanted)}, "
+                           "which the message does not give")
+            elif s and len(ids) == 1 and placeholders(s) != wanted:
+                out.append(f"the translation of {ids[0]!r} leaves out {sorted(wanted - placeholders(s))}")
+    return out
+
+
 def check() -> list[str]:
     problems = []
     template = extract()
@@ -139,6 +193,7 @@ def check() -> list[str]:
                             f"{len(ids - marked)} no longer marked: run tools/catalogue.py")
         for m in untranslated(cat):
             problems.append(f"{path.relative_to(ROOT)}: no translation for {m!r}")
+        problems += [f"{path.relative_to(ROOT)}: {p}" for p in placeholder_mismatches(cat)]
         mo = path.with_suffix(".mo")
         if not mo.exists() or compiled(mo.read_bytes()) != compiled(mo_bytes(cat)):
             problems.append(f"{mo.relative_to(ROOT)} is stale: run tools/catalogue.py")

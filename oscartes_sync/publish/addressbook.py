@@ -26,12 +26,13 @@ from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..records import ACTOR
 from ..store import Store
-from ..sync.model import Notice, SyncPolicy
+from ..sync.model import REFUSED_DELETION, Notice, SyncPolicy
 from ..targets.base import EntryError
 from ..targets.nextcloud import (
     NextcloudClient, NotFound, PreconditionFailed, SyncResult, SyncTokenInvalid, group_principal,
 )
 from ..templates import load_lists
+from ..text import Term, Text
 from .dav_share import ensure_group_share
 
 PRODID = "-//OSCARTES//oscartes-sync//FR"
@@ -249,11 +250,11 @@ class BookSync:
         self._book_path = unquote(urlsplit(client.book_url(self.book)).path)
 
     # -- helpers
-    def _notice(self, level: str, record_id: str | None, message: str) -> None:
-        self.out.notices.append(Notice(level, self.nc.name, record_id, message))
+    def _notice(self, level: str, record_id: str | None, message: str, kind: str = "") -> None:
+        self.out.notices.append(Notice(level, self.nc.name, record_id, message, kind=kind))
 
     def _who(self, rid: str) -> str:
-        return f"the card of {self.names.get(rid, rid)!r}"
+        return Text("the card of \"{name}\"", name=self.names.get(rid, rid))
 
     def _rid_of(self, href: str) -> str | None:
         path = unquote(urlsplit(href).path)
@@ -271,7 +272,8 @@ class BookSync:
         if not self.dry_run:
             self.client.ensure_addressbook(self.book, BOOK_DISPLAYNAME, BOOK_DESCRIPTION)
         got = ensure_group_share(self.client, self.client.book_url(self.book), share,
-                                 what=f"address book {self.book!r}", group=self.nc.group, now=self.clock(),
+                                 what=Text("address book '{book}'", book=self.book), group=self.nc.group,
+                                 now=self.clock(),
                                  dry_run=self.dry_run)
         self.out.notices += got.notices
         if got.error:
@@ -283,14 +285,15 @@ class BookSync:
         try:
             return self.client.sync_collection(self.book, token), token is None
         except SyncTokenInvalid:
-            self._notice("info", None, f"address book {self.book!r}: the sync token was refused; full resync")
+            self._notice("info", None, Text("address book '{book}': the sync token was refused; full resync",
+                                            book=self.book))
             return self.client.sync_collection(self.book, None), True
         except NotFound:
             if self.dry_run:
                 return SyncResult("", [], []), True
             if self.state["cards"]:
-                self._notice("attention", None, f"address book {self.book!r} had disappeared: re-created and "
-                                                "filled again")
+                self._notice("attention", None, Text("address book '{book}' had disappeared: re-created and "
+                                                     "filled again", book=self.book))
             self.state.update(_fresh_state(self.book))
             self.setup()
             return self.client.sync_collection(self.book, None), True
@@ -324,7 +327,7 @@ class BookSync:
                 continue
             del cards[rid]
             if rid in self.desired:
-                self._notice("info", rid, f"{self._who(rid)} was deleted in Nextcloud: restored")
+                self._notice("info", rid, Text("{card} was deleted in Nextcloud: restored", card=self._who(rid)))
         self._report_foreign(foreign)
         self._write_cards()
         self._delete_cards()
@@ -364,32 +367,38 @@ class BookSync:
             try:
                 seen = parse_card(text)
             except ValueError as exc:
-                self._notice("attention", rid, f"{self._who(rid)} was changed in Nextcloud into something that "
-                                               f"cannot be read ({exc}): restored")
+                self._notice("attention", rid, Text("{card} was changed in Nextcloud into something that "
+                                                    "cannot be read ({reason}): restored", card=self._who(rid),
+                                                    reason=exc.args[0] if exc.args else str(exc)))
                 continue
             written = mine.get("fields") or {}
             diffs = {f: seen.get(f) for f in CARD_FIELDS if not _one_value(f, seen.get(f), written.get(f))
                      and not _one_value(f, seen.get(f), wanted[1].get(f))}
             if not diffs:
-                self._notice("info", rid, f"{self._who(rid)} was changed in Nextcloud (no value the directory "
-                                          "keeps): restored")
+                self._notice("info", rid, Text("{card} was changed in Nextcloud (no value the directory "
+                                               "keeps): restored", card=self._who(rid)))
                 continue
             for fname, value in sorted(diffs.items()):
                 if self.dry_run:
-                    self._notice("attention", rid, f"dry run: {self._who(rid)} was edited in Nextcloud: would "
-                                                   f"suggest {fname} = {value!r}")
+                    self._notice("attention", rid, Text("dry run: {card} was edited in Nextcloud: would "
+                                                        "suggest {field} = {value}", card=self._who(rid),
+                                                        field=Term.field(fname), value=repr(value)),
+                                 kind="suggestion")
                     continue
                 sid, new = self.store.add_suggestion(rid, self.nc.name, fname, value)
                 if new:
-                    self._notice("attention", rid, f"{self._who(rid)} was edited in Nextcloud: suggestion #{sid} "
-                                                   f"{fname} = {value!r} (oscartes-sync suggestions); card restored")
+                    self._notice("attention", rid, Text("{card} was edited in Nextcloud: suggestion #{id} "
+                                                        "{field} = {value} (`oscartes-sync suggestions`); card "
+                                                        "restored", card=self._who(rid), id=sid,
+                                                        field=Term.field(fname), value=repr(value)),
+                                 kind="suggestion")
 
     def _report_foreign(self, hrefs: list[str]) -> None:
         known = set(self.state["unknown"])
         for href in sorted(set(hrefs) - known):
             name = unquote(urlsplit(href).path).rsplit("/", 1)[-1]
-            self._notice("info", None, f"address book {self.book!r} holds a card {name!r} that matches no "
-                                       "record: left alone")
+            self._notice("info", None, Text("address book '{book}' holds a card '{name}' that matches no "
+                                            "record: left alone", book=self.book, name=name))
             known.add(href)
         self.state["unknown"] = sorted(known)
 
@@ -409,17 +418,19 @@ class BookSync:
             except PreconditionFailed:
                 if etag is None:
                     cards.pop(rid, None)  # it exists already: read it next run, then adopt or overwrite it
-                    self._notice("info", rid, f"{self._who(rid)} already existed in Nextcloud: checked next run")
+                    self._notice("info", rid, Text("{card} already existed in Nextcloud: checked on the next run",
+                                                   card=self._who(rid)))
                 else:
                     mine["hash"] = None
-                    self._notice("info", rid, f"{self._who(rid)} changed in Nextcloud while it was written "
-                                              "(HTTP 412): read again next run")
+                    self._notice("info", rid, Text("{card} changed in Nextcloud while it was written "
+                                                   "(HTTP 412): read again next run", card=self._who(rid)))
                 self.state["recheck"].append(rid)
                 continue
             except NotFound:
                 raise
             except EntryError as exc:
-                self._notice("attention", rid, f"{self._who(rid)} not written: {exc.message}")
+                self._notice("attention", rid, Text("{card} not written: {message}", card=self._who(rid),
+                                                        message=exc.message))
                 continue
             # The card ETag is the md5 of the stored text (contract §4) when the server sends none.
             cards[rid] = {"hash": digest, "etag": new_etag or hashlib.md5(text.encode("utf-8")).hexdigest(),
@@ -437,10 +448,11 @@ class BookSync:
             n = len(refused)
             self.out.notices.append(Notice(
                 "attention", self.nc.name, None,
-                f"card deletions refused: {n} of {len(cards)} cards would go although the store holds no deletion "
-                f"of their records (limit {self.policy.limit(len(cards))}); none of them deleted in address book "
-                f"{self.book!r}; if those records are really gone, accept once with `sync --allow-deletes {n}`",
-                tuple(refused)))
+                Text("card deletions refused: {n} of {count} cards would go although the store holds no deletion "
+                     "of their records (limit {limit}); none of them deleted in address book '{book}'; if those "
+                     "records are really gone, accept them once with `oscartes-sync sync --allow-deletes {n}`",
+                     n=n, count=len(cards), limit=self.policy.limit(len(cards)), book=self.book),
+                tuple(refused), REFUSED_DELETION))
         for rid in gone:
             if self.dry_run:
                 self.out.planned += 1
@@ -448,12 +460,13 @@ class BookSync:
             try:
                 self.client.delete_card(self.book, rid, etag=cards[rid].get("etag"))
             except PreconditionFailed:
-                self._notice("info", rid, f"{self._who(rid)} changed in Nextcloud before its deletion: deleted "
-                                          "next run")
+                self._notice("info", rid, Text("{card} changed in Nextcloud before its deletion: deleted "
+                                               "next run", card=self._who(rid)))
                 cards[rid]["etag"] = None
                 continue
             except EntryError as exc:
-                self._notice("attention", rid, f"{self._who(rid)} not deleted: {exc.message}")
+                self._notice("attention", rid, Text("{card} not deleted: {message}", card=self._who(rid),
+                                                        message=exc.message))
                 continue
             del cards[rid]
             self.out.writes += 1

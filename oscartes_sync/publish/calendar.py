@@ -31,9 +31,10 @@ from icalendar import Calendar, Event
 from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..store import Store
-from ..sync.model import Notice, SyncPolicy
+from ..sync.model import REFUSED_DELETION, Notice, SyncPolicy
 from ..targets.base import EntryError
 from ..targets.nextcloud import NextcloudClient, NotFound, PreconditionFailed, SyncTokenInvalid
+from ..text import Text
 from .addressbook import CardContext
 from .dav_share import ensure_group_share
 
@@ -103,21 +104,23 @@ def _text(html_text: Any) -> str:
 def build_event(record_id: str, fields: dict[str, Any], ctx: EventContext) -> tuple[Event | None, str | None]:
     """The VEVENT of one event record, or why it cannot be one."""
     if not fields.get("start"):
-        return None, "it has no start date"
+        return None, Text("it has no start date")
     try:
         start = _moment(fields["start"], ctx.tz)
         end = _moment(fields["end"], ctx.tz) if fields.get("end") else None
     except ValueError:
-        return None, "its start or end is not a date"
+        return None, Text("its start or end is not a date")
     if isinstance(start, datetime):
         if isinstance(end, date) and not isinstance(end, datetime):
             end = datetime.combine(end + timedelta(days=1), time(0), ctx.tz)  # the whole last day
         if end is not None and end < start:
-            return None, f"its end ({fields['end']}) is before its start ({fields['start']})"
+            return None, Text("its end ({end}) is before its start ({start})", end=fields["end"],
+                              start=fields["start"])
     else:
         last = end.astimezone(ctx.tz).date() if isinstance(end, datetime) else end
         if last is not None and last < start:
-            return None, f"its end ({fields['end']}) is before its start ({fields['start']})"
+            return None, Text("its end ({end}) is before its start ({start})", end=fields["end"],
+                              start=fields["start"])
         end = (last or start) + timedelta(days=1)  # DTEND of an all-day event is exclusive
     ev = Event()
     ev.add("uid", record_id)
@@ -175,7 +178,8 @@ class Events:
     feed: bytes = b""
 
     def problems(self) -> list[tuple[str, str]]:
-        return [(rid, f"event {self.names.get(rid, rid)!r} left out of the calendar: {why}")
+        return [(rid, Text("event \"{title}\" left out of the calendar: {reason}", title=self.names.get(rid, rid),
+                           reason=why))
                 for rid, why in sorted(self.refused.items())]
 
 
@@ -187,7 +191,7 @@ def build_events(cfg: Config, store: Store, ctx: EventContext | None = None) -> 
         out.names[rec.id] = str(rec.fields.get("name") or rec.id)
         ev, why = build_event(rec.id, rec.fields, ctx)
         if ev is None:
-            out.refused[rec.id] = why or "invalid"
+            out.refused[rec.id] = why or Text("invalid")
             continue
         out.objects[rec.id] = _calendar([ev]).decode("utf-8")
         built.append((str(rec.fields.get("start")), ev))
@@ -237,11 +241,11 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
     state = json.loads(json.dumps(loaded))
     cal, mine = nc.calendar, state["events"]
 
-    def notice(level: str, message: str, rid: str | None = None) -> None:
-        out.notices.append(Notice(level, nc.name, rid, message))
+    def notice(level: str, message: str, rid: str | None = None, kind: str = "") -> None:
+        out.notices.append(Notice(level, nc.name, rid, message, kind=kind))
 
     for rid, message in events.problems():
-        notice("attention", message, rid)
+        notice("attention", message, rid, "event_left_out")
     if state["token"] is None and not dry_run:
         client.ensure_calendar(cal, CALENDAR_NAME, CALENDAR_DESCRIPTION)
     try:
@@ -250,7 +254,8 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
         if dry_run:
             changes = None
         else:
-            notice("info", f"calendar {cal!r}: {exc.message}; read again in full")
+            notice("info", Text("calendar '{calendar}': {reason}; read again in full", calendar=cal,
+                                reason=exc.message))
             if isinstance(exc, NotFound):
                 client.ensure_calendar(cal, CALENDAR_NAME, CALENDAR_DESCRIPTION)
                 state.update(_fresh(cal))
@@ -265,7 +270,8 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
                 continue
             seen.add(rid)
             if rid in mine and mine[rid].get("etag") != etag:
-                notice("info", f"event {events.names.get(rid, rid)!r} was changed in Nextcloud: restored", rid)
+                notice("info", Text("event \"{title}\" was changed in Nextcloud: restored",
+                                    title=events.names.get(rid, rid)), rid)
                 mine[rid] = {"hash": None, "etag": etag}
             elif rid not in mine:
                 mine[rid] = {"hash": None, "etag": etag}  # there already (a lost state): rewritten if it differs
@@ -292,11 +298,12 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
             # the next run's REPORT gives its current ETag, then it is written
             mine.pop(rid, None)
             state["token"] = None  # the next run lists the calendar in full and learns its current ETag
-            notice("info", f"event {events.names.get(rid, rid)!r} changed in Nextcloud while it was written "
-                           "(HTTP 412): written next run", rid)
+            notice("info", Text("event \"{title}\" changed in Nextcloud while it was written (HTTP 412): written on "
+                                "the next run", title=events.names.get(rid, rid)), rid)
             continue
         except EntryError as exc:
-            notice("attention", f"event {events.names.get(rid, rid)!r} not written: {exc.message}", rid)
+            notice("attention", Text("event \"{title}\" not written: {reason}", title=events.names.get(rid, rid),
+                                     reason=exc.message), rid, "write_failed")
             continue
         mine[rid] = {"hash": digest, "etag": etag or hashlib.md5(text.encode("utf-8")).hexdigest()}
         out.writes += 1
@@ -308,9 +315,11 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
         n = len(refused)
         out.notices.append(Notice(
             "attention", nc.name, None,
-            f"event deletions refused: {n} of {len(mine)} events would go although the store holds no deletion of "
-            f"their records (limit {policy.limit(len(mine))}); none of them deleted in calendar {cal!r}; if those "
-            f"records are really gone, accept once with `sync --allow-deletes {n}`", tuple(refused)))
+            Text("event deletions refused: {n} of {count} events would go although the store holds no deletion of "
+                 "their records (limit {limit}); none of them deleted in calendar '{calendar}'; if those records are "
+                 "really gone, accept them once with `oscartes-sync sync --allow-deletes {n}`",
+                 n=n, count=len(mine), limit=policy.limit(len(mine)), calendar=cal),
+            tuple(refused), REFUSED_DELETION))
     for rid in gone:
         if dry_run:
             out.planned += 1
@@ -319,13 +328,15 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
             client.delete_event(cal, rid, etag=mine[rid].get("etag"))
         except PreconditionFailed:
             mine[rid]["etag"] = None
-            notice("info", f"event {rid} changed in Nextcloud before its deletion: deleted next run", rid)
+            notice("info", Text("event {id} changed in Nextcloud before its deletion: deleted on the next run",
+                                id=rid), rid)
             continue
         del mine[rid]
         out.writes += 1
         out.deleted.append(rid)
     if not dry_run or state["token"] is not None:  # a calendar that exists: shared with the group, once
-        got = ensure_group_share(client, client.calendar_url(cal), state["share"], what=f"calendar {cal!r}",
+        got = ensure_group_share(client, client.calendar_url(cal), state["share"],
+                                 what=Text("calendar '{calendar}'", calendar=cal),
                                  group=nc.group, now=(clock or (lambda: datetime.now(timezone.utc)))(),
                                  family="calendar", dry_run=dry_run)
         out.notices += got.notices

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from ..sync.model import Notice
 from ..targets.base import AuthError, EntryError, TargetError
 from ..targets.nextcloud import NextcloudClient, RateLimited, group_principal, names_group
+from ..text import Text
 
 # The default limit is 20 share requests per hour, and this service sends at most one per collection and run. A
 # share still refused after several periods means another client of the account keeps using the quota.
@@ -42,15 +43,17 @@ def ensure_group_share(client: NextcloudClient, url: str, memo: dict, *, what: s
         out.notices.append(Notice(level, client.name, None, message))
 
     if dry_run:
-        note("info", f"dry run: would check that {what} is shared with group {group!r}, and share it if not")
+        note("info", Text("dry run: would check that {what} is shared with group '{group}', and share it if not",
+                          what=what, group=group))
         return out
     invites = client.invites(url, family=family)
     if any(i.href == want and i.read_only for i in invites):
         _remember(memo, want)  # shared already (a lost store, or an earlier run that crashed after sharing)
         return out
     if _group_missing(client, group):
-        out.error = (f"group {group!r} does not exist on this Nextcloud: {what} is not shared yet. The "
-                     "coordinator creates the group once (Nextcloud admin, Accounts), then the next sync shares it")
+        out.error = Text("group '{group}' does not exist on this Nextcloud: {what} is not shared yet. The "
+                         "coordinator creates the group once (Nextcloud administration, Accounts), then the next "
+                         "sync shares it", group=group, what=what)
         return out
     misnamed = [i.href for i in invites if i.href != want and names_group(i.href, group)]
     try:
@@ -59,16 +62,18 @@ def ensure_group_share(client: NextcloudClient, url: str, memo: dict, *, what: s
         note(*_rate_limited(memo, now, what, group, client.user))
         return out
     except EntryError as exc:
-        out.error = f"{what} not shared with group {group!r}: {exc.message}"
+        out.error = Text("{what} not shared with group '{group}': {reason}", what=what, group=group,
+                         reason=exc.message)
         return out
     if not any(i.href == want and i.read_only for i in client.invites(url, family=family)):
-        out.error = (f"Nextcloud accepted the share of {what} with group {group!r} but does not list it: check "
-                     "that the group exists and that sharing with groups is allowed (Administration settings, "
-                     "Sharing)")
+        out.error = Text("Nextcloud accepted the share of {what} with group '{group}' but does not list it: check "
+                         "that the group exists and that sharing with groups is allowed (Administration settings, "
+                         "Sharing)", what=what, group=group)
         return out
     _remember(memo, want)
-    fixed = " (it named the group in a form that reaches no member: replaced)" if misnamed else ""
-    note("info", f"{what} shared read-only with group {group!r}{fixed}")
+    note("info", Text("{what} shared read-only with group '{group}' (it named the group in a form that reaches no "
+                      "member: replaced)", what=what, group=group) if misnamed
+         else Text("{what} shared read-only with group '{group}'", what=what, group=group))
     return out
 
 
@@ -87,12 +92,14 @@ def _rate_limited(memo: dict, now: datetime, what: str, group: str, user: str) -
     now = now.astimezone(timezone.utc)
     since = datetime.fromisoformat(memo.setdefault("limited_since", now.isoformat()))
     if now - since < RATE_LIMIT_GRACE:
-        return "info", (f"{what} is not shared with group {group!r} yet: Nextcloud limits share requests (HTTP 429, "
-                        "20 per account per hour by default); the share will be retried on the next run")
-    return "attention", (f"{what} is still not shared with group {group!r}: Nextcloud has refused the share with "
-                         f"its share rate limit since {since:%Y-%m-%d %H:%M} UTC, so another client of account "
-                         f"{user!r} keeps sending address-book or calendar share requests; stop it, or raise the "
-                         "dav app setting rateLimitShareAddressbookOrCalendar")
+        return "info", Text("{what} is not shared with group '{group}' yet: Nextcloud limits share requests (HTTP "
+                            "429, 20 per account per hour by default); the share will be retried on the next run",
+                            what=what, group=group)
+    return "attention", Text("{what} is still not shared with group '{group}': Nextcloud has refused the share with "
+                             "its share rate limit since {since} UTC, so another client of account '{user}' keeps "
+                             "sending address-book or calendar share requests; stop it, or raise the dav app "
+                             "setting rateLimitShareAddressbookOrCalendar", what=what, group=group,
+                             since=since.strftime("%Y-%m-%d %H:%M"), user=user)
 
 
 def _remember(memo: dict, href: str) -> None:

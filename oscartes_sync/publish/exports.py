@@ -39,6 +39,7 @@ from ..targets.base import EntryError
 from ..targets.nextcloud import BadFileName, NextcloudClient, PreconditionFailed
 from ..targets.yeswiki import file_url
 from ..templates import load_lists
+from ..text import Text
 
 FILE_STEMS = {k.name: k.export_stem for k in KINDS.values() if k.export_stem}
 EXPORT_KINDS = tuple(FILE_STEMS)
@@ -231,7 +232,8 @@ def _structures(cfg: Config, rows: list[dict[str, Any]], updated: dict[str, date
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
                                  for e in exc.errors()[:3])
-            out.notices.append((row["id"], f"{row.get('name')!r} left out of the data·inclusion export: {problems}"))
+            out.notices.append((row["id"], Text("\"{title}\" left out of the data·inclusion export: {problems}",
+                                                title=row.get("name"), problems=problems)))
             continue
         valid.append(data)
     return _json_bytes(valid)
@@ -329,12 +331,13 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
     try:
         items = client.propfind(folder, 1)
     except BadFileName as exc:
-        out.error = f"exports folder {folder!r} refused: {exc.message}"
+        out.error = Text("exports folder '{folder}' refused: {reason}", folder=folder, reason=exc.message)
         return out
     looked = now().timestamp()
     if not items:
         if dry_run:
-            notice("info", f"dry run: would create folder {folder!r} and write {len(exports.files)} files")
+            notice("info", Text("dry run: would create folder '{folder}' and write {n} files", folder=folder,
+                                n=len(exports.files)))
             out.planned += len(exports.files)
             return out
         client.makedirs(folder)
@@ -361,14 +364,14 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
             if _digest(body) == digest:
                 mine.update(etag=etag or srv.etag, size=len(body), looked=looked)
                 continue
-            notice("info", f"export {name} was changed in Nextcloud by someone else: rewritten")
+            notice("info", Text("export {name} was changed in Nextcloud by someone else: rewritten", name=name))
             srv_etag = etag or srv.etag
         elif not mine and srv and srv.size == len(data) and client.get(target)[0] == data:
             # already there with this content (a lost state, or a crash after the PUT): adopt it
             files[name] = {"hash": digest, "etag": srv.etag, "size": len(data), "looked": looked}
             continue
         elif mine and not srv and mine.get("hash") == digest:
-            notice("info", f"export {name} was removed from Nextcloud: written again")
+            notice("info", Text("export {name} was removed from Nextcloud: written again", name=name))
             srv_etag = None
         else:
             srv_etag = srv.etag if srv else None
@@ -380,21 +383,23 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
                               content_type=_content_type(name))
         except PreconditionFailed:
             files.pop(name, None)
-            notice("info", f"export {name} changed in Nextcloud while it was written (HTTP 412): checked next run")
+            notice("info", Text("export {name} changed in Nextcloud while it was written (HTTP 412): checked on the "
+                                "next run", name=name))
             continue
         except EntryError as exc:
-            notice("attention", f"export {name} not written: {exc.message}")
+            notice("attention", Text("export {name} not written: {reason}", name=name, reason=exc.message))
             continue
         files[name] = {"hash": digest, "etag": etag, "size": len(data), "looked": now().timestamp()}
         out.writes += 1
     if not dry_run and not state.get("link"):
         try:
             state["link"] = client.share_public_link(folder)
-            notice("info", f"open-data exports published at {state['link']}")
+            notice("info", Text("open-data exports published at {link}", link=state["link"]))
             if FEED_FILE in exports.files:
-                notice("info", f"events' calendar feed (iCalendar) at {feed_url(state['link'])}")
+                notice("info", Text("events' calendar feed (iCalendar) at {link}", link=feed_url(state["link"])))
         except EntryError as exc:
-            notice("attention", f"public link of {folder!r} not created: {exc.message}")
+            notice("attention", Text("public link of '{folder}' not created: {reason}", folder=folder,
+                                     reason=exc.message))
     out.link = state.get("link")
     if not dry_run and content_hash(state) != content_hash(loaded):
         store.set_state(state_key(nc.name), state)

@@ -15,6 +15,8 @@ from datetime import date
 
 import mistune
 
+from ..text import Text
+
 DEFAULT_LICENCE = "CC BY-SA 4.0"
 _MARKDOWN = mistune.create_markdown(renderer=None, plugins=["table", "strikethrough", "url"])
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -32,7 +34,7 @@ class ArticleError(Exception):
 
     def __init__(self, source: str, line: int | None, message: str):
         where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {message}")
+        super().__init__(Text("{where}: {problem}", where=where, problem=message))
         self.source, self.line, self.message = source, line, message
 
 
@@ -52,7 +54,7 @@ def parse_article(text: str, source: str) -> Article:
     """An article file: optional front matter between `---` lines (title, themes, author, licence, date),
     then Markdown. Without a title in the front matter, the first level-1 heading is the title."""
     if "\x00" in text:
-        raise ArticleError(source, None, "not a text file")
+        raise ArticleError(source, None, Text("not a text file"))
     meta: dict[str, str] = {}
     body, body_line = text, 1
     lines = text.split("\n")
@@ -60,12 +62,13 @@ def parse_article(text: str, source: str) -> Article:
         try:
             end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
         except StopIteration:
-            raise ArticleError(source, 1, "front matter opened with '---' is never closed") from None
+            raise ArticleError(source, 1, Text("front matter opened with '---' is never closed")) from None
         for n, line in enumerate(lines[1:end], start=2):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             if ":" not in line:
-                raise ArticleError(source, n, f"front matter line is not 'key: value': {line.strip()[:60]!r}")
+                raise ArticleError(source, n, Text("front matter line is not 'key: value': '{line}'",
+                                                   line=line.strip()[:60]))
             key, value = line.split(":", 1)
             meta[key.strip().lower()] = value.strip().strip('"').strip("'")
         body, body_line = "\n".join(lines[end + 1:]), end + 2
@@ -75,7 +78,7 @@ def parse_article(text: str, source: str) -> Article:
         if m:
             title = m.group(1).strip()
     if not title:
-        raise ArticleError(source, 1, "no title: add 'title:' in the front matter or a '# Title' line")
+        raise ArticleError(source, 1, Text("no title: add 'title:' in the front matter or a '# Title' line"))
     themes = meta.get("themes") or meta.get("thèmes") or ""
     theme_list = tuple(t.strip() for t in themes.strip("[]").split(",") if t.strip())
     updated = meta.get("date", "")
@@ -83,7 +86,7 @@ def parse_article(text: str, source: str) -> Article:
         try:
             date.fromisoformat(updated)
         except ValueError:
-            raise ArticleError(source, None, f"date is not YYYY-MM-DD: {updated!r}") from None
+            raise ArticleError(source, None, Text("date is not YYYY-MM-DD: '{date}'", date=updated)) from None
     return Article(source, title, body, theme_list, meta.get("author") or meta.get("auteur") or "",
                    meta.get("licence") or meta.get("license") or DEFAULT_LICENCE, updated, body_line)
 
@@ -144,9 +147,10 @@ def _safe_url(url: str, ctx: _Context, what: str) -> str:
     low = url.lower()
     if low.startswith(_SAFE_SCHEMES):
         if any(c in url for c in ' "<>[]{}|\\^`'):
-            raise ctx.fail(url, f"{what} URL has characters a wiki link cannot carry: {url[:80]!r}")
+            raise ctx.fail(url, Text("{what} URL has characters a wiki link cannot carry: '{url}'", what=what,
+                                     url=url[:80]))
         return url
-    raise ctx.fail(url, f"{what} URL refused (only http, https and mailto): {url[:80]!r}")
+    raise ctx.fail(url, Text("{what} URL refused (only http, https and mailto): '{url}'", what=what, url=url[:80]))
 
 
 def _inline(children: list[dict], ctx: _Context) -> str:
@@ -174,15 +178,16 @@ def _inline(children: list[dict], ctx: _Context) -> str:
             if _WIKINAME.match(url):
                 target = url  # a page of the same wiki
             else:
-                target = _safe_url(url, ctx, "link")
+                target = _safe_url(url, ctx, Text("link"))
             out.append(f"[[{target} {escape_text(label)}]]" if label and label != url else f"[[{target}]]")
         elif kind == "image":
-            url = _safe_url(t["attrs"]["url"], ctx, "image")
+            url = _safe_url(t["attrs"]["url"], ctx, Text("image"))
             alt = _plain(t["children"]).replace("]", " ").replace('"', "'")
             title = (t["attrs"].get("title") or "").replace('"', "'")
             out.append(f'![{alt}]({url} "{title}")' if title else f"![{alt}]({url})")
         elif kind == "inline_html":
-            raise ctx.fail(t["raw"], f"raw HTML is not published ({t['raw'][:40]!r}): write it in Markdown")
+            raise ctx.fail(t["raw"], Text("raw HTML is not published ('{html}'): write it in Markdown",
+                                          html=t["raw"][:40]))
         else:
             out.append(escape_text(_plain(t.get("children", [])) or t.get("raw", "")))
     return "".join(out)
@@ -217,9 +222,11 @@ def _block(t: dict, ctx: _Context, depth: int = 0) -> str | None:
         return _table(t, ctx)
     if kind == "block_html":
         raw = t["raw"]
-        what = "a script" if "<script" in raw.lower() else "raw HTML"
-        raise ctx.fail(raw, f"{what} is not published ({raw.strip()[:40]!r}): write it in Markdown")
-    raise ctx.fail(t.get("raw", ""), f"unsupported Markdown element: {kind}")
+        if "<script" in raw.lower():
+            raise ctx.fail(raw, Text("a script is not published ('{html}'): write it in Markdown",
+                                     html=raw.strip()[:40]))
+        raise ctx.fail(raw, Text("raw HTML is not published ('{html}'): write it in Markdown", html=raw.strip()[:40]))
+    raise ctx.fail(t.get("raw", ""), Text("unsupported Markdown element: {element}", element=kind))
 
 
 def _list(t: dict, ctx: _Context, level: int) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from ..config import NextcloudConfig
 from ..hashing import content_hash
 from ..sync.model import Notice
+from ..text import Text
 from ..targets.base import TargetError, TerminalError
 
 SAME_SECOND = timedelta(seconds=2)
@@ -77,7 +78,8 @@ def read_articles(client, nc: NextcloudConfig, store, *, dry_run: bool = False,
         except TerminalError:
             raise
         except TargetError as exc:
-            out.notices.append(Notice("attention", nc.name, None, f"article {name} not read: {exc.message}"))
+            out.notices.append(Notice("attention", nc.name, None, Text("article {name} not read: {message}",
+                                                                       name=name, message=exc.message)))
             if old is not None:
                 files[name] = old
             continue
@@ -85,7 +87,8 @@ def read_articles(client, nc: NextcloudConfig, store, *, dry_run: bool = False,
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            out.notices.append(Notice("attention", nc.name, None, f"article {name}: not UTF-8 text: not published"))
+            out.notices.append(Notice("attention", nc.name, None,
+                                      Text("article {name}: not UTF-8 text: not published", name=name)))
             continue
         files[name] = {"etag": etag or item.etag, "size": item.size, "modified": modified,
                        "hash": content_hash(text), "text": text}
@@ -99,8 +102,9 @@ def read_articles(client, nc: NextcloudConfig, store, *, dry_run: bool = False,
         except TerminalError:
             raise
         except TargetError as exc:
-            out.notices.append(Notice("attention", nc.name, None, f"articles folder not shared with group "
-                                                                  f"{nc.group!r}: {exc.message}"))
+            out.notices.append(Notice("attention", nc.name, None, Text("articles folder not shared with group "
+                                                                       "'{group}': {message}",
+                                                                       group=nc.group, message=exc.message)))
     if not dry_run:
         store.set_state(state_key(nc), {"looked_at": now.isoformat(), "files": files, "shared": shared})
     return out

@@ -21,6 +21,7 @@ from ..store import Store
 from ..sync.model import Notice, SyncPolicy
 from ..targets.base import AuthError, TargetError, TerminalError
 from ..targets.nextcloud import NextcloudClient
+from ..text import SEMICOLON, Text, join
 from .addressbook import CardContext, sync_addressbook
 from .calendar import build_events, sync_calendar
 from .exports import build_exports, sync_exports
@@ -80,11 +81,11 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                     errors.append(book.error)
                 if dry_run and book.planned:
                     result.notices.append(Notice("info", nc.name, None,
-                                                 f"dry run: would write {book.planned} cards"))
+                                                 Text("dry run: would write {planned} cards", planned=book.planned)))
             except TerminalError:
                 raise
             except TargetError as exc:
-                errors.append(f"address book not synced: {exc.message}")
+                errors.append(Text("address book not synced: {reason}", reason=exc.message))
             try:
                 exp = sync_exports(client, nc, store, exports, dry_run=dry_run, clock=clock)
                 result.notices += exp.notices
@@ -96,11 +97,12 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                     result.links[nc.name] = exp.link
                 if dry_run and exp.planned:
                     result.notices.append(Notice("info", nc.name, None,
-                                                 f"dry run: would write {exp.planned} export files"))
+                                                 Text("dry run: would write {planned} export files",
+                                                      planned=exp.planned)))
             except TerminalError:
                 raise
             except TargetError as exc:
-                errors.append(f"exports not published: {exc.message}")
+                errors.append(Text("open-data exports not published: {reason}", reason=exc.message))
             if "event" in cfg.sync.kinds or events.objects:
                 try:
                     cal = sync_calendar(client, nc, cfg, store, events, dry_run=dry_run, clock=clock,
@@ -113,11 +115,12 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                         errors.append(cal.error)
                     if dry_run and cal.planned:
                         result.notices.append(Notice("info", nc.name, None,
-                                                     f"dry run: would write {cal.planned} calendar events"))
+                                                     Text("dry run: would write {planned} calendar events",
+                                                          planned=cal.planned)))
                 except TerminalError:
                     raise
                 except TargetError as exc:
-                    errors.append(f"calendar not synced: {exc.message}")
+                    errors.append(Text("calendar not synced: {reason}", reason=exc.message))
             got = read_articles(client, nc, store, dry_run=dry_run, clock=clock)
             result.notices += got.notices
             if got.error:
@@ -127,7 +130,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
             errors.append(exc.message)
             _add_articles(result, nc.name, known_articles(store, nc))
         except TerminalError as exc:
-            errors.append(f"stopped: {exc.message}")
+            errors.append(Text("stopped: {reason}", reason=exc.message))
             _add_articles(result, nc.name, known_articles(store, nc))
         finally:
             result.requests[nc.name] = dict(client.stats.counts)
@@ -135,15 +138,15 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                 client.close()
         result.writes[nc.name] = writes
         if errors:
-            result.instance_errors[nc.name] = "; ".join(errors)
+            result.instance_errors[nc.name] = join(SEMICOLON, errors)
     return result
 
 
 def _add_articles(result: NextcloudResult, instance: str, files: dict[str, str]) -> None:
     for name, text in files.items():
         if name in result.articles and result.articles[name] != text:
-            result.notices.append(Notice("attention", instance, None, f"article {name} exists in more than one "
-                                                                      "Nextcloud with different texts: the first "
-                                                                      "one is published; rename one of them"))
+            result.notices.append(Notice("attention", instance, None, Text(
+                "article {name} exists in more than one Nextcloud with different texts: the first one is published; "
+                "rename one of them", name=name)))
             continue
         result.articles.setdefault(name, text)

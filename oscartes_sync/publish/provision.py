@@ -22,7 +22,9 @@ from ..hashing import content_hash
 from ..records import KINDS
 from ..targets.base import TargetError, TerminalError
 from ..targets.wikiname import list_id_for
+from ..i18n import translate
 from ..templates import FORM_KINDS, TemplateError, all_lists, check_form_template
+from ..text import Plural, Term, Text
 
 CREATE, UPDATE, OK, HAND_EDITED, FOREIGN, MAPPED, FAILED = (
     "create", "update", "ok", "hand-edited", "foreign", "mapped", "failed")
@@ -80,11 +82,11 @@ def desired_state(w: WikiConfig, cfg: Config | None = None) -> Desired:
         for list_id, data in all_lists().items():
             if list_id_for(data["titre"]) != list_id:
                 raise TemplateError(f"wiki_templates/lists/{list_id}.json", None,
-                                    f"title {data['titre']!r} gives the id {list_id_for(data['titre'])!r} in "
-                                    f"YesWiki, not {list_id!r}")
+                                    Text("title \"{title}\" gives the id '{derived}' in YesWiki, not '{list_id}'",
+                                         title=data["titre"], derived=list_id_for(data["titre"]), list_id=list_id))
             lists[list_id] = (data["titre"], dict(data["values"]))
     except TemplateError as exc:
-        raise ProvisionError(str(exc)) from None
+        raise ProvisionError(exc.args[0]) from None
     return Desired(wanted_forms, lists, _static_pages(forms, lists, cfg or Config()), mapped)
 
 
@@ -113,7 +115,7 @@ def run_provision(cfg: Config, store, *, check: bool = False, force: bool = Fals
     for w in cfg.wiki:
         admin = (admin_factory or wiki_admin)(w)
         if isinstance(admin, str):
-            report.errors[w.name] = f"{admin}: wiki skipped"
+            report.errors[w.name] = Text("{reason}: wiki skipped", reason=admin)
             continue
         try:
             admin.check_api()
@@ -145,17 +147,19 @@ def _provision_wiki(w: WikiConfig, admin, want: Desired, store, report: Provisio
         return result
 
     for kind in want.mapped:
-        item("form", kind, MAPPED, message=f"{w.name} keeps its own {kind} form (mapped in the config)")
+        item("form", kind, MAPPED, message=Text("{wiki} keeps its own form of {kind} (mapped in the config)",
+                                                wiki=w.name, kind=Term.kind(kind)))
     for kind, (form_id, label, template) in want.forms.items():
-        name = f"{kind} (form {form_id})"
+        name = Text("{kind} (form {form})", kind=Term(kind, "kind_one"), form=form_id)
         current = admin.get_form(form_id)
         if current is None:
             attempt("form", name, CREATE, _diff(name, "", template),
                     lambda: admin.create_form(form_id, label, template))
             continue
         if str(current.get("bn_label_nature", "")) != label:
-            item("form", name, FOREIGN, message=f"form {form_id} is {current.get('bn_label_nature')!r}, not ours: "
-                                                f"set [wiki.forms] {kind} = <a free id>, or map that form in the config")
+            item("form", name, FOREIGN, message=Text(
+                "form {form} is '{label}', not ours: set [wiki.forms] {kind} = <a free id>, or map that form in the "
+                "config", form=form_id, label=current.get("bn_label_nature"), kind=kind))
             continue
         now = str(current.get("bn_template", ""))
         if _same_text(now, template):
@@ -204,9 +208,9 @@ def _provision_page(w: WikiConfig, admin, tag: str, body: str, store, item, atte
     if written_by_us or force:
         attempt("page", tag, UPDATE, diff, lambda: save(current.revision))
     else:
-        item("page", tag, HAND_EDITED, diff, "edited in the wiki since the service wrote it (or written by "
-                                             "someone else first): not overwritten; `provision --force` replaces "
-                                             "it (the wiki keeps the old revision)")
+        item("page", tag, HAND_EDITED, diff, Text("edited in the wiki since the service wrote it (or written by "
+                                                  "someone else first): not overwritten; `oscartes-sync provision "
+                                                  "--force` replaces it (the wiki keeps the old revision)"))
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -215,33 +219,44 @@ def _same_text(a: str, b: str) -> bool:
 
 
 def render_report(report: ProvisionReport, show_diff: bool = True) -> str:
+    """The report in the reader's language (the diffs are the templates' own text)."""
     lines: list[str] = []
-    verb = {CREATE: "to create" if report.check else "created", UPDATE: "to update" if report.check else "updated",
-            OK: "up to date", HAND_EDITED: "edited by hand: left alone", FOREIGN: "not ours: left alone",
-            MAPPED: "mapped (the wiki's own form)", FAILED: "FAILED"}
+    verb = {CREATE: Text("to create") if report.check else Text("created"),
+            UPDATE: Text("to update") if report.check else Text("updated"),
+            OK: Text("up to date"), HAND_EDITED: Text("edited by hand: left alone"),
+            FOREIGN: Text("not ours: left alone"), MAPPED: Text("mapped (the wiki's own form)"),
+            FAILED: Text("FAILED")}
+    what = {"form": Text("form"), "list": Text("list"), "page": Text("page")}
     for wiki in sorted({i.wiki for i in report.items} | set(report.errors)):
         lines.append(f"== {wiki}")
         if wiki in report.errors:
-            lines.append(f"  ERROR: {report.errors[wiki]}")
+            lines.append(translate(Text("  ERROR: {reason}", reason=report.errors[wiki])))
         items = [i for i in report.items if i.wiki == wiki]
         quiet = [i for i in items if i.status == OK]
         for i in items:
             if i.status == OK:
                 continue
-            lines.append(f"  {i.kind} {i.name}: {verb[i.status]}" + (f" ({i.message})" if i.message else ""))
+            line = Text("  {what} {name}: {status}", what=what.get(i.kind, i.kind), name=i.name,
+                        status=verb[i.status])
+            if i.message:
+                line = Text("{line} ({message})", line=line, message=i.message)
+            lines.append(translate(line))
             if show_diff and i.diff and i.status in (UPDATE, HAND_EDITED) or (report.check and i.diff):
                 lines.extend("    " + d for d in i.diff.splitlines())
         if quiet:
-            lines.append(f"  {len(quiet)} objects up to date")
+            lines.append(translate(Plural("  {n} object up to date", "  {n} objects up to date", len(quiet),
+                                          n=len(quiet))))
     drift = len(report.drift)
     failed = sorted(report.errors)
     if report.check:
         if drift:
-            lines.append(f"{drift} objects differ from the templates.")
+            lines.append(translate(Plural("{n} object differs from the templates.",
+                                          "{n} objects differ from the templates.", drift, n=drift)))
         elif not failed:
-            lines.append("No drift: every wiki matches the templates.")
+            lines.append(translate(Text("No drift: every wiki matches the templates.")))
         if failed:
-            lines.append(f"Not checked: {', '.join(failed)} (see above); the drift there is unknown.")
+            lines.append(translate(Text("Not checked: {wikis} (see above); the drift there is unknown.",
+                                        wikis=", ".join(failed))))
     elif failed:
-        lines.append(f"Not provisioned: {', '.join(failed)} (see above).")
+        lines.append(translate(Text("Not provisioned: {wikis} (see above).", wikis=", ".join(failed))))
     return "\n".join(lines)

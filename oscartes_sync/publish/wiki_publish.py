@@ -17,7 +17,8 @@ from typing import Any, Callable
 from ..clients import wiki_admin
 from ..config import Config, WikiConfig
 from ..hashing import content_hash
-from ..sync.model import Notice, SyncPolicy
+from ..sync.model import REFUSED_DELETION, Notice, SyncPolicy
+from ..text import Text
 from ..targets.base import TargetError, TerminalError
 from .markdown import ArticleError, parse_article, to_yeswiki
 from .pages import PageSpec, dashboard_pages, kb_index_pages, wiki_tag
@@ -46,7 +47,8 @@ def article_pages(files: dict[str, str], notices: list[Notice], *, index: bool =
             article = parse_article(files[name], name)
             body = to_yeswiki(article)
         except ArticleError as exc:
-            notices.append(Notice("attention", "articles", None, f"{exc}: not published"))
+            notices.append(Notice("attention", "articles", None, Text("{problem}: not published",
+                                                                      problem=exc.args[0])))
             continue
         tag = wiki_tag("Article", Path(name).stem)  # from the file name: a retitled article keeps its page
         pages.append(PageSpec(tag, article.title, body, "derived"))
@@ -61,14 +63,16 @@ def local_articles(cfg: Config, notices: list[Notice]) -> dict[str, str]:
         return {}
     folder = cfg.path(cfg.publish.articles_dir)
     if not folder.is_dir():
-        notices.append(Notice("attention", "articles", None, f"articles folder {folder} does not exist"))
+        notices.append(Notice("attention", "articles", None, Text("articles folder {folder} does not exist",
+                                                                  folder=str(folder))))
         return {}
     files: dict[str, str] = {}
     for path in sorted(folder.glob("*.md")):
         try:
             files[path.name] = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            notices.append(Notice("attention", "articles", None, f"{path.name}: not UTF-8 text: not published"))
+            notices.append(Notice("attention", "articles", None, Text("{name}: not UTF-8 text: not published",
+                                                                      name=path.name)))
     return files
 
 
@@ -100,9 +104,9 @@ def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
     files = local_articles(cfg, article_notices)
     for name, text in (articles or {}).items():
         if name in files and files[name] != text:
-            article_notices.append(Notice("attention", "articles", None, f"{name} is both in the local folder "
-                                                                         "and in Nextcloud: the local one is "
-                                                                         "published"))
+            article_notices.append(Notice("attention", "articles", None, Text("{name} is both in the local folder "
+                                                                              "and in Nextcloud: the local one is "
+                                                                              "published", name=name)))
             continue
         files.setdefault(name, text)
     for w in cfg.wiki:
@@ -119,13 +123,13 @@ def publish_wikis(cfg: Config, store, *, dry_run: bool = False,
             continue  # only refused removals: nothing to send
         if dry_run:
             for tag in sorted(todo):
-                result.notices.append(Notice("info", w.name, None, f"page {tag} would be written"))
+                result.notices.append(Notice("info", w.name, None, Text("page {tag} would be written", tag=tag)))
             for tag in gone:
-                result.notices.append(Notice("info", w.name, None, f"page {tag} would be removed"))
+                result.notices.append(Notice("info", w.name, None, Text("page {tag} would be removed", tag=tag)))
             continue
         admin = (admin_factory or wiki_admin)(w)
         if isinstance(admin, str):
-            result.instance_errors[w.name] = f"{admin}: pages not published"
+            result.instance_errors[w.name] = Text("{reason}: pages not published", reason=admin)
             continue
         try:
             _publish(cfg, w, admin, todo, gone, state, result)
@@ -150,12 +154,14 @@ def _removable(cfg: Config, store, w: WikiConfig, files: dict[str, str], wanted:
     gone, refused = policy.split(gone, explained, published)
     if refused:
         n = len(refused)
-        shown = ", ".join(refused[:5]) + (f" and {n - 5} more" if n > 5 else "")
+        shown = (Text("{pages} and {n} more", pages=", ".join(refused[:5]), n=n - 5) if n > 5
+                 else ", ".join(refused))
         result.notices.append(Notice(
             "attention", w.name, None,
-            f"page deletions refused: {n} pages are no longer produced and no deleted record accounts for them "
-            f"(limit {policy.limit(published)} of {published}): {shown}; none of them removed; if that is "
-            f"expected (an article removed, dashboards turned off), accept once with `sync --allow-deletes {n}`"))
+            Text("page deletions refused: {n} pages are no longer produced and no deleted record accounts for them "
+                 "(limit {limit} of {count}): {pages}; none of them removed; if that is expected (an article "
+                 "removed, dashboards turned off), accept them once with `oscartes-sync sync --allow-deletes {n}`",
+                 n=n, limit=policy.limit(published), count=published, pages=shown), kind=REFUSED_DELETION))
     return gone
 
 
@@ -169,18 +175,19 @@ def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list
         try:
             current = admin.get_page(tag)
             if current is not None and ours and current.revision != ours.get("revision"):
-                note("attention", f"page {tag} was edited in the wiki since the service wrote it: not "
-                                  "overwritten (copy the edit into the source, or delete the page to let the "
-                                  "service write it again)")
+                note("attention", Text("page {tag} was edited in the wiki since the service wrote it: not "
+                                       "overwritten (copy the edit into the source, or delete the page to let the "
+                                       "service write it again)", tag=tag))
                 continue
             if current is not None and not ours and current.body.rstrip() != body.rstrip():
-                note("attention", f"page {tag} already exists and was not written by the service: left alone")
+                note("attention", Text("page {tag} already exists and was not written by the service: left alone",
+                                       tag=tag))
                 continue
             page = admin.save_page(tag, body, previous=current.revision if current else None)
         except TerminalError:
             raise
         except TargetError as exc:
-            note("attention", f"page {tag}: {exc.message}")
+            note("attention", Text("page {tag}: {message}", tag=tag, message=exc.message))
             continue
         state[tag] = {"hash": content_hash(body), "revision": page.revision}
         result.writes[w.name] = result.writes.get(w.name, 0) + 1
@@ -190,7 +197,8 @@ def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list
         try:
             current = admin.get_page(tag)
             if current is not None and current.revision != state[tag].get("revision"):
-                note("attention", f"page {tag} is no longer produced but was edited by hand: left in place")
+                note("attention", Text("page {tag} is no longer produced but was edited by hand: left in place",
+                                       tag=tag))
             elif current is not None:
                 admin.delete_page(tag)
                 result.writes[w.name] = result.writes.get(w.name, 0) + 1
@@ -198,6 +206,6 @@ def _publish(cfg: Config, w: WikiConfig, admin, todo: dict[str, str], gone: list
         except TerminalError:
             raise
         except TargetError as exc:
-            note("attention", f"page {tag}: {exc.message}")
+            note("attention", Text("page {tag}: {message}", tag=tag, message=exc.message))
             continue
         del state[tag]

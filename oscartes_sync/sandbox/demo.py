@@ -5,155 +5,164 @@ provisions and the sample entries of Essonne (members' entries, some of the same
 spelled differently, a few bad values) and a few events. Then the real sync runs against them, as it would
 against real wikis: a first run that builds the source records, members' edits in one wiki (new opening hours, a
 logo picked, an actor added with its address but no pin), a second run that carries them to the other wiki (the
-logo as a file, the actor placed on the map by the sandbox's fake of the national geocoder), and runs that find
-nothing to do. Two emulated Nextclouds ("polesnoe-cloud", "tel-cloud") receive the shared address book, the
-events' shared calendar and the open-data exports (with the events' iCalendar feed) after each run.
+logo as a file, the actor placed on the map by the sandbox's fake of the national geocoder) and finds a conflict
+(two members changed one phone number differently), the coordinator settles it, the next run writes the chosen
+value, and a last run finds nothing to do. Two emulated Nextclouds ("polesnoe-cloud", "tel-cloud") receive the
+shared address book, the events' shared calendar and the open-data exports (with the events' iCalendar feed)
+after each run.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 from PIL import Image, ImageDraw
 
+from .. import coordinator
 from ..app import build_instances, sync_once
-from ..publish.provision import render_report, run_provision
-from ..report import render
-from ..store import Store
 from ..config import DEFAULT_FORM_IDS
 from ..publish.calendar import feed_url
+from ..publish.provision import render_report, run_provision
+from ..layout import Line, fit, terminal_width
+from ..report import render_run
+from ..store import Store
+from ..text import Plural, Term, Text, join
 from .sample_data import sample_entries, sample_events
-from ..publish.nextcloud_publish import NextcloudResult, publish_nextclouds
 from .sandbox import NEXTCLOUD_NAMES, Sandbox, start_sandbox
 
 
 SAMPLE_ARTICLES = Path(__file__).parent / "articles"
+CONFLICT_FIELD, CONFLICT_KEY = "phone", "bf_telephone"
+CONFLICT_VALUES = {"polesnoe": "01 69 31 00 01", "tel": "01 60 12 00 02"}  # two members, two numbers
 
 
-def run_demo(*, keep: bool = False, workdir: str | None = None, echo: Callable[[str], None] = print) -> int:
+def run_demo(*, keep: bool = False, workdir: str | None = None, echo: Callable[[str], None] = print,
+             verbose: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="oscartes-demo-") as tmp:
         base = Path(workdir) if workdir else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         with start_sandbox(provisioned=False, nextclouds=NEXTCLOUD_NAMES, geocoder=True,
                            kinds=("actor", "event")) as sandbox:
-            return _demo(sandbox, base, keep, echo)
+            return _demo(sandbox, base, keep, _Narrator(echo, verbose))
 
 
-def _demo(sandbox: Sandbox, base: Path, keep: bool, echo: Callable[[str], None]) -> int:
-    echo("Sandbox: two emulated YesWikis, two emulated Nextclouds and a fake of the national address geocoder on "
-         "this machine, fresh and empty")
+class _Narrator:
+    """What the demo says, in the reader's language, fitted to the terminal (its reports too)."""
+
+    def __init__(self, echo: Callable[[str], None], verbose: bool):
+        self.echo, self.verbose, self.width = echo, verbose, terminal_width()
+
+    def __call__(self, text: object = "", indent: int = 0) -> None:
+        self.echo(fit(Line(text, indent, 4), self.width) if text else "")
+
+    def step(self, text: Text) -> None:
+        self.echo("")
+        self(join("", ["== ", text]))
+
+    def report(self, run) -> None:
+        self.echo(render_run(run, verbose=self.verbose, width=self.width))
+
+
+def _demo(sandbox: Sandbox, base: Path, keep: bool, say: _Narrator) -> int:
+    say(Text("Sandbox: two emulated YesWikis, two emulated Nextclouds and a fake of the national address geocoder "
+             "on this machine, fresh and empty"))
     for wiki in sandbox.wikis.values():
-        echo(f"  {wiki.name:14s} {wiki.url}")
+        say(f"{wiki.name:14s} {wiki.url}", 2)
     for cloud in sandbox.nextclouds.values():
-        echo(f"  {cloud.name:14s} {cloud.url}  (service account {cloud.user!r}, group {cloud.group!r})")
+        say(Text("{name} {url}  (service account '{user}', group '{group}')", name=cloud.name.ljust(14),
+                 url=cloud.url, user=cloud.user, group=cloud.group), 2)
     cfg = sandbox.config(store_url=f"sqlite:///{base / 'oscartes-demo.db'}", lock=str(base / "demo.lock"))
     store = Store(cfg.store_url())
 
-    echo("\n== Provision: forms, lists and pages from wiki_templates/, through the wikis' admin pages")
+    say.step(Text("Provision: forms, lists and pages from wiki_templates/, through the wikis' admin pages"))
     report = run_provision(cfg, store)
     if report.exit_code:
-        echo(render_report(report, show_diff=False))
+        say.echo(render_report(report, show_diff=False))
         store.close()
         return 1
     for name in sandbox.wikis:
         made = [i for i in report.items if i.wiki == name and i.status == "create"]
-        echo(f"  {name}: {sum(i.kind == 'form' for i in made)} forms, {sum(i.kind == 'list' for i in made)} lists, "
-             f"{sum(i.kind == 'page' for i in made)} pages created")
+        forms, lists, pages = (sum(i.kind == k for i in made) for k in ("form", "list", "page"))
+        say(Text("{wiki}: {forms}, {lists}, {pages} created", wiki=name,
+                 forms=Plural("{n} form", "{n} forms", forms, n=forms),
+                 lists=Plural("{n} list", "{n} lists", lists, n=lists),
+                 pages=Plural("{n} page", "{n} pages", pages, n=pages)), 2)
 
     counts = sandbox.seed_sample(sample_entries())
-    echo("\nSample data (members' entries, before any sync): "
-         + ", ".join(f"{n} {c} entries" for n, c in counts.items()))
+    say()
+    entries = [Plural("{wiki} {n} entry", "{wiki} {n} entries", c, wiki=n, n=c) for n, c in counts.items()]
+    say(Text("Sample data (members' entries, before any sync): {counts}", counts=join(", ", entries)))
     events = sample_events()
     for name, rows in events.items():
         for values in rows:
             sandbox.wikis[name].member_create(DEFAULT_FORM_IDS["event"], values)
-    echo("Events: " + ", ".join(f"{n} {len(r)}" for n, r in events.items())
-         + " (no pin on the map; one typed with its end before its start)")
+    say(Text("Events: {counts} (no pin on the map; one typed with its end before its start)",
+             counts=", ".join(f"{n} {len(r)}" for n, r in events.items())))
     if sandbox.nextclouds:
         cloud = next(iter(sandbox.nextclouds.values()))
         nc = next(n for n in cfg.nextcloud if n.name == cloud.name)
         names = sandbox.seed_articles(cloud.name, nc.articles_folder, SAMPLE_ARTICLES)
-        echo(f"Knowledge base: a member put {len(names)} Markdown articles in {cloud.name}:/{nc.articles_folder}/ "
-             f"({', '.join(names)})")
-
-    def show(run) -> None:
-        echo(render(run.result, run.stats, run.titles, open_conflicts=len(store.conflicts("open")),
-                    open_reviews=len(store.review_items("open"))))
-        # sync_once publishes to the Nextclouds once the lead wires it in; until then the demo does it here
-        published = getattr(run, "nextcloud", None)
-        if not isinstance(published, NextcloudResult):
-            published = publish_nextclouds(cfg, store)
-        show_nextclouds(published)
-
-    def show_nextclouds(res: NextcloudResult) -> None:
-        for name in sandbox.nextclouds:
-            counts = res.requests.get(name, {})
-            sent = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"
-            echo(f"  Nextcloud {name}: {res.writes.get(name, 0)} cards/files written; requests: {sent}")
-            if name in res.instance_errors:
-                echo(f"    ERROR {res.instance_errors[name]}")
-            for n in res.notices:
-                if n.instance == name and n.level == "attention":
-                    echo(f"    ! {n.message}")
+        where = f"{cloud.name}:/{nc.articles_folder}/"
+        say(Text("Knowledge base: a member put {n} Markdown articles in {where} ({names})", n=len(names),
+                 where=where, names=", ".join(names)))
 
     try:
         instances = build_instances(cfg)
-        echo("\n== Run 1: first import (duplicate check before anything is copied)")
-        run = sync_once(cfg, store, instances)
-        show(run)
+        say.step(Text("Run 1: first import (a duplicate check before anything is copied)"))
+        say.report(sync_once(cfg, store, instances))
 
-        echo("\n== Members of polesnoe edit: new opening hours, a logo, and an actor added with its address only")
-        edited = sandbox.member_edit_one("polesnoe")
-        echo(f"  {edited}")
+        say.step(Text("Members edit their entries: new opening hours, a logo, an actor added with its address "
+                      "only, and one phone number changed in both wikis, two different ways"))
+        say(sandbox.member_edit_one("polesnoe"), 2)
         logo_title = _pick_logo(sandbox)
-        echo(f"  {logo_title}: a logo picked in the entry's form (PNG)")
+        say(Text("{title}: a logo picked in the entry's form (PNG)", title=logo_title), 2)
         new_title = "Ressourcerie de la Vallée"
         sandbox.wikis["polesnoe"].member_create(DEFAULT_FORM_IDS["actor"], {
             "bf_titre": new_title, "bf_adresse": "15 rue de la République", "bf_codepostal": "91400",
             "bf_ville": "Orsay", "bf_chapeau": "Objets de seconde main, à Orsay."})
-        echo(f"  {new_title}: added with its address, no pin on the map")
-        echo("\n== Run 2: the edits reach the other wiki; the logo crosses as a file; the new actor is placed")
-        run = sync_once(cfg, store, instances)
-        show(run)
-        _show_media(sandbox, store, cfg, logo_title, new_title, echo)
+        say(Text("{title}: added with its address, no pin on the map", title=new_title), 2)
+        disputed = _edit_both_ways(sandbox, store, cfg)
+        for wiki, value in CONFLICT_VALUES.items():
+            say(Text("{wiki}: a member sets the phone of {title} to {value}", wiki=wiki, title=disputed.title,
+                     value=value), 2)
 
-        echo("\n== Run 3: nothing changed, so one listing per form and wiki and no write, no file moved and no "
-             "geocoder request; each Nextcloud reads back once the export files run 2 wrote less than 2 s before its "
-             "look (ETags can stay equal within one second, DECISIONS §14)")
-        time.sleep(2.1)  # a scheduled sync is minutes apart; the demo waits past that window
-        run = sync_once(cfg, store, instances)
-        show(run)
+        say.step(Text("Run 2: the edits reach the other wiki; the logo crosses as a file; the new actor is placed "
+                      "on the map; the two phone numbers are a conflict, left for a person"))
+        say.report(sync_once(cfg, store, instances))
+        _show_media(sandbox, store, cfg, logo_title, new_title, say)
 
-        echo("\n== Run 4: still nothing: one listing per form and wiki, one REPORT per address book and per "
-             "calendar and one PROPFIND per watched Nextcloud folder, no write")
-        run = sync_once(cfg, store, instances)
-        show(run)
+        conflict = next(c for c in store.conflicts("open", record_id=disputed.record_id)
+                        if c.field == CONFLICT_FIELD)
+        say.step(Text("The coordinator settles the conflict, keeping the number entered in tel: "
+                      "`oscartes-sync conflicts resolve {id} --take tel`", id=conflict.id))
+        done = coordinator.resolve_conflict(store, conflict.id, take="tel", by="coordinatrice")
+        say(Text("Conflict #{id} resolved: {field} = {value}. The next sync writes it everywhere.", id=conflict.id,
+                 field=Term.field(done.field), value=json.dumps(done.value, ensure_ascii=False)), 2)
 
-        records = store.records("actor")
-        echo(f"\nSource records: {len(records)} actors; open conflicts: {len(store.conflicts('open'))}; "
-             f"possible duplicates waiting in `match`: {len(store.review_items('open'))}")
+        say.step(Text("Run 3: the settled value is written where it differs"))
+        say.report(sync_once(cfg, store, instances))
         for name, wiki in sandbox.wikis.items():
-            kb = sorted(t for t in wiki.emulator.revisions if t.startswith(("Article", "BaseDeConnaissances")))
-            echo(f"  {name}: {len(wiki.emulator.entries(cfg.wiki[0].form_ids()['actor']))} entries now; "
-                 f"knowledge base: {', '.join(kb) or 'none'}")
-        for name, cloud in sandbox.nextclouds.items():
-            nc = next(n for n in cfg.nextcloud if n.name == name)
-            cards = cloud.emulator.cards(cloud.user, nc.addressbook)
-            files = cloud.emulator.listdir(cloud.user, nc.exports_folder)
-            shared = ", ".join(cloud.emulator.delivered_to(cloud.user, nc.addressbook)) or "nobody"
-            echo(f"  {name}: address book {nc.addressbook!r} with {len(cards)} cards (shared read-only with "
-                 f"{shared}); {nc.exports_folder}/: {', '.join(files)}")
-            link = store.get_state(f"nextcloud:{name}:exports") or {}
-            if isinstance(link, dict) and link.get("link"):
-                echo(f"    public link of the exports: {link['link']}")
+            shown = wiki.read(disputed.entries[name]).get(CONFLICT_KEY)
+            say(Text("{wiki}: the phone of {title} is now {value}", wiki=name, title=disputed.title, value=shown), 2)
+
+        say.step(Text("Run 4: nothing changed since, so one listing per form and wiki, one look per address book, "
+                      "calendar and Nextcloud folder, and nothing written"))
+        time.sleep(2.1)  # a scheduled sync is minutes apart: past the second in which Nextcloud's ETags can lie
+        say.report(sync_once(cfg, store, instances))
+
+        say()
+        _summary(sandbox, store, cfg, say)
         if keep:
-            echo("\nThe sandbox keeps running; press Ctrl-C to stop.")
+            say()
+            say(Text("The sandbox keeps running; press Ctrl-C to stop."))
             try:
                 while True:
                     time.sleep(3600)
@@ -162,6 +171,49 @@ def _demo(sandbox: Sandbox, base: Path, keep: bool, echo: Callable[[str], None])
     finally:
         store.close()
     return 0
+
+
+@dataclass
+class _Disputed:
+    record_id: str
+    title: str
+    entries: dict[str, str]  # wiki -> entry id
+
+
+def _edit_both_ways(sandbox: Sandbox, store: Store, cfg) -> _Disputed:
+    """Two members, one in each wiki, give the same actor two different phone numbers: the first actor (by title)
+    linked in both wikis with no conflict open yet."""
+    open_records = {c.record_id for c in store.conflicts("open")}
+    for rec in sorted(store.records("actor"), key=lambda r: (r.fields.get("name") or "", r.id)):
+        links = {l.instance: l.remote_id for l in store.links(record_id=rec.id) if l.remote_id}
+        if rec.id not in open_records and all(w in links for w in CONFLICT_VALUES):
+            for wiki, value in CONFLICT_VALUES.items():
+                sandbox.wikis[wiki].member_edit(links[wiki], {CONFLICT_KEY: value})
+            return _Disputed(rec.id, str(rec.fields.get("name")), links)
+    raise RuntimeError("no actor linked in both wikis")  # pragma: no cover - the sample data has many
+
+
+def _summary(sandbox: Sandbox, store: Store, cfg, say: _Narrator) -> None:
+    records = store.records("actor")
+    say(Text("Source records: {actors}; open conflicts: {conflicts}; possible duplicates waiting in `match`: "
+             "{duplicates}", actors=Plural("{n} actor", "{n} actors", len(records), n=len(records)),
+             conflicts=len(store.conflicts("open")), duplicates=len(store.review_items("open"))))
+    for name, wiki in sandbox.wikis.items():
+        kb = sorted(t for t in wiki.emulator.revisions if t.startswith(("Article", "BaseDeConnaissances")))
+        n = len(wiki.emulator.entries(cfg.wiki[0].form_ids()["actor"]))
+        say(Text("{wiki}: {entries} now; knowledge base: {pages}", wiki=name,
+                 entries=Plural("{n} entry", "{n} entries", n, n=n), pages=", ".join(kb) or "-"), 2)
+    for name, cloud in sandbox.nextclouds.items():
+        nc = next(n for n in cfg.nextcloud if n.name == name)
+        cards = cloud.emulator.cards(cloud.user, nc.addressbook)
+        files = cloud.emulator.listdir(cloud.user, nc.exports_folder)
+        shared = ", ".join(cloud.emulator.delivered_to(cloud.user, nc.addressbook))
+        say(Text("{cloud}: address book '{book}' with {cards}, shared read-only with {group}; {folder}/: {files}",
+                 cloud=name, book=nc.addressbook, cards=Plural("{n} card", "{n} cards", len(cards), n=len(cards)),
+                 group=shared or "-", folder=nc.exports_folder, files=", ".join(files)), 2)
+        link = store.get_state(f"nextcloud:{name}:exports") or {}
+        if isinstance(link, dict) and link.get("link"):
+            say(Text("public link of the exports: {link}", link=link["link"]), 4)
 
 
 def _logo_png() -> bytes:
@@ -183,8 +235,7 @@ def _pick_logo(sandbox: Sandbox) -> str:
     return str(entries[entry_id].get("bf_titre"))
 
 
-def _show_media(sandbox: Sandbox, store: Store, cfg, logo_title: str, new_title: str,
-                echo: Callable[[str], None]) -> None:
+def _show_media(sandbox: Sandbox, store: Store, cfg, logo_title: str, new_title: str, say: _Narrator) -> None:
     """What run 2 did with the logo, the new actor's place and the events' calendar, seen from outside."""
     tel = sandbox.wikis["tel"]
     found = [(i, e) for i, e in tel.list(DEFAULT_FORM_IDS["actor"]).items() if e.get("bf_titre") == logo_title]
@@ -193,14 +244,19 @@ def _show_media(sandbox: Sandbox, store: Store, cfg, logo_title: str, new_title:
         page = requests.get(f"{tel.url}?{entry_id}", timeout=10).text
         src = re.search(r'<img loading="lazy" src="([^"]+)"', page)
         shown = requests.get(src.group(1), timeout=10) if src else None
-        echo(f"  logo of {logo_title!r} in tel: the page {tel.url}?{entry_id} shows "
-             f"{src.group(1) if src else 'nothing'}"
-             + (f" (HTTP {shown.status_code}, {shown.headers.get('Content-Type')})" if shown is not None else ""))
+        page = f"{tel.url}?{entry_id}"
+        if shown is not None:
+            say(Text("the logo of \"{title}\" in tel: the page {page} shows the picture the wiki serves from its cache "
+                     "(HTTP {status}, {type})", title=logo_title, page=page, status=shown.status_code,
+                     type=shown.headers.get("Content-Type")), 2)
+        else:
+            say(Text("the logo of \"{title}\" in tel: the page {page} shows no picture", title=logo_title, page=page), 2)
     placed = [r for r in store.records("actor") if r.fields.get("name") == new_title]
     if placed and placed[0].fields.get("latitude") is not None:
         last = store.history(placed[0].id)[-1]
-        echo(f"  {new_title!r} on the map at {placed[0].fields['latitude']}, {placed[0].fields['longitude']}: "
-             f"{last.note} (origin {last.origin} in its history), written to both wikis")
+        say(Text("\"{title}\" on the map at {latitude}, {longitude}: {note} (origin {origin} in its history), "
+                 "written to both wikis", title=new_title, latitude=placed[0].fields["latitude"],
+                 longitude=placed[0].fields["longitude"], note=last.note, origin=last.origin), 2)
     for name, cloud in sandbox.nextclouds.items():
         nc = next(n for n in cfg.nextcloud if n.name == name)
         events = cloud.emulator.caldav.events(cloud.user, nc.calendar)
@@ -211,9 +267,10 @@ def _show_media(sandbox: Sandbox, store: Store, cfg, logo_title: str, new_title:
         read = requests.get(base + sample, auth=member, timeout=10).status_code if sample else None
         write = requests.put(base + sample, data=events[sample].encode(), auth=member,
                              timeout=10).status_code if sample else None
-        echo(f"  {name}: calendar {nc.calendar!r} holds {len(events)} events, shared read-only with "
-             f"{', '.join(shared) or 'nobody'}; a member of the group reads one (HTTP {read}) and cannot change it "
-             f"(HTTP {write})")
+        say(Text("{cloud}: the calendar '{calendar}' holds {events}, shared read-only with {group}; a member of "
+                 "the group reads one (HTTP {read}) and cannot change it (HTTP {write})", cloud=name,
+                 calendar=nc.calendar, events=Plural("{n} event", "{n} events", len(events), n=len(events)),
+                 group=", ".join(shared) or "-", read=read, write=write), 2)
         link = (store.get_state(f"nextcloud:{name}:exports") or {}).get("link")
         if link:
-            echo(f"    iCalendar feed: {feed_url(link)}")
+            say(Text("iCalendar feed: {link}", link=feed_url(link)), 4)

@@ -16,6 +16,7 @@ import requests
 from ..config import DEFAULT_FORM_IDS, Config, GeocodingConfig, NextcloudConfig, StoreConfig, SyncConfig, WikiConfig
 from ..records import KINDS
 from ..templates import render_form_template
+from ..text import Text
 from .geocoder_emulator import GeocoderEmulator
 from .nextcloud_emulator import NextcloudEmulator
 from .server import RunningServer, start_server
@@ -185,7 +186,8 @@ class Sandbox:
         entries = wiki.list(DEFAULT_FORM_IDS["actor"])
         entry_id = sorted(entries)[0]
         wiki.member_edit(entry_id, {"bf_horaires": "Mo-Fr 09:00-18:00; Sa 10:00-12:00"})
-        return f"{name}: {entries[entry_id].get('bf_titre')} ({entry_id}) now opens Mo-Fr 09:00-18:00; Sa 10:00-12:00"
+        return Text("{wiki}: {title} ({entry}) now opens Mo-Fr 09:00-18:00; Sa 10:00-12:00", wiki=name,
+                    title=entries[entry_id].get("bf_titre"), entry=entry_id)
 
     def stop(self) -> None:
         for w in self.wikis.values():

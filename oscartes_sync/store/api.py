@@ -33,6 +33,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from oscartes_sync.hashing import content_hash
 from oscartes_sync.store import models as m
+from oscartes_sync.text import Text, decode_note, encode_note
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CONFLICT_STATUSES = ("open", "resolved")
@@ -133,7 +134,7 @@ class RunRow:
 
 # ---------------------------------------------------------------------------------------------- URLs, errors
 
-_URL_HELP = "expected sqlite:///path/to/oscartes.db or postgresql+psycopg://user:password@host:5432/dbname"
+_URL_HELP = Text("expected sqlite:///path/to/oscartes.db or postgresql+psycopg://user:password@host:5432/dbname")
 _USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
 
 
@@ -177,22 +178,22 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
 
 def _normalise_url(raw: str) -> URL:
     if not isinstance(raw, str) or "://" not in raw:
-        raise StoreError(f"invalid database URL {redact_url(str(raw))!r}: {_URL_HELP}")
+        raise StoreError(Text("invalid database URL '{url}': {help}", url=redact_url(str(raw)), help=_URL_HELP))
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError):
-        raise StoreError(f"invalid database URL {redact_url(raw)!r}: {_URL_HELP}") from None
+        raise StoreError(Text("invalid database URL '{url}': {help}", url=redact_url(raw), help=_URL_HELP)) from None
     # psycopg 3 is the only PostgreSQL driver we ship; plain postgresql:// would look for psycopg2
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     backend = url.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise StoreError(f"unsupported database {redact_url(url)!r}: {_URL_HELP}")
+        raise StoreError(Text("unsupported database '{url}': {help}", url=redact_url(url), help=_URL_HELP))
     if backend == "sqlite" and url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         parent = Path(url.database).expanduser().resolve().parent
         if not parent.is_dir():
-            raise StoreError(f"cannot open the SQLite database {url.database!r}: directory {str(parent)!r} "
-                             "does not exist")
+            raise StoreError(Text("cannot open the SQLite database '{database}': the folder '{folder}' "
+                                  "does not exist", database=url.database, folder=str(parent)))
     return url
 
 
@@ -202,7 +203,7 @@ def _json_dumps(value) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise StoreError(f"value cannot be stored as JSON: {exc}") from None
+        raise StoreError(Text("value cannot be stored as JSON: {reason}", reason=str(exc))) from None
 
 
 def _make_engine(url: URL) -> Engine:
@@ -241,7 +242,7 @@ def _hash(value) -> str:
     try:
         return content_hash(value)
     except (TypeError, ValueError) as exc:
-        raise StoreError(f"value cannot be stored as JSON: {exc}") from None
+        raise StoreError(Text("value cannot be stored as JSON: {reason}", reason=str(exc))) from None
 
 
 def _utcnow() -> datetime:
@@ -259,7 +260,8 @@ class Store:
         try:
             self._engine = _make_engine(self._url)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-            raise StoreError(f"cannot use the database {self.url!r}: {self._clean(_reason(exc))}") from None
+            raise StoreError(Text("cannot use the database '{url}': {reason}",
+                                  url=self.url, reason=self._clean(_reason(exc)))) from None
         try:
             self._migrate()
         except BaseException:
@@ -272,7 +274,7 @@ class Store:
         return _scrub(message, self._url.password)
 
     @contextmanager
-    def _guard(self, doing: str = "") -> Iterator[None]:
+    def _guard(self, doing: str | None = None) -> Iterator[None]:
         try:
             yield
         except StoreError:
@@ -280,8 +282,11 @@ class Store:
         except SQLAlchemyError as exc:
             if isinstance(getattr(exc, "orig", None), StoreError):
                 raise exc.orig from None
-            what = f" while {doing}" if doing else ""
-            raise StoreError(f"database error on {self.url!r}{what}: {self._clean(_reason(exc))}") from exc
+            if doing:
+                raise StoreError(Text("database error on '{url}' while {doing}: {reason}", url=self.url,
+                                      doing=doing, reason=self._clean(_reason(exc)))) from exc
+            raise StoreError(Text("database error on '{url}': {reason}",
+                                  url=self.url, reason=self._clean(_reason(exc)))) from exc
 
     def _migrate(self) -> None:
         from alembic import command
@@ -290,9 +295,10 @@ class Store:
         try:
             conn = self._engine.connect()
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot connect to the database {self.url!r}: {self._clean(_reason(exc))}") from None
+            raise StoreError(Text("cannot connect to the database '{url}': {reason}",
+                                  url=self.url, reason=self._clean(_reason(exc)))) from None
         try:
-            with self._guard("bringing the schema up to date"):
+            with self._guard(Text("bringing the schema up to date")):
                 conn.execution_options(oscartes_write=True)
                 with conn.begin():
                     if conn.dialect.name == "postgresql":
@@ -301,8 +307,9 @@ class Store:
                         command.upgrade(alembic_config(connection=conn), "head")
                     except CommandError as exc:
                         raise StoreError(
-                            f"the schema of {self.url!r} is not one this version of oscartes-sync knows "
-                            f"({self._clean(str(exc))}); was it written by a newer version?") from None
+                            Text("the schema of '{url}' is not one this version of oscartes-sync knows "
+                                 "({reason}); was it written by a newer version?",
+                                 url=self.url, reason=self._clean(str(exc)))) from None
         finally:
             conn.close()
 
@@ -333,11 +340,11 @@ class Store:
                     savepoint.commit()
             return
 
-        with self._guard("opening a transaction"):
+        with self._guard(Text("opening a transaction")):
             conn = self._engine.connect()
         try:
             conn.execution_options(oscartes_write=True)
-            with self._guard("opening a transaction"):
+            with self._guard(Text("opening a transaction")):
                 tx = conn.begin()
             self._local.conn = conn
             try:
@@ -348,7 +355,7 @@ class Store:
                 except SQLAlchemyError:
                     pass  # the connection is gone; the original error says more
                 raise
-            with self._guard("committing"):
+            with self._guard(Text("committing")):
                 tx.commit()
         finally:
             self._local.conn = None
@@ -402,24 +409,24 @@ class Store:
     def _require_record(self, conn: Connection, record_id: str):
         r = conn.execute(select(m.records).where(m.records.c.id == record_id)).first()
         if r is None:
-            raise NotFoundError(f"no record {record_id!r}")
+            raise NotFoundError(Text("no record '{record_id}'", record_id=record_id))
         return r
 
     def _add_revision(self, conn: Connection, record_id: str, number: int, fields: dict, deleted: bool, *,
                       author: str, origin: str, note: str, at: datetime) -> None:
         conn.execute(insert(m.revisions).values(
             record_id=record_id, number=number, fields=fields, deleted=deleted,
-            author=author, origin=origin, note=note, at=at))
+            author=author, origin=origin, note=encode_note(note), at=at))
 
     def create_record(self, kind: str, fields: dict, *, author: str, origin: str, record_id: str | None = None,
                       note: str = "") -> str:
         if not isinstance(fields, dict):
-            raise StoreError("record fields must be a dict")
+            raise StoreError(Text("record fields must be a dict"))
         record_id = record_id or str(uuid.uuid4())
         now = self._now()
         with self._write() as conn:
             if conn.execute(select(m.records.c.id).where(m.records.c.id == record_id)).first() is not None:
-                raise StoreError(f"a record {record_id!r} already exists")
+                raise StoreError(Text("a record '{record_id}' already exists", record_id=record_id))
             conn.execute(insert(m.records).values(
                 id=record_id, kind=kind, fields=fields, deleted=False, revision=1, created_at=now, updated_at=now))
             self._add_revision(conn, record_id, 1, fields, False, author=author, origin=origin, note=note, at=now)
@@ -431,7 +438,7 @@ class Store:
         `even_if_equal` (the note itself is history: values a linked twin held that the record did not keep).
         The deleted flag is kept as it is; `restore` undeletes."""
         if not isinstance(fields, dict):
-            raise StoreError("record fields must be a dict")
+            raise StoreError(Text("record fields must be a dict"))
         with self._write() as conn:
             current = self._require_record(conn, record_id)
             if _hash(current.fields) == _hash(fields) and not even_if_equal:
@@ -448,7 +455,7 @@ class Store:
                             .where(m.records.c.id == current.id, m.records.c.revision == current.revision)
                             .values(fields=fields, deleted=deleted, revision=number, updated_at=now))
         if done.rowcount != 1:
-            raise StoreError(f"record {current.id!r} was changed by another writer; try again")
+            raise StoreError(Text("record '{id}' was changed by another writer; try again", id=current.id))
         self._add_revision(conn, current.id, number, fields, deleted, author=author, origin=origin, note=note,
                            at=now)
         return number
@@ -466,7 +473,7 @@ class Store:
         q = select(m.revisions).where(m.revisions.c.record_id == record_id).order_by(m.revisions.c.number)
         with self._read() as conn:
             return [RevisionRow(record_id=r.record_id, number=r.number, fields=r.fields, author=r.author,
-                                origin=r.origin, at=r.at, note=r.note, deleted=r.deleted)
+                                origin=r.origin, at=r.at, note=decode_note(r.note), deleted=r.deleted)
                     for r in conn.execute(q)]
 
     def restore(self, record_id: str, number: int, *, author: str) -> int:
@@ -476,11 +483,12 @@ class Store:
             old = conn.execute(select(m.revisions).where(m.revisions.c.record_id == record_id,
                                                          m.revisions.c.number == number)).first()
             if old is None:
-                raise NotFoundError(f"record {record_id!r} has no revision {number}")
+                raise NotFoundError(Text("record '{record_id}' has no revision {number}",
+                                         record_id=record_id, number=number))
             if not current.deleted and _hash(current.fields) == _hash(old.fields):
                 return current.revision
             return self._new_revision(conn, current, old.fields, False, author=author, origin="restore",
-                                      note=f"restored revision {number}")
+                                      note=Text("restored revision {number}", number=number))
 
     # -- links
 
@@ -524,8 +532,9 @@ class Store:
                     m.links.c.instance == instance, m.links.c.remote_id == remote_id,
                     m.links.c.record_id != record_id)).first()
                 if other is not None:
-                    raise StoreError(f"{instance} entry {remote_id!r} is already linked to record "
-                                     f"{other.record_id!r}")
+                    raise StoreError(Text("{instance} entry '{remote_id}' is already linked to record "
+                                          "'{record_id}'",
+                                          instance=instance, remote_id=remote_id, record_id=other.record_id))
             done = conn.execute(update(m.links)
                                 .where(m.links.c.record_id == record_id, m.links.c.instance == instance)
                                 .values(**values))
@@ -584,7 +593,7 @@ class Store:
         """Open a conflict on one field, or, if one is open already, replace its candidates (its base, the
         last agreed value, stays). `times`: when each candidate was entered, where known."""
         if not isinstance(candidates, dict):
-            raise StoreError("conflict candidates must be a dict instance -> value")
+            raise StoreError(Text("conflict candidates must be a dict instance -> value"))
         with self._write() as conn:
             self._require_record(conn, record_id)
             existing = conn.execute(select(m.conflicts.c.id).where(
@@ -604,9 +613,9 @@ class Store:
         with self._write() as conn:
             r = conn.execute(select(m.conflicts).where(m.conflicts.c.id == conflict_id)).first()
             if r is None:
-                raise NotFoundError(f"no conflict {conflict_id}")
+                raise NotFoundError(Text("no conflict {conflict_id}", conflict_id=conflict_id))
             if r.status != "open":
-                raise StoreError(f"conflict {conflict_id} is already resolved")
+                raise StoreError(Text("conflict {conflict_id} is already resolved", conflict_id=conflict_id))
             conn.execute(update(m.conflicts).where(m.conflicts.c.id == conflict_id).values(
                 status="resolved", resolution=value, resolved_by=by, resolved_at=self._now()))
 
@@ -645,15 +654,16 @@ class Store:
 
     def close_review_item(self, item_id: int, status: str) -> None:
         if status not in ("merged", "distinct"):
-            raise StoreError(f"a review item closes as 'merged' or 'distinct', not {status!r}")
+            raise StoreError(Text("a review item closes as 'merged' or 'distinct', not '{status}'", status=status))
         with self._write() as conn:
             r = conn.execute(select(m.review_items).where(m.review_items.c.id == item_id)).first()
             if r is None:
-                raise NotFoundError(f"no review item {item_id}")
+                raise NotFoundError(Text("no review item {item_id}", item_id=item_id))
             if r.status == status:
                 return
             if r.status != "open":
-                raise StoreError(f"review item {item_id} is already closed as {r.status!r}")
+                raise StoreError(Text("review item {item_id} is already closed as '{status}'",
+                                      item_id=item_id, status=r.status))
             conn.execute(update(m.review_items).where(m.review_items.c.id == item_id)
                          .values(status=status, closed_at=self._now()))
 
@@ -700,15 +710,16 @@ class Store:
 
     def close_suggestion(self, suggestion_id: int, status: str) -> None:
         if status not in ("accepted", "rejected"):
-            raise StoreError(f"a suggestion closes as 'accepted' or 'rejected', not {status!r}")
+            raise StoreError(Text("a suggestion closes as 'accepted' or 'rejected', not '{status}'", status=status))
         with self._write() as conn:
             r = conn.execute(select(m.suggestions).where(m.suggestions.c.id == suggestion_id)).first()
             if r is None:
-                raise NotFoundError(f"no suggestion {suggestion_id}")
+                raise NotFoundError(Text("no suggestion {suggestion_id}", suggestion_id=suggestion_id))
             if r.status == status:
                 return
             if r.status != "open":
-                raise StoreError(f"suggestion {suggestion_id} is already closed as {r.status!r}")
+                raise StoreError(Text("suggestion {suggestion_id} is already closed as '{status}'",
+                                      suggestion_id=suggestion_id, status=r.status))
             conn.execute(update(m.suggestions).where(m.suggestions.c.id == suggestion_id).values(status=status))
 
     def updated_at(self, kind: str | None = None) -> dict[str, datetime]:
@@ -731,7 +742,7 @@ class Store:
             done = conn.execute(update(m.runs).where(m.runs.c.id == run_id).values(
                 finished_at=self._now(), status=status, exit_code=exit_code, report=report))
             if done.rowcount != 1:
-                raise NotFoundError(f"no run {run_id}")
+                raise NotFoundError(Text("no run {run_id}", run_id=run_id))
 
     def interrupt_unfinished_runs(self) -> list[int]:
         """Mark the runs that never finished (killed, crashed) as `interrupted`; their ids. Called by the next
@@ -813,12 +824,13 @@ class Store:
                 where = [table.c[k] == v for k, v in ident.items()]
                 done = conn.execute(update(table).where(*where).values(**values))
                 if done.rowcount != 1:
-                    raise StoreError(f"{name} row {ident} changed while it was rewritten; nothing was erased")
+                    raise StoreError(Text("{table} row {row} changed while it was rewritten; nothing was erased",
+                                          table=name, row=str(ident)))
 
     def compact(self) -> None:
         """Rewrite the database files so that erased values do not linger in free pages or the journal
         (SQLite: VACUUM and a WAL checkpoint; PostgreSQL: VACUUM FULL of every table)."""
-        with self._guard("compacting the database"):
+        with self._guard(Text("compacting the database")):
             if self._engine.dialect.name == "sqlite":
                 raw = self._engine.raw_connection()  # autocommit at the driver: VACUUM refuses a transaction
                 try:

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from oscartes_sync.text import Text
 from oscartes_sync.store.api import _URL_HELP, StoreError, _reason, _scrub, alembic_config, redact_url
 
 VERSION_TABLE = "oscartes_schema_version"  # as in migrations/env.py
@@ -42,7 +43,7 @@ def probe(url: str) -> StoreProbe:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise StoreError(f"invalid database URL {redact_url(url)!r}: {_URL_HELP}") from None
+        raise StoreError(Text("invalid database URL '{url}': {help}", url=redact_url(url), help=_URL_HELP)) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
@@ -52,34 +53,37 @@ def probe(url: str) -> StoreProbe:
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         return _probe_postgres(parsed)
-    raise StoreError(f"unsupported database {redact_url(url)!r}: {_URL_HELP}")
+    raise StoreError(Text("unsupported database '{url}': {help}", url=redact_url(url), help=_URL_HELP))
 
 
 def _probe_sqlite(path: Path) -> StoreProbe:
     where = str(path)
     if path.is_dir():
-        return StoreProbe(where, False, f"{where} is a folder, not a database file")
+        return StoreProbe(where, False, Text("{where} is a folder, not a database file", where=where))
     if not path.exists():
         ancestor = path.parent
         while not ancestor.exists() and ancestor != ancestor.parent:
             ancestor = ancestor.parent
         if not ancestor.is_dir():
-            return StoreProbe(where, False, f"{where} cannot be created: {ancestor} is not a folder")
+            return StoreProbe(where, False, Text("{where} cannot be created: {folder} is not a folder", where=where,
+                                                folder=str(ancestor)))
         if not os.access(ancestor, os.W_OK | os.X_OK):
-            return StoreProbe(where, False, f"{where} cannot be created: {ancestor} is not writable")
+            return StoreProbe(where, False, Text("{where} cannot be created: {folder} is not writable", where=where,
+                                                folder=str(ancestor)))
         folder = None if path.parent.exists() else str(path.parent)
         return StoreProbe(where, False, missing_folder=folder)
     if not os.access(path, os.R_OK | os.W_OK):
-        return StoreProbe(where, True, f"{where} cannot be read and written by this user")
+        return StoreProbe(where, True, Text("{where} cannot be read and written by this user", where=where))
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        return StoreProbe(where, True, f"{where}: its folder is not writable (SQLite writes its journal there)")
+        return StoreProbe(where, True, Text("{where}: its folder is not writable (SQLite writes its journal "
+                                                   "there)", where=where))
     # another process holds it open (its -wal exists): read through the journal; otherwise as immutable, which
     # takes no lock and creates no file
     mode = "mode=ro" if Path(where + "-wal").exists() else "immutable=1"
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?{mode}", uri=True)
     except sqlite3.Error as exc:
-        return StoreProbe(where, True, f"{where} cannot be opened ({exc})")
+        return StoreProbe(where, True, Text("{where} cannot be opened ({reason})", where=where, reason=str(exc)))
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         version = last = None
@@ -89,7 +93,8 @@ def _probe_sqlite(path: Path) -> StoreProbe:
         if version and "runs" in tables:
             last = conn.execute("SELECT id, status FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     except sqlite3.DatabaseError as exc:
-        return StoreProbe(where, True, f"{where} is not a database oscartes-sync can read ({exc})")
+        return StoreProbe(where, True, Text("{where} is not a database oscartes-sync can read ({reason})",
+                                                 where=where, reason=str(exc)))
     finally:
         conn.close()
     return StoreProbe(where, True, schema=_schema(version), version=version,
@@ -102,7 +107,8 @@ def _probe_postgres(url) -> StoreProbe:
         engine = create_engine(url, connect_args={"application_name": "oscartes-sync doctor",
                                                   **({} if "connect_timeout" in url.query else {"connect_timeout": 10})})
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-        raise StoreError(f"cannot use the database {where!r}: {_scrub(_reason(exc), url.password)}") from None
+        raise StoreError(Text("cannot use the database '{url}': {reason}", url=where,
+                              reason=_scrub(_reason(exc), url.password))) from None
     try:
         with engine.connect() as conn, conn.begin():
             conn.execute(text("SET TRANSACTION READ ONLY"))
@@ -113,7 +119,8 @@ def _probe_postgres(url) -> StoreProbe:
             if version and "runs" in tables:
                 last = conn.execute(text("SELECT id, status FROM runs ORDER BY id DESC LIMIT 1")).first()
     except SQLAlchemyError as exc:
-        return StoreProbe(where, False, f"cannot read the database {where!r}: {_scrub(_reason(exc), url.password)}")
+        return StoreProbe(where, False, Text("cannot read the database '{url}': {reason}", url=where,
+                                             reason=_scrub(_reason(exc), url.password)))
     finally:
         engine.dispose()
     return StoreProbe(where, True, schema=_schema(version), version=version, last_run=tuple(last) if last else None)

@@ -24,8 +24,12 @@ from ..targets.base import EntryTarget, ListedEntry, TargetError
 from ..twins import reconciler
 from .execute import Executor, Outcome, record_id_of, source_url
 from .files import DEFAULT_MAX_BYTES, FileResolver, FileSource
+from ..text import Term, Text
 from .geocoding import Settings as GeocodingSettings, locate
-from .model import Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState, SyncPolicy
+from .model import (
+    REFUSED_VALUE, Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState,
+    SyncPolicy,
+)
 from .plan import plan as make_plan, seen_values
 
 
@@ -101,7 +105,7 @@ def observe(entry: ListedEntry, fmap: FormMap, remote_id: str, ids=None,
     )
 
 
-FORGOTTEN = "holds a value erased with `forget`: to remove from the entry in the wiki; not copied meanwhile"
+FORGOTTEN = Text("holds a value erased with `forget`: to remove from the entry in the wiki; not copied meanwhile")
 
 
 def refuse_forgotten(obs: Observed, forgotten: ForgetList) -> Observed:
@@ -120,10 +124,12 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
              dry_run: bool = False, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
              stop_after: Callable[[Action], bool] | None = None, identity: IdentityConfig = IdentityConfig(),
              reconcile: Callable[..., Any] | None = None, max_image_bytes: int = DEFAULT_MAX_BYTES,
-             geocoder: Any = None, geocoding: GeocodingSettings = GeocodingSettings()) -> SyncResult:
+             geocoder: Any = None, geocoding: GeocodingSettings = GeocodingSettings(),
+             progress: Callable[[str, int, int], None] | None = None) -> SyncResult:
     """One cycle. `identity`: the matcher's thresholds and the distance under which two pins are one place (the
     config's `[identity]`); `reconcile` replaces the twin rules (tests); `geocoder` (clients.geocoder; None: off)
-    places records that have an address and no point."""
+    places records that have an address and no point; `progress(kind, done, total)` is told of each write to an
+    instance as the executor goes (a progress bar on a terminal)."""
     result = SyncResult(dry_run=dry_run, instances=list(instances))
     reconcile = reconcile or reconciler(identity.same_place_m)
     forgotten = ForgetList.from_state(store.get_state(FORGET_STATE))
@@ -156,7 +162,7 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
             executor = Executor(store, {n: i.target for n, i in usable.items()},
                                 {n: i.form_maps[kind] for n, i in usable.items()}, stop_after, ids,
                                 files, FileSource({n: r for n, r in files.items() if listings[n].entries is not None}),
-                                forgotten)
+                                forgotten, progress=partial(progress, kind) if progress else None)
             executor.run(plan, result.outcome)
             for resolver in files.values():
                 if listings[resolver.instance].entries is not None:
@@ -182,7 +188,8 @@ def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry
             _resolve_intents(store, inst, kind, entries, dry_run)
             entries = _read_sources(store, inst, entries, dry_run)
         except TargetError as exc:
-            listings[name] = Listing(name, None, f"could not check unlinked entries: {exc.message}")
+            listings[name] = Listing(name, None, Text("could not check unlinked entries: {reason}",
+                                                      reason=exc.message))
             continue
         listings[name] = Listing(name, entries)
     return listings
@@ -256,7 +263,9 @@ def _note_refused_values(plan: Plan, listings: dict[str, Listing], inp: PlanInpu
         for rid, obs in (listing.entries or {}).items():
             for field_name, message in obs.problems:
                 record = by_remote.get((name, rid))
-                plan.note("attention", name, record, f"entry {rid}: {field_name} refused ({message})")
+                plan.note("attention", name, record, Text("entry {entry}: {field} refused ({reason})", entry=rid,
+                                                          field=Term.field(field_name), reason=message),
+                          kind=REFUSED_VALUE)
 
 
 # ---- one entry (the webhook trigger, DECISIONS §17) -------------------------------------------------------------

@@ -17,6 +17,7 @@ from ..fields import FormMap, to_canonical, to_wiki
 from ..forgotten import ForgetList
 from ..hashing import content_hash
 from ..targets.base import EntryError, EntryTarget, TargetError, TerminalError, TransientError
+from ..text import SEMICOLON, Term, Text, join, stored
 from .. import geo
 from ..records import KINDS
 from .files import FileResolver, FileSource
@@ -58,7 +59,8 @@ class Executor:
     def __init__(self, store, targets: dict[str, EntryTarget], form_maps: dict[str, FormMap],
                  stop_after: Callable[[Action], bool] | None = None, ids: dict | None = None,
                  files: dict[str, FileResolver] | None = None, source: FileSource | None = None,
-                 forgotten: ForgetList | None = None):
+                 forgotten: ForgetList | None = None,
+                 progress: Callable[[int, int], None] | None = None):
         self.store = store
         self.forgotten = forgotten or ForgetList()  # values erased with `forget`: never kept from a read-back
         self.targets = targets
@@ -67,9 +69,14 @@ class Executor:
         self.ids = ids or {}  # instance -> IdMap, for link fields
         self.files = files or {}  # instance -> what its stored files hold, for image fields
         self.source = source or FileSource(self.files)  # where the pictures to send are downloaded from
+        self.progress = progress  # (done, total) after each write to an instance: a progress bar
 
     def run(self, plan: Plan, outcome: Outcome) -> Outcome:
+        total, done = len(plan.remote_writes), 0
         for action in plan.actions:
+            if self.progress and action.writes_remote:
+                self.progress(done, total)
+                done += 1
             inst = getattr(action, "instance", None)
             if inst in outcome.failed_instances and action.writes_remote:
                 outcome.skipped.append((action, f"{inst} unusable this run"))
@@ -81,12 +88,15 @@ class Executor:
                 outcome.failed_instances[exc.instance] = exc.message
                 outcome.skipped.append((action, str(exc)))
                 outcome.notices.append(Notice("attention", exc.instance, action.record_id,
-                                              f"stopped: {exc.message}"))
+                                              Text("stopped: {reason}", reason=exc.message), kind="stopped"))
             except (EntryError, TransientError, TargetError) as exc:
                 outcome.skipped.append((action, str(exc)))
-                outcome.notices.append(Notice("attention", exc.instance, action.record_id, exc.message))
+                outcome.notices.append(Notice("attention", exc.instance, action.record_id, exc.message,
+                                              kind="write_failed"))
             if self.stop_after and self.stop_after(action):
                 raise KilledForTest(action)
+        if self.progress and total:
+            self.progress(total, total)
         return outcome
 
     # ---- one action ---------------------------------------------------------------------------------
@@ -104,13 +114,15 @@ class Executor:
         with s.transaction():
             s.create_record(a.kind, a.fields, author=a.author or a.instance, origin=a.instance,
                             record_id=a.record_id,
-                            note="; ".join(filter(None, [f"new entry {a.remote_id} in {a.instance}", a.note])))
+                            note=join(SEMICOLON, filter(None, [Text("new entry {entry} in {wiki}", entry=a.remote_id,
+                                                                    wiki=a.instance), a.note])))
             s.set_link(a.record_id, a.instance, form_id=self.maps[a.instance].form_id,
                        remote_id=a.remote_id, snapshot=a.snapshot)
 
     def _update_record(self, a: UpdateRecord, outcome: Outcome) -> None:
         self.store.update_record(a.record_id, a.fields, author=a.author or "oscartes-sync", origin=a.origin,
-                                 note=a.note or f"merged edits from {a.origin}", even_if_equal=bool(a.note))
+                                 note=a.note or Text("merged edits from {origin}", origin=a.origin),
+                                 even_if_equal=bool(a.note))
 
     def _place_record(self, a: PlaceRecord, outcome: Outcome) -> None:
         rec = self.store.record(a.record_id)
@@ -135,12 +147,14 @@ class Executor:
         self.store.open_conflict(a.record_id, a.field, a.base, a.candidates, a.times)
 
     def _review_duplicate(self, a: ReviewDuplicate, outcome: Outcome) -> None:
+        # the evidence phrases are kept as messages, to be shown in the reader's language (`match`)
         self.store.add_review_item(a.instance, a.remote_id, self.maps[a.instance].kind.name, a.values,
-                                   [list(c) for c in a.candidates])
+                                   [[*c[:2], [stored(e) for e in c[2]]] if len(c) > 2 else list(c)
+                                    for c in a.candidates])
 
     def _tombstone(self, a: TombstoneRecord, outcome: Outcome) -> None:
         self.store.tombstone_record(a.record_id, author="oscartes-sync", origin=a.origin,
-                                    note=f"deleted in {a.origin}")
+                                    note=Text("deleted in {origin}", origin=a.origin))
 
     def _resurrect(self, a: ResurrectRecord, outcome: Outcome) -> None:
         alive = [r for r in self.store.history(a.record_id) if not r.deleted]
@@ -172,13 +186,15 @@ class Executor:
         before = target.read_entry(a.remote_id)
         if before is None:
             outcome.notices.append(Notice("info", a.instance, a.record_id,
-                                          f"entry {a.remote_id} vanished before the write: next run decides"))
+                                          Text("entry {entry} vanished before the write: the next run decides",
+                                               entry=a.remote_id)))
             return
         now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance), self.files.get(a.instance))
         if any(now.get(f) != v for f, v in a.expected.items()):
             # A member saved since the listing: writing now would hide that edit. Next run merges it.
             outcome.notices.append(Notice("info", a.instance, a.record_id,
-                                          f"entry {a.remote_id} changed since the listing: write postponed"))
+                                          Text("entry {entry} changed since the listing: write postponed to the "
+                                               "next run", entry=a.remote_id)))
             return
         # Only the changed fields: what the instance needs besides them to keep the rest (YesWiki: the title
         # and the map field) is the target's business.
@@ -206,7 +222,9 @@ class Executor:
                 dropped.add(f)
                 raw.pop(key, None)
                 outcome.notices.append(Notice("attention", instance, record_id,
-                                              f"{f} not sent ({got}): the rest is written, the picture next run"))
+                                              Text("{field} not sent ({reason}): the rest is written, the picture "
+                                                   "on the next run", field=Term.field(f), reason=got),
+                                              kind="file_not_sent"))
                 continue
             raw[key] = got
             if instance in self.files:
@@ -239,16 +257,17 @@ class Executor:
                         pending = self._screened(to_canonical(hidden, fmap, self.ids.get(instance),
                                                               self.files.get(instance))[0])
                     else:
-                        outcome.notices.append(Notice("attention", instance, record_id,
-                                                   f"a member saved entry {remote_id} during our write and that "
-                                                   "revision cannot be read back: check its history in the wiki"))
+                        outcome.notices.append(Notice("attention", instance, record_id, Text(
+                            "a member saved entry {entry} during our write and that revision cannot be read "
+                            "back: check its history in the wiki", entry=remote_id), kind="hidden_revision"))
             if clean_history:
                 snapshot = seen  # trust how the wiki stored our values (purified HTML, number formats)
         sent = written if written is not None else expected
         for f in fmap.file_fields:
             if sent.get(f) is not None and after is not None and snapshot.get(f) is None:
-                outcome.notices.append(Notice("attention", instance, record_id, f"{f} was sent to entry {remote_id} "
-                                                                                "but the wiki did not keep it"))
+                outcome.notices.append(Notice("attention", instance, record_id, Text(
+                    "{field} was sent to entry {entry} but the wiki did not keep it", field=Term.field(f),
+                    entry=remote_id), kind="file_not_kept"))
         snapshot[WRITTEN] = {**old_written, **(kept or {}), **{f: [v, snapshot.get(f)] for f, v in sent.items()}}
         self.store.set_link(record_id, instance, form_id=fmap.form_id, remote_id=remote_id, snapshot=snapshot,
                             written_hash=content_hash(sent), pending=pending)
@@ -266,7 +285,8 @@ class Executor:
             now, _ = to_canonical(before.values, fmap, self.ids.get(a.instance), self.files.get(a.instance))
             if any(now.get(f) != v for f, v in seen_values(a.expected).items()):
                 outcome.notices.append(Notice("attention", a.instance, a.record_id,
-                                              f"entry {a.remote_id} edited since the listing: not deleted"))
+                                              Text("entry {entry} was edited since the listing: not deleted",
+                                                   entry=a.remote_id), kind="not_deleted"))
                 return
             target.delete_entry(a.remote_id)
         self.store.remove_link(a.record_id, a.instance)

@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import clean
 from ..targets.base import EntryTarget, FileUpload, TargetError
+from ..text import Text, restored, stored
 
 DEFAULT_MAX_BYTES = 2_000_000
 
@@ -60,13 +61,13 @@ class FileResolver:
             try:
                 data = self.target.download_file(name, self.max_bytes)
             except TargetError as exc:  # not remembered: tried again next run
-                return clean.Cleaned(None, f"file {name} could not be downloaded ({exc.message}); read again "
-                                           "next run")
+                return clean.Cleaned(None, Text("file {file} could not be downloaded ({reason}); read again on "
+                                                "the next run", file=name, reason=exc.message))
             info = self.cache[name] = _check(data, name, key, self.target, self.max_bytes)
             if data is not None and "sha256" in info:
                 self.fresh[info["sha256"]] = data
         if info.get("problem"):
-            return clean.Cleaned(None, info["problem"])
+            return clean.Cleaned(None, restored(info["problem"]))
         return clean.Cleaned(info["sha256"])
 
     def expect(self, key: str, digest: str, upload: FileUpload) -> None:
@@ -96,10 +97,10 @@ class FileResolver:
 
 def _check(data: bytes | None, name: str, key: str, target: EntryTarget, max_bytes: int) -> dict[str, Any]:
     if data is None:
-        return {"problem": f"file {name} is missing on the wiki"}
+        return {"problem": stored(Text("file {file} is missing on the wiki", file=name))}
     checked = clean.image_content(data, max_bytes)
     if not checked.ok:
-        return {"problem": checked.problem}
+        return {"problem": stored(checked.problem)}
     info: clean.ImageInfo = checked.value
     return {"sha256": clean.file_hash(data), "size": len(data), "type": info.mime, "ext": info.extension,
             "label": target.file_label(name, key)}
@@ -116,19 +117,19 @@ class FileSource:
         """The file to upload for `digest`, or why it cannot be had this run."""
         if digest in self._fetched:
             return self._fetched[digest]
-        why = "no wiki read this run holds it"
+        why = Text("no wiki read this run holds it")
         for res in self.resolvers.values():
             for name in res.names_of(digest):
                 info = res.cache[name]
                 try:
                     data = res.fresh.get(digest) or res.target.download_file(name, res.max_bytes)
                 except TargetError as exc:
-                    why = f"{res.instance}: {exc.message}"
+                    why = Text("{wiki}: {reason}", wiki=res.instance, reason=exc.message)
                     continue
                 if data is None or clean.file_hash(data) != digest:
                     # gone, or replaced under the same name: forget it, the next listing reads it again
                     del res.cache[name]
-                    why = f"file {name} of {res.instance} is missing or changed"
+                    why = Text("file {file} of {wiki} is missing or changed", file=name, wiki=res.instance)
                     continue
                 label = str(info.get("label") or name)
                 stem = label.rsplit(".", 1)[0] if "." in label else label

@@ -27,6 +27,7 @@ from typing import Any
 from .. import geo
 from ..records import KINDS
 from ..targets.base import TargetError
+from ..text import Text, restored, stored
 from .model import GeoPoint, Listing, Notice, Values
 
 CACHE_KEY = "geocoder/cache"
@@ -105,14 +106,15 @@ def locate(store, kind: str, records: dict, listings: dict[str, Listing], geocod
                 stopped = exc.message
                 continue
             if "refused" in cache[key]:
-                out.notices.append(Notice("attention", "geocoder", None,
-                                          f"address {_show(address)!r} could not be placed ({cache[key]['refused']})"))
+                out.notices.append(Notice("attention", "geocoder", None, Text(
+                    "address '{address}' could not be placed ({reason})", address=_show(address),
+                    reason=restored(cache[key]["refused"])), kind="not_placed"))
         point = _point(address, cache.get(key))
         if point is not None:
             out.points[key] = point
     if stopped:
-        out.notices.append(Notice("info", "geocoder", None, f"geocoder stopped ({stopped}): the other addresses "
-                                                            "are looked up next run"))
+        out.notices.append(Notice("info", "geocoder", None, Text("geocoder stopped ({reason}): the other addresses "
+                                                                 "are looked up on the next run", reason=stopped)))
     if not dry_run and cache != loaded:
         store.set_state(CACHE_KEY, cache)
     return out
@@ -122,13 +124,14 @@ def _ask(geocoder, address: geo.Address, settings: Settings) -> dict[str, Any]:
     text = " ".join(p for p in (address.street, address.commune) if p)
     match = geocoder.search(text, postcode=address.postcode, citycode=address.citycode)
     if match is None:
-        return {"refused": "no match"}
+        return {"refused": stored(Text("no match"))}
     if match.type == "municipality":
-        return {"refused": "only the commune was recognised"}
+        return {"refused": stored(Text("only the commune was recognised"))}
     if match.score < settings.min_score:
-        return {"refused": f"best match {match.label!r} scored {match.score:.2f}, below {settings.min_score:g}"}
+        return {"refused": stored(Text("best match '{label}' scored {score:.2f}, below {minimum:g}",
+                                       label=match.label, score=match.score, minimum=settings.min_score))}
     if address.citycode and match.citycode and match.citycode != address.citycode:
-        return {"refused": f"best match {match.label!r} is in another commune"}
+        return {"refused": stored(Text("best match '{label}' is in another commune", label=match.label))}
     return {"latitude": round(match.latitude, 6), "longitude": round(match.longitude, 6), "label": match.label,
             "score": round(match.score, 2)}
 
@@ -136,15 +139,17 @@ def _ask(geocoder, address: geo.Address, settings: Settings) -> dict[str, Any]:
 def _point(address: geo.Address, found: dict[str, Any] | None) -> GeoPoint | None:
     if found and "latitude" in found:
         return GeoPoint(found["latitude"], found["longitude"], "address",
-                        f"placed from its address ({found['label']}, score {found['score']:.2f})")
+                        Text("placed from its address ({label}, score {score:.2f})", label=found["label"],
+                             score=found["score"]))
     if found is None and address.street:
         return None  # not looked up yet (geocoder off, unreachable or over budget): nothing approximate yet
     commune = geo.commune_centre(address)
     if commune is None:
         return None
-    why = found["refused"] if found else "no street"
+    why = restored(found["refused"]) if found else Text("no street")
     return GeoPoint(round(commune.lat, 6), round(commune.lon, 6), "commune",
-                    f"placed at the centre of {commune.name} (approximate: {why})")
+                    Text("placed at the centre of {commune} (approximate: {reason})", commune=commune.name,
+                         reason=why))
 
 
 def _show(address: geo.Address) -> str:

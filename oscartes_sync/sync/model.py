@@ -276,6 +276,12 @@ class ReviewDuplicate(Action):
     candidates: tuple[tuple[str, float], ...]
 
 
+# What a notice is about, so that the report groups it by what a person does about it without reading its
+# words (which are translated where shown). Stable: `sync --json` carries it.
+CONFLICT, DUPLICATE, REFUSED_VALUE, REFUSED_DELETION, LISTING_FAILED = (
+    "conflict", "duplicate", "refused_value", "refused_deletion", "listing_failed")
+
+
 @dataclass(frozen=True)
 class Notice:
     """Something the run report names: refused values, refused deletions, skipped instances."""
@@ -283,8 +289,9 @@ class Notice:
     level: str  # "info" | "attention" (needs a person: exit 1)
     instance: str
     record_id: str | None
-    message: str
+    message: str  # a text.Text (English as a str, translated where shown), or a plain English string
     records: tuple[str, ...] = ()  # the records a notice about several names (a refused deletion batch)
+    kind: str = ""  # CONFLICT, DUPLICATE... or "" (anything else)
 
 
 @dataclass
@@ -297,8 +304,8 @@ class Plan:
         self.actions.append(action)
 
     def note(self, level: str, instance: str, record_id: str | None, message: str,
-             records: tuple[str, ...] = ()) -> None:
-        self.notices.append(Notice(level, instance, record_id, message, records))
+             records: tuple[str, ...] = (), kind: str = "") -> None:
+        self.notices.append(Notice(level, instance, record_id, message, records, kind))
 
     @property
     def remote_writes(self) -> list[Action]:

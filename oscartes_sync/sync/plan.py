@@ -22,9 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..text import SEMICOLON, Plural, Term, Text, join
 from .merge import merge_field
 from .model import (
-    WRITTEN, CreateEntry, CreateRecord, DeleteEntry, ForgetLink, LinkEntry, LinkState, Observed, OpenConflict,
+    CONFLICT, DUPLICATE, LISTING_FAILED, REFUSED_DELETION, WRITTEN, CreateEntry, CreateRecord, DeleteEntry,
+    ForgetLink, LinkEntry, LinkState, Observed, OpenConflict,
     PlaceRecord, Plan, PlanInput, RecordState, ResurrectRecord, ReviewDuplicate, TombstoneRecord, TwinOutcome,
     UpdateEntry, UpdateRecord, Values,
 )
@@ -166,14 +168,15 @@ def trusted_instances(st: PlanState) -> None:
         if listing is None:
             continue  # not read this run (no form for this kind there)
         if listing.entries is None:  # failed: never act on what was not read
-            st.out.note("attention", inst, None, f"listing failed ({listing.error or 'unknown error'}): "
-                                                 "nothing read, written or deleted there")
+            st.out.note("attention", inst, None, Text("listing failed ({reason}): nothing read, written or deleted "
+                                                      "there", reason=listing.error or Text("unknown error")),
+                        kind=LISTING_FAILED)
             continue
         linked = any(l.instance == inst and l.remote_id for l in inp.links.values()
                      if inp.records.get(l.record_id) and inp.records[l.record_id].kind == inp.kind)
         if not listing.entries and linked:  # empty although entries are linked: a failure in disguise
-            st.out.note("attention", inst, None, "listing came back empty although entries are linked: "
-                                                 "treated as failed, nothing deleted")
+            st.out.note("attention", inst, None, Text("the listing came back empty although entries are linked: "
+                                                      "treated as failed, nothing deleted"), kind="empty_listing")
             continue
         st.ok.append(inst)
 
@@ -193,7 +196,8 @@ def link_new_entries(st: PlanState) -> None:
 def _new_entry(st: PlanState, inst: str, obs: Observed) -> None:
     inp, rid = st.inp, obs.remote_id
     if not obs.validated:  # awaiting moderation: copied nowhere until validated (§6)
-        st.out.note("info", inst, None, f"entry {rid} awaits validation: not copied")
+        st.out.note("info", inst, None, Text("entry {entry} awaits validation in the wiki: not copied",
+                                             entry=rid), kind="awaits_validation")
         return
     if (inst, rid) in inp.open_reviews:  # a person has not decided yet
         return
@@ -202,8 +206,10 @@ def _new_entry(st: PlanState, inst: str, obs: Observed) -> None:
         if src is None:  # a record the store lost: rebuilt with the same id
             _new_record(st, obs.source, inst, obs)
         elif src.deleted:  # a record deleted meanwhile: the person decides
-            st.out.note("attention", inst, src.id, f"entry {rid} belongs to a deleted record: left as is; "
-                                                   "`restore` the record or delete the entry by hand")
+            st.out.note("attention", inst, src.id, Text(
+                "entry {entry} belongs to a deleted record: left as is; restore the record "
+                "(`oscartes-sync restore {record}`) or delete the entry in the wiki", entry=rid, record=src.id[:8]),
+                kind="entry_of_deleted")
         elif _has_live_entry(st, src.id, inst):  # a second entry of one record in one wiki
             _review(st, inst, obs, ((src.id, 100.0),))
         else:  # the create an earlier run could not confirm
@@ -212,7 +218,7 @@ def _new_entry(st: PlanState, inst: str, obs: Observed) -> None:
     found = _NoMatch() if (inst, rid) in inp.distinct else st.index.match(obs.values)
     why = tuple(getattr(found, "evidence", ()))
     if found.sure is not None and _has_live_entry(st, found.sure, inst):  # that record has its entry here
-        _review(st, inst, obs, ((found.sure, 100.0, why + (f"its entry in {inst} is another",)),))
+        _review(st, inst, obs, ((found.sure, 100.0, why + (Text("its entry in {wiki} is another", wiki=inst),)),))
     elif found.sure is not None:  # surely that record: linked, its fields merged like twins
         st.attach(found.sure, inst, rid, {})
         st.why[(found.sure, inst)] = why
@@ -241,10 +247,12 @@ def _review(st: PlanState, inst: str, obs: Observed, candidates: tuple) -> None:
     st.out.add(ReviewDuplicate(best, inst, obs.remote_id, dict(obs.values), tuple(candidates)))
     st.held.update(c[0] for c in candidates)
     title = st.inp.title_field
-    named = "; ".join(f"{st.records[c[0]].fields.get(title) or '?'} ({c[0][:8]}, score {c[1]:.0f})"
-                      for c in candidates if c[0] in st.records)
-    st.out.note("attention", inst, best, f"entry {obs.remote_id} ({obs.values.get(title) or '?'}) may be {named}: "
-                                         "waiting in `match`, copied nowhere")
+    named = join(SEMICOLON, (Text("{title} ({record}, score {score:.0f})",
+                                  title=st.records[c[0]].fields.get(title) or "?", record=c[0][:8], score=c[1])
+                             for c in candidates if c[0] in st.records))
+    st.out.note("attention", inst, best, Text("entry {entry} ({title}) may be {candidates}: waiting in `match`, "
+                                              "copied nowhere", entry=obs.remote_id,
+                                              title=obs.values.get(title) or "?", candidates=named), kind=DUPLICATE)
 
 
 # ---- 3. what changed where --------------------------------------------------------------------------------
@@ -298,8 +306,10 @@ def guard_blanking(st: PlanState) -> None:
                 for rid in rids:
                     del st.changes[rid][inst][f]
                 st.frozen.add((inst, f))
-                st.out.note("attention", inst, None,
-                            f"{len(rids)} entries lost their '{f}' value at once: not propagated (renamed field?)")
+                st.out.note("attention", inst, None, Plural(
+                    "{n} entry lost its value of {field} at once: not propagated (a field renamed in the form?)",
+                    "{n} entries lost their value of {field} at once: not propagated (a field renamed in the form?)",
+                    len(rids), n=len(rids), field=Term.field(f)), kind="mass_blanking")
 
 
 # ---- 5. deletions (DECISIONS §11) -------------------------------------------------------------------------
@@ -316,15 +326,17 @@ def guard_deletions(st: PlanState) -> None:
         if changed_elsewhere:  # deleted here, edited elsewhere: the edit wins, the entry comes back
             st.recreate[rid] = insts
             for i in insts:
-                st.out.note("info", i, rid, "deleted here but changed elsewhere: the entry is re-created")
+                st.out.note("info", i, rid, Text("deleted here but changed elsewhere: the entry is re-created"))
         else:  # deleted here, untouched elsewhere: a deletion to propagate
             st.to_delete[rid] = insts
     live = sum(1 for r in inp.records.values() if r.kind == inp.kind and not r.deleted)
     n = len(st.to_delete)
     if n and inp.policy.refuses(n, live):  # too many at once: a person accepts them
         st.out.note("attention", ",".join(sorted({i for v in st.to_delete.values() for i in v})), None,
-                    f"{n} {inp.kind} deletions refused (limit {inp.policy.limit(live)} of {live}); "
-                    f"accept once with `sync --allow-deletes {n}`", records=tuple(sorted(st.to_delete)))
+                    Text("{n} {kind} deletions refused (more than the limit of {limit} out of {count}); if they "
+                         "are expected, accept them once with `oscartes-sync sync --allow-deletes {n}`",
+                         n=n, kind=Term.kind(inp.kind), limit=inp.policy.limit(live), count=live),
+                    records=tuple(sorted(st.to_delete)), kind=REFUSED_DELETION)
         st.refused = set(st.to_delete)
         st.to_delete = {}
 
@@ -347,7 +359,8 @@ def settle_records(st: PlanState) -> None:
             continue
         if rec.deleted:  # deleted elsewhere, but a member edited it here (a failed listing hid it): edit wins
             st.out.add(ResurrectRecord(rid, ",".join(edited)))
-            st.out.note("info", ",".join(edited), rid, "deleted elsewhere but edited here: the record comes back")
+            st.out.note("info", ",".join(edited), rid, Text("deleted elsewhere but edited here: the record comes "
+                                                            "back"))
             rec = RecordState(rec.id, rec.kind, rec.fields, deleted=False)
         if rid in st.to_delete:  # deleted in a wiki, within the limit: everywhere
             _delete(st, rec, st.to_delete[rid])
@@ -387,7 +400,8 @@ def _merge(st: PlanState, rec: RecordState, observed: dict[str, Observed]) -> Me
         outcome = merge_field(base, per, updated)
         if outcome.conflict:  # several different values: a conflict, nothing written for this field
             st.out.add(OpenConflict(rid, f, base, outcome.conflict, _times(observed, outcome.conflict)))
-            st.out.note("attention", ",".join(sorted(outcome.conflict)), rid, f"conflict on '{f}'")
+            st.out.note("attention", ",".join(sorted(outcome.conflict)), rid,
+                        Text("conflict on {field}", field=Term.field(f)), kind=CONFLICT)
             conflicts.add(f)
         elif outcome.value != base:  # one new value: it wins
             merged[f] = outcome.value
@@ -477,9 +491,12 @@ def _twin_note(st: PlanState, rid: str, merged: Merged, observed: dict[str, Obse
         lost = {f: v for f, v in sorted(obs.values.items()) if v is not None and v != merged.values.get(f)
                 and f not in merged.conflicts}
         why = st.why.get((rid, inst))
-        parts.append(f"twin entry {obs.remote_id} in {inst} linked" + (f" ({', '.join(why)})" if why else "")
-                     + (f"; not kept from it: {json.dumps(lost, ensure_ascii=False)}" if lost else ""))
-    return "; ".join(parts)
+        linked = (Text("twin entry {entry} in {wiki} linked ({evidence})", entry=obs.remote_id, wiki=inst,
+                       evidence=join(", ", why)) if why
+                  else Text("twin entry {entry} in {wiki} linked", entry=obs.remote_id, wiki=inst))
+        parts.append(join(SEMICOLON, [linked, Text("not kept from it: {values}",
+                                              values=json.dumps(lost, ensure_ascii=False))]) if lost else linked)
+    return join(SEMICOLON, parts) if parts else ""
 
 
 def _write_instances(st: PlanState, rec: RecordState, merged: Merged) -> None:
@@ -598,7 +615,9 @@ def _finish_deletion(st: PlanState, rec: RecordState, skip: set[str] = frozenset
         if obs is None:  # already gone there
             st.out.add(ForgetLink(rec.id, inst))
         elif _differs(obs.values, seen_values(link.snapshot), st.inp.fields_by_instance[inst]):  # edited since
-            st.out.note("attention", inst, rec.id, "entry of a deleted record was edited since: kept; "
-                                                   "`restore` the record or delete the entry by hand")
+            st.out.note("attention", inst, rec.id, Text(
+                "entry {entry} of a deleted record was edited since: kept; restore the record "
+                "(`oscartes-sync restore {record}`) or delete the entry in the wiki", entry=link.remote_id,
+                record=rec.id[:8]), kind="entry_of_deleted")
         else:  # untouched: removed
             st.out.add(DeleteEntry(rec.id, inst, link.remote_id, dict(obs.values)))

@@ -17,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..text import Text
 from .base import RequestStats, TerminalError, TransientError
 
 
@@ -68,20 +69,21 @@ class BanGeocoder:
         try:
             resp = self._session.get(self.url, params=params, timeout=self.timeout)
         except requests.Timeout:
-            raise TransientError(self.name, f"no answer within {self.timeout:g} s") from None
+            raise TransientError(self.name, Text("no answer within {timeout:g} s", timeout=self.timeout)) from None
         except requests.RequestException:
-            raise TransientError(self.name, "could not connect to the geocoder") from None
+            raise TransientError(self.name, Text("could not connect to the geocoder")) from None
         if resp.status_code == 429:
-            raise TerminalError(self.name, "the geocoder refuses more requests for now (HTTP 429)")
+            raise TerminalError(self.name, Text("the geocoder refuses more requests for now (HTTP 429)"))
         if resp.status_code == 400:
             return None  # a query it cannot read (too short, only punctuation): nothing to find
         if resp.status_code != 200:
-            raise TransientError(self.name, f"the geocoder answered HTTP {resp.status_code}")
+            raise TransientError(self.name, Text("the geocoder answered HTTP {status_code}",
+                                                 status_code=resp.status_code))
         try:
             body = resp.json()
             features = body["features"]
         except (ValueError, KeyError, TypeError):
-            raise TerminalError(self.name, "the geocoder answered something that is not GeoCodeJSON") from None
+            raise TerminalError(self.name, Text("the geocoder answered something that is not GeoCodeJSON")) from None
         for feature in features if isinstance(features, list) else []:
             try:
                 lon, lat = feature["geometry"]["coordinates"][:2]

@@ -41,6 +41,7 @@ from xml.sax.saxutils import escape
 import requests
 from requests.adapters import HTTPAdapter
 
+from ..text import Text, scrub
 from .base import (
     AuthError,
     EntryError,
@@ -144,17 +145,17 @@ def check_name(name: str) -> str | None:
     """Why Nextcloud (or the web server in front of it) would refuse this file name; None when accepted
     (contract §2, "File names / paths")."""
     if not name:
-        return "empty name"
+        return Text("empty name")
     if name.lower() in _FORBIDDEN_NAMES:
-        return f"{name!r} is a reserved name"
+        return Text("'{name}' is a reserved name", name=name)
     if "\\" in name or "/" in name:
-        return "slashes and backslashes are not allowed in a name"
+        return Text("slashes and backslashes are not allowed in a name")
     if any(ord(c) < 32 or c == "\x7f" for c in name):
-        return "control characters (newline, NUL...) are not allowed"
+        return Text("control characters (newline, NUL...) are not allowed")
     if name.lower().endswith(".part"):
-        return '".part" is a forbidden file type'
+        return Text('".part" is a forbidden file type')
     if len(nfc(name).encode("utf-8")) > 255:
-        return "the name is longer than 255 bytes"
+        return Text("the name is longer than 255 bytes")
     return None
 
 
@@ -192,10 +193,10 @@ def _children(el: ET.Element | None) -> list[ET.Element]:
 def _normalise_base(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("the Nextcloud url must be an http(s) URL such as https://cloud.example.org/")
+        raise ValueError(Text("the Nextcloud url must be an http(s) URL such as https://cloud.example.org/"))
     if "@" in parts.netloc:
         # The URL is not repeated: it carries credentials.
-        raise ValueError("the Nextcloud url must not contain credentials; use the app password setting")
+        raise ValueError(Text("the Nextcloud url must not contain credentials; use the app password setting"))
     path = parts.path or "/"
     for suffix in ("index.php", "remote.php/dav", "remote.php/webdav"):
         if path.rstrip("/").endswith(suffix):
@@ -260,9 +261,7 @@ class NextcloudClient:
         self._session.close()
 
     def _scrub(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
+        return scrub(text, self._secrets)
 
     def _err(self, cls: type[TargetError], message: str, **kw: Any) -> TargetError:
         return cls(self.name, self._scrub(message), **kw)
@@ -279,7 +278,8 @@ class NextcloudClient:
         try:
             return split_path(path)
         except ValueError as exc:
-            raise self._err(BadFileName, f"file name refused before sending ({path!r}): {exc}") from None
+            raise self._err(BadFileName, Text("file name refused before sending ('{path}'): {reason}",
+                                              path=path, reason=exc.args[0] if exc.args else exc)) from None
 
     def _send(self, method: str, url: str, *, family: str, headers: dict[str, str] | None = None,
               data: bytes | str | dict | None = None, params: dict[str, str] | None = None,
@@ -301,11 +301,13 @@ class NextcloudClient:
                                              timeout=self.timeout, allow_redirects=False,
                                              auth=None if auth else _NoAuth())
             except requests.Timeout:
-                err = self._err(TransientError, f"{route}: no answer within {self.timeout:g} s")
+                err = self._err(TransientError, Text("{route}: no answer within {timeout:g} s",
+                                                     route=route, timeout=self.timeout))
             except requests.ConnectionError:
-                err = self._err(TransientError, f"{route}: could not connect to Nextcloud")
+                err = self._err(TransientError, Text("{route}: could not connect to Nextcloud", route=route))
             except requests.RequestException as exc:
-                err = self._err(TransientError, f"{route}: request failed ({type(exc).__name__})")
+                err = self._err(TransientError, Text("{route}: request failed ({type})",
+                                                     route=route, type=type(exc).__name__))
             else:
                 if resp.status_code in RETRY_STATUSES and attempt + 1 < attempts:
                     time.sleep(self.backoff * (2 ** attempt))
@@ -359,37 +361,46 @@ class NextcloudClient:
         detail = self._sabre_message(resp)
         suffix = f" ({detail})" if detail else ""
         if status == 412:
-            return self._err(PreconditionFailed, f"{route}: the resource changed on the server (HTTP 412){suffix}",
+            return self._err(PreconditionFailed, Text("{route}: the resource changed on the server (HTTP 412){suffix}",
+                                                      route=route, suffix=suffix),
                              current_etag=_etag(resp.headers.get("ETag")))
         if status == 404:
-            return self._err(NotFound, f"{route}: not found (HTTP 404){suffix}")
+            return self._err(NotFound, Text("{route}: not found (HTTP 404){suffix}", route=route, suffix=suffix))
         if status == 429 and self._rate_limit(resp):
-            return self._err(RateLimited, f"{route}: Nextcloud limits these requests (HTTP 429){suffix}")
+            return self._err(RateLimited, Text("{route}: Nextcloud limits these requests (HTTP 429){suffix}",
+                                               route=route, suffix=suffix))
         if status == 400 and "InvalidPath" in resp.text:
-            return self._err(BadFileName, f"{route}: Nextcloud refused the file name{suffix}")
+            return self._err(BadFileName, Text("{route}: Nextcloud refused the file name{suffix}",
+                                               route=route, suffix=suffix))
         if status == 500 and "ForbiddenException" in resp.text:
-            return self._err(BadFileName, f"{route}: Nextcloud refused the file name{suffix}")
+            return self._err(BadFileName, Text("{route}: Nextcloud refused the file name{suffix}",
+                                               route=route, suffix=suffix))
         if status >= 500 or status in (408, 425):
-            return self._err(TransientError, f"{route}: server error HTTP {status}{suffix}")
+            return self._err(TransientError, Text("{route}: server error HTTP {status}{suffix}",
+                                                  route=route, status=status, suffix=suffix))
         if 300 <= status < 400:
-            return self._err(TerminalError, f"{route} redirected (HTTP {status}); check the Nextcloud url")
+            return self._err(TerminalError, Text("{route} redirected (HTTP {status}); check the Nextcloud url",
+                                                 route=route, status=status))
         if entry and status in (400, 403, 409, 413, 415, 423):
-            return self._err(EntryError, f"{route}: refused (HTTP {status}){suffix}")
-        return self._err(TerminalError, f"{route}: unexpected HTTP {status}{suffix}")
+            return self._err(EntryError, Text("{route}: refused (HTTP {status}){suffix}",
+                                              route=route, status=status, suffix=suffix))
+        return self._err(TerminalError, Text("{route}: unexpected HTTP {status}{suffix}",
+                                             route=route, status=status, suffix=suffix))
 
     def _multistatus(self, resp: requests.Response, route: str) -> ET.Element:
         ctype = resp.headers.get("Content-Type", "")
         if resp.status_code != 207 or "xml" not in ctype:
             if 200 <= resp.status_code < 300:  # e.g. a maintenance page: never act on it
-                raise self._err(ListingFailed, f"{route} answered {ctype or 'no content type'} (HTTP "
-                                               f"{resp.status_code}) where a WebDAV multistatus was expected")
+                raise self._err(ListingFailed, Text("{route} answered {content_type} (HTTP {status}) where a WebDAV "
+                                                    "multistatus was expected", route=route,
+                                                    content_type=ctype or "-", status=resp.status_code))
             raise self._fail(resp, route)
         try:
             root = ET.fromstring(resp.content)
         except ET.ParseError:
-            raise self._err(ListingFailed, f"{route} answered XML that does not parse") from None
+            raise self._err(ListingFailed, Text("{route} answered XML that does not parse", route=route)) from None
         if root.tag != f"{{{D}}}multistatus":
-            raise self._err(ListingFailed, f"{route} answered XML that is not a multistatus")
+            raise self._err(ListingFailed, Text("{route} answered XML that is not a multistatus", route=route))
         return root
 
     # ------------------------------------------------------------------ WebDAV files
@@ -413,7 +424,7 @@ class NextcloudClient:
         for response in root.findall(f"{{{D}}}response"):
             rel = self._rel_of_href(_text(response.find(f"{{{D}}}href")) or "")
             if rel is None:
-                raise self._err(ListingFailed, f"{route}: an entry lies outside the user's files")
+                raise self._err(ListingFailed, Text("{route}: an entry lies outside the user's files", route=route))
             props: dict[str, ET.Element] = {}
             for propstat in response.findall(f"{{{D}}}propstat"):
                 if "200" not in (propstat.findtext(f"{{{D}}}status") or ""):
@@ -468,7 +479,7 @@ class NextcloudClient:
         if resp.status_code == 405:
             return False
         if resp.status_code == 409:
-            raise self._err(NotFound, f"MKCOL files {path}: the parent folder does not exist")
+            raise self._err(NotFound, Text("MKCOL files {path}: the parent folder does not exist", path=path))
         raise self._fail(resp, f"MKCOL files {path}")
 
     def makedirs(self, path: str) -> None:
@@ -504,7 +515,7 @@ class NextcloudClient:
     def ensure_addressbook(self, book: str, displayname: str, description: str | None = None) -> bool:
         """Create the address book (extended MKCOL); False when it already exists."""
         if check_name(book):
-            raise self._err(BadFileName, f"address book name refused before sending ({book!r})")
+            raise self._err(BadFileName, Text("address book name refused before sending ('{book}')", book=book))
         desc = (f"<card:addressbook-description>{escape(description)}</card:addressbook-description>"
                 if description else "")
         body = ('<?xml version="1.0" encoding="utf-8"?>\n<d:mkcol xmlns:d="DAV:" '
@@ -574,10 +585,10 @@ class NextcloudClient:
             resp = self._send("REPORT", url, family=family,
                               headers={"Content-Type": "application/xml; charset=utf-8"}, data=body)
             if resp.status_code == 403 and "valid-sync-token" in resp.text:
-                raise self._err(SyncTokenInvalid, f"REPORT {what}: the server no longer knows the "
-                                                  "sync token; a full resync is needed")
+                raise self._err(SyncTokenInvalid, Text("REPORT {what}: the server no longer knows the "
+                                                       "sync token; a full resync is needed", what=what))
             if resp.status_code == 404:
-                raise self._err(NotFound, f"REPORT {what}: the collection does not exist")
+                raise self._err(NotFound, Text("REPORT {what}: the collection does not exist", what=what))
             root = self._multistatus(resp, f"REPORT {what}")
             more = False
             for response in root.findall(f"{{{D}}}response"):
@@ -595,23 +606,25 @@ class NextcloudClient:
                     if "200" in (propstat.findtext(f"{{{D}}}status") or ""):
                         etag = _etag(propstat.findtext(f"{{{D}}}prop/{{{D}}}getetag"))
                 if etag is None:
-                    raise self._err(ListingFailed, f"REPORT {what}: a changed {item} has no ETag")
+                    raise self._err(ListingFailed, Text("REPORT {what}: a changed {item} has no ETag",
+                                                        what=what, item=item))
                 removed.pop(href, None)
                 changed[href] = etag
             new_token = (root.findtext(f"{{{D}}}sync-token") or "").strip()
             if not new_token:
-                raise self._err(ListingFailed, f"REPORT {what}: the answer has no sync token")
+                raise self._err(ListingFailed, Text("REPORT {what}: the answer has no sync token", what=what))
             if not more:
                 got = _token_number(new_token)
                 if sent_number is not None and got is not None and got < sent_number:
                     # The server silently accepts unknown future tokens (contract §4): the book was re-created.
-                    raise self._err(SyncTokenInvalid, f"REPORT {what}: the sync token is newer than "
-                                                      "the collection (re-created?); a full resync is needed")
+                    raise self._err(SyncTokenInvalid, Text("REPORT {what}: the sync token is newer than "
+                                                           "the collection (re-created?); a full resync is needed",
+                                                           what=what))
                 return SyncResult(new_token, list(changed.items()), list(removed))
             if new_token == current:
-                raise self._err(ListingFailed, f"REPORT {what}: paging does not progress")
+                raise self._err(ListingFailed, Text("REPORT {what}: paging does not progress", what=what))
             current = new_token
-        raise self._err(ListingFailed, f"REPORT {what}: too many pages")
+        raise self._err(ListingFailed, Text("REPORT {what}: too many pages", what=what))
 
     def multiget(self, book: str, hrefs: Iterable[str], *, version: str | None = None,
                  chunk: int = 200) -> dict[str, tuple[str, str | None]]:
@@ -652,7 +665,7 @@ class NextcloudClient:
         ETag (None when the server repaired the card and sent none). 412 raises PreconditionFailed."""
         problem = validate_vcard(vcard_text, uid)
         if problem:
-            raise self._err(EntryError, f"card {uid} not sent: {problem}")
+            raise self._err(EntryError, Text("card {uid} not sent: {problem}", uid=uid, problem=problem))
         headers = {"Content-Type": "text/vcard; charset=utf-8"}
         if etag:
             headers["If-Match"] = _quoted(etag)
@@ -684,7 +697,7 @@ class NextcloudClient:
         resp = self._send("PROPFIND", collection_url, family=family,
                           headers={"Depth": "0", "Content-Type": "application/xml; charset=utf-8"}, data=body)
         if resp.status_code == 404:
-            raise self._err(NotFound, f"{route}: the collection does not exist")
+            raise self._err(NotFound, Text("{route}: the collection does not exist", route=route))
         root = self._multistatus(resp, route)
         invite = None
         for propstat in root.findall(f"{{{D}}}response/{{{D}}}propstat"):
@@ -692,7 +705,8 @@ class NextcloudClient:
             if found is not None and "200" in (propstat.findtext(f"{{{D}}}status") or ""):
                 invite = found
         if invite is None:
-            raise self._err(ListingFailed, f"{route}: the answer has no oc:invite (is this a shareable collection?)")
+            raise self._err(ListingFailed, Text("{route}: the answer has no oc:invite (is this a shareable "
+                                                "collection?)", route=route))
         out = []
         for user in invite.findall(f"{{{OC}}}user"):
             access = user.find(f"{{{OC}}}access")
@@ -729,7 +743,8 @@ class NextcloudClient:
     def ensure_calendar(self, calendar: str, displayname: str, description: str | None = None) -> bool:
         """Create a VEVENT calendar (MKCALENDAR); False when it already exists."""
         if check_name(calendar):
-            raise self._err(BadFileName, f"calendar name refused before sending ({calendar!r})")
+            raise self._err(BadFileName, Text("calendar name refused before sending ('{calendar}')",
+                                              calendar=calendar))
         desc = f"<cal:calendar-description>{escape(description)}</cal:calendar-description>" if description else ""
         body = ('<?xml version="1.0" encoding="utf-8"?>\n<cal:mkcalendar xmlns:d="DAV:" '
                 'xmlns:cal="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>'
@@ -785,37 +800,42 @@ class NextcloudClient:
                           params={**(params or {}), "format": "json"}, data=data)
         label = f"{method} {family}"
         if resp.status_code == 412 and "CSRF" in resp.text:
-            raise self._err(TerminalError, f"{label}: Nextcloud refused the OCS call (CSRF check)")
+            raise self._err(TerminalError, Text("{label}: Nextcloud refused the OCS call (CSRF check)", label=label))
         if "json" not in resp.headers.get("Content-Type", ""):
             if resp.status_code >= 500:
-                raise self._err(TransientError, f"{label}: server error HTTP {resp.status_code}")
-            raise self._err(TerminalError, f"{label} answered {resp.headers.get('Content-Type') or 'nothing'} "
-                                           f"(HTTP {resp.status_code}) where JSON was expected")
+                raise self._err(TransientError, Text("{label}: server error HTTP {status}",
+                                                     label=label, status=resp.status_code))
+            raise self._err(TerminalError, Text("{label} answered {content_type} (HTTP {status}) where JSON was "
+                                                "expected", label=label,
+                                                content_type=resp.headers.get("Content-Type") or "-",
+                                                status=resp.status_code))
         try:
             meta = resp.json()["ocs"]["meta"]
             payload = resp.json()["ocs"].get("data")
         except (ValueError, KeyError, TypeError):
-            raise self._err(TerminalError, f"{label} answered JSON that is not an OCS envelope") from None
+            raise self._err(TerminalError, Text("{label} answered JSON that is not an OCS envelope",
+                                                label=label)) from None
         code = int(meta.get("statuscode", resp.status_code))
         if code >= 500:
-            raise self._err(TransientError, f"{label}: server error {code}")
+            raise self._err(TransientError, Text("{label}: server error {code}", label=label, code=code))
         return code, payload, " ".join(str(meta.get("message") or "").split())[:200]
 
     def _shares_of(self, path: str) -> list[dict[str, Any]]:
         code, data, msg = self._ocs("GET", "apps/files_sharing/api/v1/shares", params={"path": path},
                                     family="shares")
         if code == 404:
-            raise self._err(NotFound, f"shares of {path}: {msg or 'not found'}")
+            raise self._err(NotFound, Text("shares of {path}: {reason}", path=path, reason=msg or Text("not found")))
         if code != 200 or not isinstance(data, list):
-            raise self._err(TerminalError, f"shares of {path}: unexpected answer ({code} {msg})")
+            raise self._err(TerminalError, Text("shares of {path}: unexpected answer ({code} {msg})",
+                                                path=path, code=code, msg=msg))
         return data
 
     def _create_share(self, form: dict[str, Any], path: str) -> dict[str, Any]:
         code, data, msg = self._ocs("POST", "apps/files_sharing/api/v1/shares", data=form, family="shares")
         if code == 404:
-            raise self._err(NotFound, f"share {path}: {msg or 'not found'}")
+            raise self._err(NotFound, Text("share {path}: {reason}", path=path, reason=msg or Text("not found")))
         if code != 200 or not isinstance(data, dict):
-            raise self._err(EntryError, f"share {path}: refused ({code} {msg})")
+            raise self._err(EntryError, Text("share {path}: refused ({code} {msg})", path=path, code=code, msg=msg))
         return data
 
     def share_public_link(self, path: str) -> str:
@@ -845,25 +865,26 @@ class NextcloudClient:
             info = resp.json() if "json" in resp.headers.get("Content-Type", "") else None
             if resp.status_code != 200 or not isinstance(info, dict) or not info.get("installed"):
                 result.reachable = True
-                result.problems.append(f"status.php did not answer like a Nextcloud (HTTP {resp.status_code})")
+                result.problems.append(Text("status.php did not answer like a Nextcloud (HTTP {status})",
+                                                   status=resp.status_code))
                 return result
             result.reachable = True
             result.version = str(info.get("versionstring") or info.get("version") or "") or None
             if info.get("maintenance"):
-                result.problems.append("the instance is in maintenance mode")
+                result.problems.append(Text("the instance is in maintenance mode"))
         except TransientError as exc:
             result.problems.append(exc.message)
             return result
         except ValueError:
             result.reachable = True
-            result.problems.append("status.php answered something that is not JSON")
+            result.problems.append(Text("status.php answered something that is not JSON"))
             return result
         try:
             code, data, msg = self._ocs("GET", "cloud/user", family="user")
             if code == 200 and isinstance(data, dict):
                 result.auth, result.user = "ok", str(data.get("id"))
             else:
-                result.problems.append(f"cloud/user: unexpected answer ({code} {msg})")
+                result.problems.append(Text("cloud/user: unexpected answer ({code} {msg})", code=code, msg=msg))
         except AuthError as exc:
             result.auth = "locked-out" if "429" in exc.message else "refused"
             result.problems.append(exc.message)
@@ -875,7 +896,7 @@ class NextcloudClient:
             try:
                 result.group_exists = self.group_exists(group)
                 if result.group_exists is False:
-                    result.problems.append(f"the group {group!r} does not exist on this Nextcloud")
+                    result.problems.append(Text("the group '{group}' does not exist on this Nextcloud", group=group))
             except TargetError as exc:
                 result.problems.append(exc.message)
         return result
@@ -898,9 +919,9 @@ def validate_vcard(text: str, uid: str | None = None) -> str | None:
     """Why a card must not be sent (the server stores broken cards verbatim, contract §4); None when fine."""
     lines = [ln for ln in re.split(r"\r\n|\n", text) if ln.strip()]
     if not lines or lines[0].strip().upper() != "BEGIN:VCARD" or lines[-1].strip().upper() != "END:VCARD":
-        return "it must start with BEGIN:VCARD and end with END:VCARD"
+        return Text("it must start with BEGIN:VCARD and end with END:VCARD")
     if sum(1 for ln in lines if ln.strip().upper() == "BEGIN:VCARD") != 1:
-        return "exactly one vCard per resource"
+        return Text("exactly one vCard per resource")
     props: dict[str, str] = {}
     for ln in lines:
         if ln[:1] in (" ", "\t"):
@@ -909,13 +930,13 @@ def validate_vcard(text: str, uid: str | None = None) -> str | None:
         if sep:
             props.setdefault(name.split(";", 1)[0].strip().upper(), value.strip())
     if props.get("VERSION") not in ("3.0", "4.0"):
-        return "VERSION must be 3.0 or 4.0"
+        return Text("VERSION must be 3.0 or 4.0")
     if not props.get("FN"):
-        return "FN is missing (the server would invent one)"
+        return Text("FN is missing (the server would invent one)")
     if not props.get("UID"):
-        return "UID is missing (the server would invent one)"
+        return Text("UID is missing (the server would invent one)")
     if uid is not None and props["UID"] != uid:
-        return "its UID differs from the card's name"
+        return Text("its UID differs from the card's name")
     return None
 
 

@@ -33,6 +33,7 @@ from bs4 import BeautifulSoup
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..text import Text, scrub
 from .base import (
     AuthError,
     EntryError,
@@ -87,7 +88,7 @@ def _normalise_base(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         # The URL itself is not repeated: it could carry user:password@.
-        raise ValueError("the wiki url must be an http(s) URL such as https://wiki.example.org/")
+        raise ValueError(Text("the wiki url must be an http(s) URL such as https://wiki.example.org/"))
     path = parts.path or "/"
     if not path.endswith("/") and not path.endswith(".php"):
         path += "/"
@@ -113,7 +114,7 @@ def short_exception(text: Any) -> str:
     text = " ".join(text.split())
     if len(text) > 200:
         text = text[:197] + "..."
-    return text or "the wiki raised an internal error"
+    return text or Text("the wiki raised an internal error")
 
 
 def _id_from_entry_url(url: str) -> str:
@@ -139,11 +140,15 @@ def json_body(resp: requests.Response, route: str, fail: Callable[[str], TargetE
     """The JSON of an API answer; HTML or broken JSON where JSON is due is the wiki failing in disguise."""
     ctype = resp.headers.get("Content-Type", "")
     if "json" not in ctype.lower():
-        raise fail(f"{route} answered {ctype or 'no content type'} (HTTP {resp.status_code}) where JSON was expected")
+        if not ctype:
+            raise fail(Text("{route} answered with no content type (HTTP {status}) where JSON was expected",
+                            route=route, status=resp.status_code))
+        raise fail(Text("{route} answered {content_type} (HTTP {status}) where JSON was expected",
+                        route=route, content_type=ctype, status=resp.status_code))
     try:
         return json.loads(resp.content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise fail(f"{route} answered something that is not JSON") from None
+        raise fail(Text("{route} answered something that is not JSON", route=route)) from None
 
 
 def revisions_list(resp: requests.Response, route: str, fail: Callable[[str], TargetError]) -> list[Revision]:
@@ -151,13 +156,13 @@ def revisions_list(resp: requests.Response, route: str, fail: Callable[[str], Ta
     page orders by time only; the revision id, an auto-increment, also orders saves within one second."""
     node = BeautifulSoup(resp.content, "html.parser").find(attrs={"data-revisions": True})
     if node is None:
-        raise fail(f"{route} answered a page without data-revisions")
+        raise fail(Text("{route} answered a page without data-revisions", route=route))
     try:
         raw = json.loads(node["data-revisions"])
     except ValueError:
-        raise fail(f"{route}: data-revisions is not JSON") from None
+        raise fail(Text("{route}: data-revisions is not JSON", route=route)) from None
     if not isinstance(raw, list) or not all(isinstance(r, dict) and "id" in r for r in raw):
-        raise fail(f"{route}: data-revisions is not a list of revisions")
+        raise fail(Text("{route}: data-revisions is not a list of revisions", route=route))
     revs = [Revision(id=str(r["id"]), time=str(r.get("time", "")), user=str(r.get("user") or "")) for r in raw]
     return sorted(revs, key=lambda r: (int(r.id) if r.id.isdigit() else -1, r.time), reverse=True)
 
@@ -218,9 +223,7 @@ class YesWikiClient:
         self._session.close()
 
     def _scrub(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
+        return scrub(text, self._secrets)
 
     def _err(self, cls: type[TargetError], message: str) -> TargetError:
         return cls(self.name, self._scrub(message))
@@ -236,7 +239,7 @@ class YesWikiClient:
             if self._token_refused is not None:
                 raise self._token_refused
             if not self._token:
-                raise self._err(TerminalError, f"{route}: no API token configured for this wiki")
+                raise self._err(TerminalError, Text("{route}: no API token configured for this wiki", route=route))
             hdrs["Authorization"] = f"Bearer {self._token}"
         elif auth == "session":
             with self._lock:
@@ -250,11 +253,13 @@ class YesWikiClient:
             resp = self._session.request(method, self.base + "?" + query, data=data, headers=hdrs, files=files or None,
                                          cookies=cookies, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
-            raise self._err(TransientError, f"{route}: no answer within {self.timeout:g} s") from None
+            raise self._err(TransientError, Text("{route}: no answer within {timeout:g} s",
+                                                 route=route, timeout=self.timeout)) from None
         except requests.ConnectionError:
-            raise self._err(TransientError, f"{route}: could not connect to the wiki") from None
+            raise self._err(TransientError, Text("{route}: could not connect to the wiki", route=route)) from None
         except requests.RequestException as exc:
-            raise self._err(TransientError, f"{route}: request failed ({type(exc).__name__})") from None
+            raise self._err(TransientError, Text("{route}: request failed ({type})",
+                                                 route=route, type=type(exc).__name__)) from None
         if auth == "session":
             with self._lock:
                 self._web_cookies.update(resp.cookies.get_dict())
@@ -263,8 +268,8 @@ class YesWikiClient:
             # Public routes answer a refused token anonymously (200, members-only fields blanked) instead of
             # 401; an accepted token always logs its user in with a `name` cookie (contract §1, checked on
             # 4.4.2). Without that cookie the answer is an anonymous one and must not be used.
-            err = self._err(AuthError, f"{route}: the API token was not accepted (the wiki answered "
-                                       "anonymously)")
+            err = self._err(AuthError, Text("{route}: the API token was not accepted (the wiki answered "
+                                            "anonymously)", route=route))
             self._token_refused = err  # type: ignore[assignment]
             raise err
         return resp
@@ -277,8 +282,11 @@ class YesWikiClient:
         """The error for a status the caller did not expect."""
         status = resp.status_code
         if status in (401, 403):
-            what = {"token": "API token", "session": "admin session"}.get(auth or "", "anonymous access")
-            err = self._err(AuthError, f"{route}: the {what} was refused (HTTP {status})")
+            refused = {"token": Text("{route}: the API token was refused (HTTP {status})", route=route, status=status),
+                       "session": Text("{route}: the admin session was refused (HTTP {status})", route=route,
+                                       status=status)}
+            err = self._err(AuthError, refused.get(auth or "") or Text(
+                "{route}: anonymous access was refused (HTTP {status})", route=route, status=status))
             if auth == "token":
                 self._token_refused = err  # type: ignore[assignment]
             return err
@@ -291,12 +299,15 @@ class YesWikiClient:
             except (UnicodeDecodeError, ValueError):
                 pass
             if entry_op and detail:
-                return self._err(EntryError, f"{route} refused the entry: {detail}")
-            return self._err(TransientError, f"{route}: server error HTTP {status}"
-                                             + (f" ({detail})" if detail else ""))
+                return self._err(EntryError, Text("{route} refused the entry: {detail}", route=route, detail=detail))
+            if detail:
+                return self._err(TransientError, Text("{route}: server error HTTP {status} ({detail})", route=route,
+                                                       status=status, detail=detail))
+            return self._err(TransientError, Text("{route}: server error HTTP {status}", route=route, status=status))
         if 300 <= status < 400:
-            return self._err(TerminalError, f"{route} redirected (HTTP {status}); check the wiki url")
-        return self._err(TerminalError, f"{route}: unexpected HTTP {status}")
+            return self._err(TerminalError, Text("{route} redirected (HTTP {status}); check the wiki url",
+                                                 route=route, status=status))
+        return self._err(TerminalError, Text("{route}: unexpected HTTP {status}", route=route, status=status))
 
     def _get_json(self, family: str, query: str, *, auth: str | None = None,
                   ok404: bool = False) -> Any:
@@ -331,13 +342,14 @@ class YesWikiClient:
                 out[key] = str(value)
             else:
                 # A JSON list is stored as its indexes (contract §3.5): the engine must send "k1,k2".
-                raise self._err(EntryError, f"{what}: field {key} has a {type(value).__name__} value; "
-                                            "only strings, numbers and files can be sent")
+                raise self._err(EntryError, Text("{what}: field {key} has a {type} value; "
+                                                 "only strings, numbers and files can be sent",
+                                                 what=what, key=key, type=type(value).__name__))
         return out, files
 
     def _entry_values(self, data: Any, remote_id: str, route: str) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise self._err(TerminalError, f"{route} answered JSON that is not an object")
+            raise self._err(TerminalError, Text("{route} answered JSON that is not an object", route=route))
         body = data.get("body")
         try:
             values = json.loads(body) if isinstance(body, str) else None
@@ -345,7 +357,7 @@ class YesWikiClient:
             values = None
         if not isinstance(values, dict) or not ({"id_typeannonce", "id_fiche"} & values.keys()):
             # Not None: None means "gone" to the engine and could drive a deletion elsewhere.
-            raise self._err(EntryError, f"page {remote_id} exists but is not a Bazar entry")
+            raise self._err(EntryError, Text("page {entry} exists but is not a Bazar entry", entry=remote_id))
         return values
 
     # ------------------------------------------------------------------ forms
@@ -355,7 +367,7 @@ class YesWikiClient:
         if data in ({}, []):
             return {}
         if not isinstance(data, dict):
-            raise self._err(TerminalError, "GET ?api/forms answered JSON that is not an object")
+            raise self._err(TerminalError, Text("GET ?api/forms answered JSON that is not an object"))
         return data
 
     def get_form(self, form_id: str) -> dict[str, Any] | None:
@@ -363,7 +375,8 @@ class YesWikiClient:
         if data is None:
             return None
         if not isinstance(data, dict):
-            raise self._err(TerminalError, f"GET ?api/forms/{form_id} answered JSON that is not an object")
+            raise self._err(TerminalError, Text("GET ?api/forms/{form_id} answered JSON that is not an object",
+                                                form_id=form_id))
         return data
 
     def _require_form(self, form_id: str) -> None:
@@ -371,7 +384,8 @@ class YesWikiClient:
         if str(form_id) in self._known_forms:
             return
         if self.get_form(str(form_id)) is None:
-            raise self._err(TerminalError, f"form {form_id} does not exist on {self.name}")
+            raise self._err(TerminalError, Text("form {form} does not exist on {wiki}",
+                                                form=form_id, wiki=self.name))
         self._known_forms.add(str(form_id))
 
     # ------------------------------------------------------------------ entries
@@ -397,11 +411,13 @@ class YesWikiClient:
                 except TransientError as exc:
                     raise self._err(ListingFailed, exc.message) from None
                 if form is None:
-                    raise self._err(ListingFailed, f"form {form_id} does not exist on {self.name}")
+                    raise self._err(ListingFailed, Text("form {form} does not exist on {wiki}",
+                                                        form=form_id, wiki=self.name))
                 self._known_forms.add(str(form_id))
             return {}
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise self._err(ListingFailed, f"{route} answered JSON that is not a listing of entries")
+            raise self._err(ListingFailed, Text("{route} answered JSON that is not a listing of entries",
+                                                route=route))
         return data
 
     def listing(self, form_id: str) -> dict[str, ListedEntry]:
@@ -432,7 +448,7 @@ class YesWikiClient:
         if data is None:
             return []
         if not isinstance(data, list) or not all(isinstance(u, str) for u in data):
-            raise self._err(TerminalError, "GET ?api/entry/url/... answered JSON that is not a list of URLs")
+            raise self._err(TerminalError, Text("GET ?api/entry/url/... answered JSON that is not a list of URLs"))
         return [i for i in (_id_from_entry_url(u) for u in data) if i]
 
     def source_of(self, remote_id: str) -> str | None:
@@ -443,7 +459,7 @@ class YesWikiClient:
         if data is None:
             return None
         if not isinstance(data, list):
-            raise self._err(TerminalError, "GET ?api/triples/... answered JSON that is not a list")
+            raise self._err(TerminalError, Text("GET ?api/triples/... answered JSON that is not a list"))
         for triple in data:
             if isinstance(triple, dict) and triple.get("property") == SOURCE_URL_PROPERTY:
                 value = triple.get("value")
@@ -480,11 +496,12 @@ class YesWikiClient:
             success = body.get("success") if isinstance(body, dict) else None
             new_id = _id_from_entry_url(success) if isinstance(success, str) else ""
             if not new_id:
-                raise self._err(TerminalError, f"{route} answered 201 without the new entry's URL")
+                raise self._err(TerminalError, Text("{route} answered 201 without the new entry's URL", route=route))
             # A 201 is not proof (orphans, silent overwrites, contract §3.1/§3.2): the source lookup must list it.
             if new_id not in self.find_by_source(source_url):
-                raise self._err(TerminalError, f"{route} answered 201 for {new_id} but the Source-Url "
-                                               "lookup does not list it: the create cannot be trusted")
+                raise self._err(TerminalError, Text("{route} answered 201 for {entry} but the Source-Url "
+                                                    "lookup does not list it: the create cannot be trusted",
+                                                    route=route, entry=new_id))
             return new_id
 
     def _recover_create(self, source_url: str) -> str | None:
@@ -506,7 +523,7 @@ class YesWikiClient:
             raise self._fail(resp, route, entry_op=True)
         body = self._json(resp, route)
         if not isinstance(body, dict) or remote_id not in (body.get("deleted") or []):
-            raise self._err(TerminalError, f"{route} answered 200 without confirming the deletion")
+            raise self._err(TerminalError, Text("{route} answered 200 without confirming the deletion", route=route))
 
     # ------------------------------------------------------------------ web handlers (admin session)
 
@@ -518,7 +535,7 @@ class YesWikiClient:
             if self._web_cookies and idle < _SESSION_IDLE_S:
                 return
             if not (self._admin_user and self._admin_password):
-                raise self._err(TerminalError, "no admin user/password configured: entries cannot be edited")
+                raise self._err(TerminalError, Text("no admin user/password configured: entries cannot be edited"))
             with self._lock:
                 self._web_cookies.clear()
             resp = self._send("POST", "login", "PagePrincipale", auth="session",
@@ -529,7 +546,8 @@ class YesWikiClient:
             with self._lock:
                 self._web_cookies.clear()
             if resp.status_code == 302 or resp.status_code in (200, 401, 403):
-                err = self._err(AuthError, f"admin login refused for user {self._admin_user}")
+                err = self._err(AuthError, Text("admin login refused for user {user}",
+                                                user=self._admin_user))
                 self._login_refused = err  # type: ignore[assignment]
                 raise err
             raise self._fail(resp, "POST ?PagePrincipale (login)", auth="session")
@@ -558,15 +576,15 @@ class YesWikiClient:
         if resp.status_code == 302:
             if self._edit_confirmed(resp, remote_id):
                 return
-            raise self._err(EntryError, f"{route}: the edit of {remote_id} was not confirmed "
-                                        "(redirected without modif_ok)")
+            raise self._err(EntryError, Text("{route}: the edit of {entry} was not confirmed "
+                                             "(redirected without modif_ok)", route=route, entry=remote_id))
         if resp.status_code == 200:
             page = resp.content.decode("utf-8", errors="replace")
             if "Protection antispam" in page:
-                raise self._err(EntryError, f"{route}: the wiki's antispam protection refused the edit "
-                                            f"of {remote_id}; not saved")
-            raise self._err(EntryError, f"{route}: the wiki re-displayed a page instead of saving "
-                                        f"{remote_id}; not saved")
+                raise self._err(EntryError, Text("{route}: the wiki's antispam protection refused the edit "
+                                                 "of {entry}; not saved", route=route, entry=remote_id))
+            raise self._err(EntryError, Text("{route}: the wiki re-displayed a page instead of saving "
+                                             "{entry}; not saved", route=route, entry=remote_id))
         raise self._fail(resp, route, entry_op=True, auth="session")
 
     def write_changes(self, form_id: str, remote_id: str, changes: dict[str, Any], current: EntryVersion) -> None:
@@ -620,17 +638,20 @@ class YesWikiClient:
         try:
             resp = self._session.get(self.file_url(name), timeout=self.timeout, stream=True, allow_redirects=False)
         except requests.Timeout:
-            raise self._err(TransientError, f"{route}: no answer within {self.timeout:g} s") from None
+            raise self._err(TransientError, Text("{route}: no answer within {timeout:g} s",
+                                                 route=route, timeout=self.timeout)) from None
         except requests.RequestException:
-            raise self._err(TransientError, f"{route}: could not connect to the wiki") from None
+            raise self._err(TransientError, Text("{route}: could not connect to the wiki", route=route)) from None
         with resp:
             ctype = resp.headers.get("Content-Type", "").lower()
             if resp.status_code == 404 or (resp.status_code == 200 and ctype.startswith("text/html")):
                 return None
             if resp.status_code >= 500:
-                raise self._err(TransientError, f"{route}: server error HTTP {resp.status_code}")
+                raise self._err(TransientError, Text("{route}: server error HTTP {status}",
+                                                     route=route, status=resp.status_code))
             if resp.status_code != 200:  # one file refused (403 by the web server...): not the whole wiki
-                raise self._err(EntryError, f"{route}: unexpected HTTP {resp.status_code}")
+                raise self._err(EntryError, Text("{route}: unexpected HTTP {status}",
+                                                 route=route, status=resp.status_code))
             data = bytearray()
             try:
                 for chunk in resp.iter_content(64 * 1024):
@@ -638,7 +659,7 @@ class YesWikiClient:
                     if len(data) > max_bytes:
                         break  # enough to say it is too large: the rest is not downloaded
             except requests.RequestException:
-                raise self._err(TransientError, f"{route}: the download was interrupted") from None
+                raise self._err(TransientError, Text("{route}: the download was interrupted", route=route)) from None
             return bytes(data[: max_bytes + 1])
 
     @staticmethod
@@ -654,7 +675,7 @@ class YesWikiClient:
         try:
             resp = self._session.get(self.base, timeout=self.timeout, allow_redirects=True)
         except requests.RequestException:
-            raise self._err(TransientError, "GET home page: could not connect to the wiki") from None
+            raise self._err(TransientError, Text("GET home page: could not connect to the wiki")) from None
         finally:
             with self._lock:
                 self.stats.count("GET home")
@@ -681,19 +702,19 @@ class YesWikiClient:
             pass
         if not self._token:
             result.token = "missing"
-            result.problems.append("no API token configured")
+            result.problems.append(Text("no API token configured"))
         else:
             # A token-only route answers 404 for an unknown anchor when the token is accepted, 401 if not.
             try:
                 resp = self._send("GET", "source", "api/entry/url/oscartes-doctor-probe", auth="token")
                 if resp.status_code in (401, 403):
                     result.token = "refused"
-                    result.problems.append("the API token was refused")
+                    result.problems.append(Text("the API token was refused"))
                 else:
                     resp = self._send("GET", "users", "api/users", auth="token")
                     result.token = "admin" if resp.status_code == 200 else "user"
                     if result.token != "admin":
-                        result.problems.append("the API token's user is not in @admins")
+                        result.problems.append(Text("the API token's user is not in @admins"))
             except AuthError as exc:
                 result.token = "refused"
                 result.problems.append(exc.message)
@@ -707,5 +728,5 @@ class YesWikiClient:
                 result.admin_login = False
                 result.problems.append(exc.message)
         else:
-            result.problems.append("no admin user/password configured")
+            result.problems.append(Text("no admin user/password configured"))
         return result

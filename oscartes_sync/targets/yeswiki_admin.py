@@ -31,6 +31,7 @@ from bs4 import BeautifulSoup
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ..text import Text, scrub
 from .base import AuthError, EntryError, RequestStats, Revision, TargetError, TerminalError, TransientError
 from .wikiname import list_id_for
 from .yeswiki import _normalise_base, json_body, revisions_list, short_exception
@@ -68,7 +69,7 @@ def evaluate_hashcash_js(js: str) -> int:
     m = re.fullmatch(r"\s*function\s+(\w+)\s*\(\)\s*\{\s*var\s+(\w+)\s*=\s*(-?\d+)\s*;"
                      r"((?:\s*\2\s*\+=\s*-?\d+\s*;)*)\s*return\s+\2\s*;\s*\}\s*\1\s*\(\)\s*;?\s*", js)
     if m is None:
-        raise ValueError("hashcash function has an unknown shape")
+        raise ValueError(Text("hashcash function has an unknown shape"))
     return int(m.group(3)) + sum(int(x) for x in re.findall(r"\+=\s*(-?\d+)", m.group(4)))
 
 
@@ -77,10 +78,10 @@ def decode_hashcash(script: str) -> int:
     the JS text of a function summing integers (contract §6, pages_11)."""
     pairs = re.findall(r"\[(\d+)\]\s*=\s*(-?\d+)\s*\^\s*(-?\d+)\s*;", script)
     if not pairs:
-        raise ValueError("no obfuscated words in the hashcash script")
+        raise ValueError(Text("no obfuscated words in the hashcash script"))
     words = {int(i): (int(a) ^ int(k)) & 0xFFFFFFFF for i, a, k in pairs}
     if sorted(words) != list(range(len(words))):
-        raise ValueError("the hashcash words are not contiguous")
+        raise ValueError(Text("the hashcash words are not contiguous"))
     raw = b"".join(struct.pack("<I", words[i]) for i in range(len(words)))
     return evaluate_hashcash_js(raw.decode("latin-1"))
 
@@ -119,9 +120,7 @@ class YesWikiAdmin:
     # ------------------------------------------------------------------ plumbing
 
     def _err(self, cls: type[TargetError], message: str, **extra: Any) -> TargetError:
-        for s in self._secrets:
-            message = message.replace(s, "***")
-        return cls(self.name, message, **extra)
+        return cls(self.name, scrub(message, self._secrets), **extra)
 
     def _send(self, method: str, family: str, query: str | None, *, data: dict[str, str] | None = None,
               path: str | None = None) -> requests.Response:
@@ -132,26 +131,29 @@ class YesWikiAdmin:
             return self._session.request(method, url, data=data, timeout=self.timeout, allow_redirects=False,
                                          headers={"Accept": "application/json, text/html;q=0.5"})
         except requests.Timeout:
-            raise self._err(TransientError, f"{route}: no answer within {self.timeout:g} s") from None
+            raise self._err(TransientError, Text("{route}: no answer within {timeout:g} s",
+                                                 route=route, timeout=self.timeout)) from None
         except requests.ConnectionError:
-            raise self._err(TransientError, f"{route}: could not connect to the wiki") from None
+            raise self._err(TransientError, Text("{route}: could not connect to the wiki", route=route)) from None
         except requests.RequestException as exc:
-            raise self._err(TransientError, f"{route}: request failed ({type(exc).__name__})") from None
+            raise self._err(TransientError, Text("{route}: request failed ({type})",
+                                                 route=route, type=type(exc).__name__)) from None
 
     def _fail(self, resp: requests.Response, route: str) -> TargetError:
         status = resp.status_code
         if status in (401, 403):
-            return self._err(AuthError, f"{route}: access refused (HTTP {status})")
+            return self._err(AuthError, Text("{route}: access refused (HTTP {status})", route=route, status=status))
         if status >= 500:
-            detail = ""
             try:
                 body = json.loads(resp.content.decode("utf-8"))
                 if isinstance(body, dict) and "exceptionMessage" in body:
-                    detail = f" ({short_exception(body['exceptionMessage'])})"
+                    return self._err(TransientError, Text("{route}: server error HTTP {status} ({detail})",
+                                                          route=route, status=status,
+                                                          detail=short_exception(body["exceptionMessage"])))
             except (UnicodeDecodeError, ValueError):
                 pass
-            return self._err(TransientError, f"{route}: server error HTTP {status}{detail}")
-        return self._err(TerminalError, f"{route}: unexpected HTTP {status}")
+            return self._err(TransientError, Text("{route}: server error HTTP {status}", route=route, status=status))
+        return self._err(TerminalError, Text("{route}: unexpected HTTP {status}", route=route, status=status))
 
     def _json(self, resp: requests.Response, route: str) -> Any:
         return json_body(resp, route, lambda message: self._err(TerminalError, message))
@@ -182,7 +184,7 @@ class YesWikiAdmin:
             if self._login_refused is not None:
                 raise self._login_refused
             if not (self._user and self._password):
-                raise self._err(TerminalError, "no admin user/password configured for this wiki")
+                raise self._err(TerminalError, Text("no admin user/password configured for this wiki"))
             self._session.cookies.clear()
             resp = self._send("POST", "login", "PagePrincipale",
                               data={"name": self._user, "password": self._password, "action": "login"})
@@ -193,7 +195,8 @@ class YesWikiAdmin:
             self._logged_in = False
             if resp.status_code in (200, 302, 401, 403):
                 # sticky: repeated refused logins can lock the host out
-                self._login_refused = self._err(AuthError, f"admin login refused for user {self._user}")  # type: ignore[assignment]
+                self._login_refused = self._err(AuthError, Text("admin login refused for user {user}",
+                                                                user=self._user))  # type: ignore[assignment]
                 raise self._login_refused
             raise self._fail(resp, "POST ?PagePrincipale (login)")
 
@@ -211,7 +214,8 @@ class YesWikiAdmin:
             self.login()
             resp = self._send("POST", family, query, data=data)
             if self._location_params(resp).get("msg") == ["BAZ_AUTH_NEEDED"]:
-                raise self._err(AuthError, f"POST ?{query}: user {self._user} is not a wiki administrator")
+                raise self._err(AuthError, Text("POST ?{query}: user {user} is not a wiki administrator",
+                                                query=query, user=self._user))
         return resp
 
     # ------------------------------------------------------------------ forms (§4)
@@ -222,7 +226,7 @@ class YesWikiAdmin:
         server's 404s would make every form, list and page look missing."""
         resp = self._send("GET", "forms", "api/forms")
         if resp.status_code == 404:
-            raise self._err(TerminalError, "GET ?api/forms: HTTP 404: no YesWiki API at this address")
+            raise self._err(TerminalError, Text("GET ?api/forms: HTTP 404: no YesWiki API at this address"))
         if resp.status_code != 200:
             raise self._fail(resp, "GET ?api/forms")
         self._json(resp, "GET ?api/forms")
@@ -232,7 +236,7 @@ class YesWikiAdmin:
         if data is None or data in ({}, []):
             return {}
         if not isinstance(data, dict):
-            raise self._err(TerminalError, "GET ?api/forms answered JSON that is not an object")
+            raise self._err(TerminalError, Text("GET ?api/forms answered JSON that is not an object"))
         return data
 
     def get_form(self, form_id: str) -> dict[str, Any] | None:
@@ -240,7 +244,8 @@ class YesWikiAdmin:
         if data is None:
             return None
         if not isinstance(data, dict):
-            raise self._err(TerminalError, f"GET ?api/forms/{form_id} answered JSON that is not an object")
+            raise self._err(TerminalError, Text("GET ?api/forms/{form} answered JSON that is not an object",
+                                                form=form_id))
         return data
 
     @staticmethod
@@ -264,19 +269,23 @@ class YesWikiAdmin:
     def _form_refused(self, resp: requests.Response, route: str, form_id: str) -> TargetError:
         if resp.status_code == 200:
             alerts = self._alerts(resp)
-            why = f": {alerts[0][:200]}" if alerts else ""
-            return self._err(EntryError, f"{route}: the wiki re-displayed the form editor instead of saving form "
-                                         f"{form_id}{why}")
+            if alerts:
+                return self._err(EntryError, Text("{route}: the wiki re-displayed the form editor instead of saving "
+                                                  "form {form}: {alert}", route=route, form=form_id,
+                                                  alert=alerts[0][:200]))
+            return self._err(EntryError, Text("{route}: the wiki re-displayed the form editor instead of saving form "
+                                              "{form}", route=route, form=form_id))
         if resp.status_code == 302:
             msg = self._location_params(resp).get("msg", [""])[0]
-            return self._err(EntryError, f"{route}: form {form_id} not saved (redirected with msg={msg[:120]})")
+            return self._err(EntryError, Text("{route}: form {form} not saved (redirected with msg={msg})",
+                                              route=route, form=form_id, msg=msg[:120]))
         return self._fail(resp, route)
 
     @staticmethod
     def _check_form_id(form_id: str) -> str:
         form_id = str(form_id)
         if not form_id.isdigit():
-            raise ValueError(f"a Bazar form id is a number, not {form_id!r}")
+            raise ValueError(Text("a Bazar form id is a number, not '{form}'", form=form_id))
         return form_id
 
     def create_form(self, form_id: str, label: str, template: str, description: str = "") -> str:
@@ -286,8 +295,8 @@ class YesWikiAdmin:
             existing = self.get_form(form_id)
             if existing is not None:
                 # the wiki would silently use another id (forms_14)
-                raise self._err(EntryError, f"form id {form_id} is already used by form "
-                                            f"{existing.get('bn_label_nature', '')!r}")
+                raise self._err(EntryError, Text("form id {form} is already used by form '{label}'",
+                                                 form=form_id, label=existing.get("bn_label_nature", "")))
             query = "BazaR&vue=formulaire&action=new"
             resp = self._admin_post("form-create", query, self._form_fields(form_id, label, template, description))
             params = self._location_params(resp)
@@ -297,16 +306,19 @@ class YesWikiAdmin:
             if diffs:
                 other = [fid for fid, f in self.list_forms().items()
                          if fid != form_id and isinstance(f, dict) and f.get("bn_label_nature") == label]
-                where = f"; a form with that label has id {', '.join(other)}" if other else ""
-                raise self._err(EntryError, f"form {form_id} was not created as sent "
-                                            f"({', '.join(diffs)} differ on read-back){where}")
+                if other:
+                    raise self._err(EntryError, Text("form {form} was not created as sent ({fields} differ on "
+                                                     "read-back); a form with that label has id {ids}", form=form_id,
+                                                     fields=", ".join(diffs), ids=", ".join(other)))
+                raise self._err(EntryError, Text("form {form} was not created as sent ({fields} differ on read-back)",
+                                                 form=form_id, fields=", ".join(diffs)))
             return form_id
 
     def update_form(self, form_id: str, label: str, template: str, description: str = "") -> None:
         form_id = self._check_form_id(form_id)
         with self._lock:
             if self.get_form(form_id) is None:
-                raise self._err(EntryError, f"form {form_id} does not exist")
+                raise self._err(EntryError, Text("form {form} does not exist", form=form_id))
             query = f"BazaR&vue=formulaire&action=modif&idformulaire={form_id}"
             # bn_id_nature must be posted: the UPDATE uses it (forms_18)
             resp = self._admin_post("form-update", query, self._form_fields(form_id, label, template, description))
@@ -314,8 +326,8 @@ class YesWikiAdmin:
                 raise self._form_refused(resp, f"POST ?{query}", form_id)
             diffs = self._form_differences(self.get_form(form_id), label, template, description)
             if diffs:
-                raise self._err(EntryError, f"form {form_id} was not updated ({', '.join(diffs)} differ on "
-                                            "read-back)")
+                raise self._err(EntryError, Text("form {form} was not updated ({fields} differ on "
+                                                 "read-back)", form=form_id, fields=", ".join(diffs)))
 
     def delete_form(self, form_id: str) -> None:
         """Delete a form AND all its entries (contract §4). A missing form is not an error."""
@@ -333,16 +345,17 @@ class YesWikiAdmin:
             if not token:
                 if self._location_params(resp).get("msg") == ["BAZ_AUTH_NEEDED"]:
                     self._logged_in = False
-                raise self._err(TerminalError, f"GET ?{query}: no confirmDeleteToken in the answer "
-                                               f"(HTTP {resp.status_code})")
+                raise self._err(TerminalError, Text("GET ?{query}: no confirmDeleteToken in the answer (HTTP {status})",
+                                                    query=query, status=resp.status_code))
             query = f"BazaR&vue=formulaire&action=delete&idformulaire={form_id}"
             resp = self._send("POST", "form-delete", query, data={"confirmDeleteToken": str(token)})
             if resp.status_code not in (200, 302):
                 raise self._fail(resp, f"POST ?{query}")
             if self.get_form(form_id) is not None:
                 msg = self._location_params(resp).get("msg", [""])[0]
-                raise self._err(EntryError, f"form {form_id} is still there after the delete"
-                                            + (f" (msg={msg[:120]})" if msg else ""))
+                raise self._err(EntryError, Text("form {form} is still there after the delete (msg={msg})",
+                                                 form=form_id, msg=msg[:120]) if msg
+                                else Text("form {form} is still there after the delete", form=form_id))
 
     # ------------------------------------------------------------------ lists (§5)
 
@@ -358,7 +371,7 @@ class YesWikiAdmin:
         except ValueError:
             data = None
         if not isinstance(data, dict) or "titre_liste" not in data:
-            raise self._err(EntryError, f"page {list_id} exists but is not a Bazar list")
+            raise self._err(EntryError, Text("page {list_id} exists but is not a Bazar list", list_id=list_id))
         if not isinstance(data.get("label"), dict):
             data["label"] = {}  # PHP encodes an empty array as []
         return data
@@ -368,7 +381,7 @@ class YesWikiAdmin:
         data = {"titre_liste": title}
         for i, (key, label) in enumerate(labels.items(), start=1):  # 1-based, contiguous (contract §5)
             if not isinstance(key, str) or not key.strip():
-                raise ValueError("list keys must be non-empty strings")
+                raise ValueError(Text("list keys must be non-empty strings"))
             data[f"id[{i}]"] = key
             data[f"label[{i}]"] = str(label)
         data["valider"] = ""
@@ -377,7 +390,8 @@ class YesWikiAdmin:
     def _check_list(self, list_id: str, title: str, labels: dict[str, str], what: str) -> None:
         stored = self.get_list(list_id)
         if stored is None:
-            raise self._err(EntryError, f"list {list_id} is absent on read-back after {what}")
+            raise self._err(EntryError, Text("list {list_id} is absent on read-back after {what}",
+                                             list_id=list_id, what=what))
         diffs = []
         if stored.get("titre_liste") != title:
             diffs.append("title")
@@ -389,18 +403,20 @@ class YesWikiAdmin:
             changed = [k for k in labels if got.get(k) != str(labels[k])]
             diffs.append("labels of " + ", ".join(changed[:5]) + " (HTML is purified by the wiki)")
         if diffs:
-            raise self._err(EntryError, f"list {list_id} differs on read-back after {what}: {'; '.join(diffs)}")
+            raise self._err(EntryError, Text("list {list_id} differs on read-back after {what}: {differences}",
+                                             list_id=list_id, what=what, differences="; ".join(diffs)))
 
     def create_list(self, title: str, labels: dict[str, str]) -> str:
         """Create a list; its id is genere_nom_wiki('Liste ' + title) (contract §5). Refused when a page already
         has that id, since the wiki would then silently choose `ListeX2`."""
         expected = list_id_for(title)
         if not expected:
-            raise ValueError(f"no list id can be derived from the title {title!r}")
+            raise ValueError(Text("no list id can be derived from the title \"{title}\"", title=title))
         data = self._list_fields(title, labels)
         with self._lock:
             if self._get_json("page", f"api/pages/{quote(expected, safe='')}") is not None:
-                raise self._err(EntryError, f"list {title!r}: a page {expected} already exists")
+                raise self._err(EntryError, Text("list \"{title}\": a page {expected} already exists",
+                                                 title=title, expected=expected))
             # logged in so that the list's owner is the admin (deletion is for admins or the owner)
             self._ensure_login()
             query = "BazaR&vue=listes&action=saisir_liste&onsubmit=postmessage"
@@ -409,27 +425,30 @@ class YesWikiAdmin:
                 raise self._fail(resp, f"POST ?{query}")
             m = re.search(r'\{[^{}]*"msg"\s*:\s*"list_created"[^{}]*\}', resp.content.decode("utf-8", "replace"))
             if m is None:
-                raise self._err(EntryError, f"POST ?{query}: list {title!r} not confirmed (no list_created message)")
+                raise self._err(EntryError, Text("POST ?{query}: list \"{title}\" not confirmed (no list_created "
+                                                 "message)",
+                                                 query=query, title=title))
             try:
                 got = str(json.loads(m.group(0)).get("id", ""))
             except ValueError:
                 got = ""
             if got != expected:
-                raise self._err(EntryError, f"list {title!r} was created as {got or 'an unknown id'}, not {expected}")
-            self._check_list(expected, title, labels, "creation")
+                raise self._err(EntryError, Text("list \"{title}\" was created as {got}, not {expected}",
+                                                 title=title, got=got or "?", expected=expected))
+            self._check_list(expected, title, labels, Text("creation"))
             return expected
 
     def update_list(self, list_id: str, title: str, labels: dict[str, str]) -> None:
         data = self._list_fields(title, labels)
         with self._lock:
             if self.get_list(list_id) is None:
-                raise self._err(EntryError, f"list {list_id} does not exist")
+                raise self._err(EntryError, Text("list {list_id} does not exist", list_id=list_id))
             self._ensure_login()
             query = f"BazaR&vue=listes&action=modif_liste&idliste={quote(list_id, safe='')}"
             resp = self._send("POST", "list-update", query, data=data)
             if resp.status_code not in (200, 302):
                 raise self._fail(resp, f"POST ?{query}")
-            self._check_list(list_id, title, labels, "update")
+            self._check_list(list_id, title, labels, Text("update"))
 
     def delete_list(self, list_id: str) -> None:
         with self._lock:
@@ -441,7 +460,7 @@ class YesWikiAdmin:
             if resp.status_code not in (200, 302):
                 raise self._fail(resp, f"GET ?{query}")
             if self._get_json("page", f"api/pages/{quote(list_id, safe='')}") is not None:
-                raise self._err(EntryError, f"list {list_id} is still there after the delete")
+                raise self._err(EntryError, Text("list {list_id} is still there after the delete", list_id=list_id))
 
     # ------------------------------------------------------------------ pages (§6)
 
@@ -451,7 +470,7 @@ class YesWikiAdmin:
         if row is None:
             return None
         if not isinstance(row, dict) or "body" not in row or "id" not in row:
-            raise self._err(TerminalError, f"GET ?{query} answered JSON that is not a page")
+            raise self._err(TerminalError, Text("GET ?{query} answered JSON that is not a page", query=query))
         return Page(tag=str(row.get("tag") or tag), body=str(row["body"]), revision=str(row["id"]),
                     time=str(row.get("time") or ""), owner=str(row.get("owner") or ""),
                     user=str(row.get("user") or ""))
@@ -463,14 +482,15 @@ class YesWikiAdmin:
         try:
             return decode_hashcash(resp.content.decode("latin-1"))
         except ValueError as exc:
-            raise self._err(TerminalError, f"GET {HASHCASH_KEY_PATH}: the hashcash key could not be decoded "
-                                           f"({exc})") from None
+            raise self._err(TerminalError, Text("GET {path}: the hashcash key could not be decoded ({reason})",
+                                                path=HASHCASH_KEY_PATH,
+                                                reason=exc.args[0] if exc.args else exc)) from None
 
     def save_page(self, tag: str, body: str, *, previous: str | None) -> Page:
         """Save `body` as page `tag`. `previous` is the revision id the text was based on (None: a new page);
         if the page has moved on since, nothing is saved and StalePage is raised (optimistic locking)."""
         if not VALID_TAG.fullmatch(tag or ""):
-            raise self._err(EntryError, f"page name {tag!r} is not a valid YesWiki page name")
+            raise self._err(EntryError, Text("page name '{tag}' is not a valid YesWiki page name", tag=tag))
         with self._lock:
             self._ensure_login()
             data = {"previous": previous or "", "body": body, "submit": "Sauver",
@@ -489,16 +509,18 @@ class YesWikiAdmin:
                 raise self._fail(resp, route)
             text = html.unescape(resp.content.decode("utf-8", "replace"))
             if _BAD_TAG_MARK in text:
-                raise self._err(EntryError, f"{route}: the wiki refused the page name {tag!r}")
+                raise self._err(EntryError, Text("{route}: the wiki refused the page name '{tag}'",
+                                                 route=route, tag=tag))
             current = self.get_page(tag)
             current_rev = current.revision if current else None
             if _STALE_MARK in text or (current_rev or None) != (previous or None):
-                raise self._err(StalePage, f"page {tag} was changed by someone else (revision {current_rev}, "
-                                           f"expected {previous or 'a new page'}); not saved",
+                raise self._err(StalePage, Text("page {tag} was changed by someone else (revision {revision}, "
+                                                "expected {expected}); not saved", tag=tag, revision=current_rev,
+                                                expected=previous or Text("a new page")),
                                 tag=tag, expected=previous, current=current_rev)
             # pages_15: a refused hashcash re-displays the editor without any message
-            raise self._err(TerminalError, f"{route}: hashcash refused (the wiki re-displayed the editor); "
-                                           f"page {tag} not saved")
+            raise self._err(TerminalError, Text("{route}: hashcash refused (the wiki re-displayed the editor); "
+                                                "page {tag} not saved", route=route, tag=tag))
 
     def delete_page(self, tag: str) -> None:
         """DELETE ?api/pages/{tag} with the admin session (works without a token, checked on the live 4.4.2).
@@ -510,7 +532,7 @@ class YesWikiAdmin:
             if resp.status_code not in (200, 404):
                 raise self._fail(resp, f"DELETE ?{query}")
             if self.get_page(tag) is not None:
-                raise self._err(EntryError, f"page {tag} is still there after the delete")
+                raise self._err(EntryError, Text("page {tag} is still there after the delete", tag=tag))
 
     def page_revisions(self, tag: str) -> list[Revision]:
         """Revisions of a page, newest first, from `data-revisions` of ?{tag}/revisions (contract §7)."""

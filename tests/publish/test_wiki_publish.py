@@ -131,7 +131,7 @@ def test_pages_no_record_deletion_accounts_for_are_refused_with_advice_that_work
     refused = run(cfg, store)
     assert refused.exit_code == 1
     [message] = [n["message"] for n in refused.report["notices"] if n["instance"] == "tel" and "refused" in n["message"]]
-    assert f"accept once with `sync --allow-deletes {len(published)}`" in message, message
+    assert f"accept them once with `oscartes-sync sync --allow-deletes {len(published)}`" in message, message
     assert all(tel.page(t) is not None for t in published)
     assert refused.report["attention"]["refused_deletions"] == 2  # one per wiki, counted as what it is
     followed = run(cfg, store, allow_deletes=len(published))

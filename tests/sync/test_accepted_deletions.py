@@ -15,7 +15,7 @@ from oscartes_sync.app import build_instances, sync_once
 from oscartes_sync.config import DEFAULT_FORM_IDS
 from oscartes_sync.publish.addressbook import state_key as book_key
 from oscartes_sync.publish.pages import dashboard_tag, map_tag
-from oscartes_sync.report import render
+from oscartes_sync.report import render_run
 from oscartes_sync.sandbox.sandbox import NEXTCLOUD_NAMES, start_sandbox
 from oscartes_sync.store import Store
 
@@ -39,8 +39,21 @@ def run(cfg, store, **kw):
     return sync_once(cfg, store, build_instances(cfg), **kw)
 
 
+def section(report: str, heading: str) -> list[str]:
+    """The lines under a heading of "What changed" (one item a line: rendered wide), stripped."""
+    lines = report.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.strip() == heading)
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    out = []
+    for x in lines[start + 1:]:
+        if len(x) - len(x.lstrip()) <= indent:
+            break
+        out.append(x.strip())
+    return out
+
+
 def text(r) -> str:
-    return render(r.result, r.stats, r.titles, open_conflicts=r.open_conflicts, open_reviews=r.open_reviews)
+    return render_run(r, width=1000)  # one line per item, to read each whole
 
 
 def communes(n: int) -> list[geo.Commune]:
@@ -83,7 +96,7 @@ def test_allow_deletes_removes_entries_cards_export_rows_and_pages_and_nothing_s
         a.member_delete(rid)
     refused = run(cfg, store)
     assert refused.exit_code == 1
-    assert "accept once with `sync --allow-deletes 20`" in text(refused)
+    assert "accept them once with `oscartes-sync sync --allow-deletes 20`" in text(refused)
     assert len(b.list(FORM)) == 24 and len(store.records("actor")) == 24
 
     accepted = run(cfg, store, allow_deletes=20)
@@ -91,11 +104,11 @@ def test_allow_deletes_removes_entries_cards_export_rows_and_pages_and_nothing_s
     assert accepted.exit_code == 0, report
     assert "refused" not in report, report
     # the report says what went: cards deleted and pages removed, each counted as what it is
-    lines = report.splitlines()
     for cloud in NEXTCLOUD_NAMES:
-        assert any(x.lstrip().startswith(f"20 cards deleted in {cloud}: ") for x in lines), report
+        assert any(x.startswith("20 cards deleted from the address book: ")
+                   for x in section(report, f"Nextcloud {cloud}:")), report
     for wiki in sb.wikis:
-        assert any(x.lstrip().startswith(f"40 wiki pages removed in {wiki} (no longer produced): ") for x in lines)
+        assert any(x.startswith("40 pages removed (no longer produced): ") for x in section(report, f"Wiki {wiki}:"))
         assert sorted(accepted.report["pages"][wiki]["removed"]) == sorted(gone_pages)
     assert len(b.list(FORM)) == 4 and len(store.records("actor")) == 4
     kept = sorted(f"Ressourcerie {c.name}" for c in places[20:])
@@ -133,7 +146,7 @@ def test_card_deletions_the_store_cannot_explain_are_refused_with_advice_that_wo
         ran = sync_once(cfg, other, {})
         message = [n.message for n in ran.result.notices if "card deletions refused" in n.message]
         assert len(message) == 2, text(ran)
-        assert "`sync --allow-deletes 8`" in message[0]
+        assert "`oscartes-sync sync --allow-deletes 8`" in message[0]
         assert ran.exit_code == 1
         for name in NEXTCLOUD_NAMES:
             assert len(cards(sb, name)) == 10

@@ -283,7 +283,7 @@ def test_events_whose_records_the_store_does_not_hold_wait_and_the_advice_works(
         refused = publish(events_cfg, other, clock)
         [message] = [n.message for n in refused.notices if n.instance == "polesnoe-cloud"
                      and "event deletions refused" in n.message]
-        assert "accept once with `sync --allow-deletes 6`" in message, message
+        assert "accept them once with `oscartes-sync sync --allow-deletes 6`" in message, message
         assert len(stored(sandbox)) == 7
         accepted = publish(events_cfg, other, clock, policy=SyncPolicy.of(events_cfg.sync, allow_deletes=6))
         assert not [n for n in accepted.notices if "refused" in n.message]
