@@ -103,7 +103,8 @@ def record_titles(store: Store) -> dict[str, str]:
 
 # what a run's status says to a person (the store keeps the code's word)
 RUN_OUTCOMES = {"ok": N_("nothing needed a person"), "attention": N_("something needed a person"),
-                "running": N_("still running, or stopped before its end")}
+                "running": N_("still running, or stopped before its end"),
+                "interrupted": N_("interrupted before its end (killed or crashed); the next run took over")}
 
 
 @dataclass

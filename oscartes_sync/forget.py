@@ -9,7 +9,8 @@ revision saying so, and the database files are compacted so that nothing lingers
 The wikis are the members' own: `forget` writes nothing there, and names the entries that still hold the data
 (as last seen by the sync). So that the sync does not bring it back from them, the forgotten values are kept as
 keyed hashes (forgotten.ForgetList): a wiki value holding one is refused like an invalid value (not stored,
-not copied, not overwritten) and named in every run report until someone edits that entry.
+not copied, not overwritten) and named in every run's report (`sync --json`; the text report summarises
+it once reported) until someone edits that entry.
 
 Only what a person confirms is erased: the email and phone forms come from QUERY itself; a name found from the
 email's local part ("jean.dupont@…" → "Jean Dupont") is only proposed, with where it was found, and is erased

@@ -63,7 +63,7 @@ def outputs(tmp_path):
 
         def run(*args):
             result = CliRunner().invoke(cli, ["--lang", "fr", "--config", str(path), *args], env=env)
-            return json.loads(result.output)
+            return json.loads(result.stdout)  # a warning (a config readable by others) goes to stderr
 
         before = run("status", "--json")
         synced = run("sync", "--json")
