@@ -90,6 +90,7 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     for inst in instances.values():
         if inst.target is not None:
             inst.target.stats.counts.clear()
+    engine_kw.setdefault("communes", cfg.local_territory().index)  # INSEE look-up, commune centres
     engine_kw.setdefault("max_image_bytes", cfg.images.max_bytes)
     engine_kw.setdefault("geocoding", GeocodingSettings(cfg.geocoding.min_score, cfg.geocoding.max_per_run))
     own = "geocoder" not in engine_kw  # built here from the config (tests hand their own): closed here
@@ -144,7 +145,7 @@ def sync_entry(cfg: Config, store: Store, instances: dict[str, Instance], wiki: 
         if inst.target is not None:
             inst.target.stats.counts.clear()
     run = run_sync_entry(store, instances, cfg.sync.kinds, policy, wiki, entry_id, identity=cfg.identity,
-                         max_image_bytes=cfg.images.max_bytes)
+                         max_image_bytes=cfg.images.max_bytes, communes=cfg.local_territory().index)
     if run.status == "done":
         stats = {n: dict(i.target.stats.counts) for n, i in instances.items() if i.target is not None}
         rep = summary(run.result, stats)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -27,8 +28,9 @@ class Context:
         self.config_arg = config
         self.verbose = verbose
 
-    def load(self):
-        return load_config(config_path(self.config_arg), config_origin(self.config_arg))
+    def load(self, read_territory: bool = True):
+        return load_config(config_path(self.config_arg), config_origin(self.config_arg),
+                           read_territory=read_territory)
 
 
 def say(message: Any, err: bool = False) -> None:
@@ -130,11 +132,12 @@ def cli(ctx: click.Context, config: str | None, verbose: bool) -> None:
 _message = message_of  # the message an exception carries (a Text, translated when shown)
 
 
-def _load(ctx: Context, *, check_files: bool = False):
+def _load(ctx: Context, *, check_files: bool = False, read_territory: bool = True):
     """The config; `check_files`: also warn when it, or the secrets file, is readable by every user (the
-    commands that use the secrets or run unattended: sync, serve, doctor, provision, backup)."""
+    commands that use the secrets or run unattended: sync, serve, doctor, provision, backup); `read_territory`:
+    off only for `kit apply`, which writes the territory's parameters file."""
     try:
-        cfg = ctx.load()
+        cfg = ctx.load(read_territory)
     except ConfigError as exc:
         _fail_usage(_message(exc))
     for warning in permission_warnings(config_path(ctx.config_arg)) if check_files else ():
@@ -749,6 +752,136 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     say(Text("Listening on {url}hook/<wiki> ({wikis}); Ctrl-C stops.", url=server.url,
              wikis=", ".join(w.name for w in cfg.wiki)))
     server.serve_forever()
+
+
+def _territory_options(f):
+    """--department / --epci / --params / --network, shared by the kit commands."""
+    f = click.option("--network", "networks", multiple=True, metavar="NAME",
+                     help="A network of the territory (repeat for several); with --department or --epci.")(f)
+    f = click.option("--params", "params", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="A territory parameters file (territory.json).")(f)
+    f = click.option("--epci", metavar="SIREN", help="An intercommunality, by its SIREN (e.g. 200056232).")(f)
+    f = click.option("--department", metavar="CODE", help="A department code (e.g. 69, 2A, 974).")(f)
+    return f
+
+
+def _kit_territory(department, epci, params, networks, *, required: bool):
+    from .publish import kit as kits
+
+    if not required and department is None and epci is None and params is None:
+        if networks:
+            _fail_usage("--network goes with --department or --epci")
+        return None
+    try:
+        return kits.territory_from(department=department, epci=epci, params=Path(params) if params else None,
+                                   networks=tuple(networks))
+    except kits.KitError as exc:
+        _fail_usage(str(exc))
+
+
+def _optional_config(ctx: Context):
+    """The config when one is named or the default file exists; None otherwise (the package's set-up)."""
+    if ctx.config_arg or os.environ.get("OSCARTES_CONFIG") or config_path(None).is_file():
+        return _load(ctx)
+    return None
+
+
+def _print_notes(notes) -> None:
+    for note in notes:
+        click.echo(f"note: {note}")
+
+
+@cli.group()
+def kit() -> None:
+    """The replication kit: export it, apply it to a wiki, write its documentation."""
+
+
+@kit.command("export")
+@click.argument("path", type=click.Path(file_okay=False))
+@_territory_options
+@click.pass_obj
+def kit_export(ctx: Context, path: str, department, epci, params, networks) -> None:
+    """Write the kit (a folder and its zip) into PATH, for the config's territory or the one given."""
+    from .publish import kit as kits
+    from .publish.docs import DocsError
+    from .templates import TemplateError
+
+    cfg = _optional_config(ctx)
+    territory = _kit_territory(department, epci, params, networks, required=False)
+    if territory is None and cfg is not None:
+        territory = cfg.local_territory()
+    try:
+        made, folder, archive = kits.export(Path(path), territory, cfg.sync if cfg else None)
+    except (kits.KitError, TemplateError, DocsError) as exc:
+        _fail_usage(str(exc))
+    _print_notes(made.notes)
+    click.echo(f"Kit {made.name} written: {folder}/ and {archive} ({len(made.files)} files).")
+
+
+@kit.command("apply")
+@click.argument("path", type=click.Path())
+@click.option("--wiki", "wiki", required=True, metavar="NAME", help="The wiki of the config to set up.")
+@_territory_options
+@click.option("--json", "as_json", is_flag=True, help="Print the provisioning report as JSON.")
+@click.pass_obj
+def kit_apply(ctx: Context, path: str, wiki: str, department, epci, params, networks, as_json: bool) -> None:
+    """Set up the wiki NAME with the kit at PATH (folder or zip) for a territory: forms, lists, maps centred on
+    it, documentation, and on a fresh wiki its home page, banner and menu. Nothing is written on bad input."""
+    from dataclasses import asdict
+
+    from .publish import kit as kits
+    from .publish.provision import ProvisionError, render_report
+
+    territory = _kit_territory(department, epci, params, networks, required=True)
+    cfg, store = _with_store(ctx, _load(ctx, read_territory=False))  # it writes the config's parameters file
+    try:
+        with app.one_run_at_a_time(cfg):
+            applied = kits.apply_kit(cfg, store, Path(path), wiki, territory,
+                                     params_source=Path(params) if params else None)
+    except (kits.KitError, ProvisionError) as exc:
+        _fail_usage(f"{exc} (nothing was written)")
+    except app.Busy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(app.EXIT_ATTENTION)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"wiki": wiki, "territory": territory.name, "errors": applied.report.errors,
+                               "items": [asdict(i) for i in applied.report.items],
+                               "params": str(applied.params_path) if applied.params_path else None,
+                               "config_line": applied.config_line, "notes": list(applied.notes)},
+                              indent=2, ensure_ascii=False))
+        sys.exit(applied.exit_code)
+    click.echo(render_report(applied.report))
+    _print_notes(applied.notes)
+    if applied.params_path is None:
+        click.echo(f"The parameters of {territory.name} were not saved: the wiki {wiki} was not set up.")
+    elif applied.config_line:
+        click.echo(f"Parameters of {territory.name} saved to {applied.params_path}; add these lines to the config "
+                   f"so that provision and sync keep serving this territory:\n{applied.config_line}")
+    else:
+        click.echo(f"Parameters of {territory.name} saved to {applied.params_path}: provision and sync use them "
+                   "for every wiki of this config.")
+    sys.exit(applied.exit_code)
+
+
+@kit.command("docs")
+@click.argument("path", type=click.Path(file_okay=False), default="docs")
+@_territory_options
+def kit_docs(path: str, department, epci, params, networks) -> None:
+    """Write the documentation, in Markdown, into PATH (default docs/): the package's set-up, for Essonne or
+    the territory given. The repository's docs/ is this command's output."""
+    from .publish.docs import DocsError, write_docs
+    from .templates import TemplateError
+
+    territory = _kit_territory(department, epci, params, networks, required=False)
+    try:
+        written = write_docs(Path(path), territory)
+    except (TemplateError, DocsError) as exc:
+        _fail_usage(str(exc))
+    except OSError as exc:
+        _fail_usage(f"cannot write into {path}: {exc.strerror or exc}")
+    click.echo(f"{len(written)} documentation pages written to {path}/.")
 
 
 @cli.command(help=N_("Start a local sandbox (two wikis and two Nextclouds with sample data), sync it, settle a "

@@ -12,10 +12,11 @@ import stat
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from . import territory as territories
 from .records import KINDS
-from .text import N_, Text, join
+from .text import N_, Text, join, message_of
 
 DEFAULT_PATH = "oscartes.toml"
 # Form ids the provisioned Bazar forms ask for (bn_id_nature), away from the ids a fresh wiki already uses.
@@ -122,6 +123,13 @@ class GeocodingConfig(_Strict):
         return v
 
 
+class TerritoryConfig(_Strict):
+    """The territory the wikis serve (communes, map view, networks): a parameters file written by `kit apply`
+    or `kit export`; without one, Essonne as PôleS NOE and Territoires en Liens set it up."""
+
+    params: str | None = None  # relative to the config's folder
+
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -204,6 +212,7 @@ class Config(_Strict):
     geocoding: GeocodingConfig = GeocodingConfig()
     calendar: CalendarConfig = CalendarConfig()
     serve: ServeConfig = ServeConfig()
+    territory: TerritoryConfig = TerritoryConfig()
     wiki: list[WikiConfig] = Field(default_factory=list)
     nextcloud: list[NextcloudConfig] = Field(default_factory=list)
     base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder
@@ -225,6 +234,15 @@ class Config(_Strict):
     def path(self, p: str) -> Path:
         path = Path(p)
         return path if path.is_absolute() else Path(self.base_dir) / path
+
+    _territory: territories.Territory | None = PrivateAttr(None)
+
+    def local_territory(self) -> territories.Territory:
+        """The territory's parameters (read once); TerritoryError when the file named by [territory] is bad."""
+        if self._territory is None:
+            self._territory = (territories.load(self.path(self.territory.params)) if self.territory.params
+                               else territories.origin())
+        return self._territory
 
     def store_url(self) -> str:
         url = self.store.url
@@ -276,7 +294,9 @@ def permission_warnings(config_file: Path) -> list[str]:
     return out
 
 
-def load_config(path: Path, origin: str | None = None) -> Config:
+def load_config(path: Path, origin: str | None = None, *, read_territory: bool = True) -> Config:
+    """The config at `path`. `read_territory`: also read the territory's parameters file now (off only for
+    `kit apply`, which writes that file)."""
     if not path.is_file():
         hint = origin or Text("give --config PATH or set OSCARTES_CONFIG")
         if path.is_dir():
@@ -302,6 +322,12 @@ def load_config(path: Path, origin: str | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError(_invalid(path, [Text("  {where}: {problem}", where=_where(err["loc"]),
                                                problem=_explain(err)) for err in exc.errors()])) from None
+    try:
+        if read_territory:
+            cfg.local_territory()
+    except territories.TerritoryError as exc:
+        raise ConfigError(Text("{path}: [territory] params: {reason}", path=str(path), reason=message_of(exc))) \
+            from None
     return cfg
 
 

@@ -1,11 +1,13 @@
 """Wiki setup templates (`wiki_templates/`): Bazar form templates and Bazar lists.
 
 Forms are Jinja2 templates rendering a form's `bn_template` (contract §4); lists are JSON files
-{"id", "titre", "values": {key: label}}. The list of communes is built from geo.py.
+{"id", "titre", "values": {key: label}}. The lists of networks and of communes come from the territory's
+parameters (territory.py).
 
 The templates live inside the package (`oscartes_sync/wiki_templates/`, package data) so that an installed
 wheel carries them; the top-level `wiki_templates` of the source tree is a symlink to that folder, the one
-place people edit. Everything that reads them goes through TEMPLATES_DIR.
+place people edit. Everything that reads them goes through TEMPLATES_DIR, or through the `root` a replication
+kit brings (`kit apply` provisions with the templates of the kit it applies).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from pathlib import Path
 
 import jinja2
 
-from . import geo
+from . import territory as territories
 from .records import KINDS
 from .text import Text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "wiki_templates"
 FORM_KINDS = tuple(KINDS)  # every kind has a provisioned form
-COMMUNES_LIST_ID = "ListeCommunes91"
+COMMUNES_LIST_ID = "ListeCommunes91"  # the default territory's (Essonne); a territory names its own
 COMMUNES_LIST_TITLE = "Communes 91"  # YesWiki derives the list id from the title: "Liste Communes 91"
 
 # Field types whose entry key is type + name (+ suffix in column 6): contract §3.5.
@@ -30,21 +32,25 @@ _PREFIXED_TYPES = frozenset({"checkbox", "liste", "radio", "checkboxfiche", "lis
 _LIST_TYPES = frozenset({"checkbox", "liste", "radio"})
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
+def _root(root: Path | None) -> Path:
+    return TEMPLATES_DIR if root is None else Path(root)
+
+
+@lru_cache(maxsize=8)
+def _env(root: Path | None = None) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        loader=jinja2.FileSystemLoader(str(_root(root))),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # bn_template is plain text, not HTML
         keep_trailing_newline=False,
     )
 
 
-def render_form_template(kind: str, forms: dict[str, str | int]) -> str:
+def render_form_template(kind: str, forms: dict[str, str | int], root: Path | None = None) -> str:
     """The `bn_template` of the Bazar form of `kind`; `forms` maps kinds to this wiki's form ids."""
     if kind not in FORM_KINDS:
         raise ValueError(f"unknown form kind: {kind!r}")
-    text = _env().get_template(KINDS[kind].form_template).render(forms=forms)
+    text = _env(_root(root)).get_template(KINDS[kind].form_template).render(forms=forms)
     return "\n".join(line for line in text.splitlines() if line.strip())
 
 
@@ -103,11 +109,13 @@ def _source_line(path: Path, needle: str) -> int | None:
     return None
 
 
-def check_form_template(kind: str, forms: dict[str, str | int]) -> str:
+def check_form_template(kind: str, forms: dict[str, str | int], root: Path | None = None) -> str:
     """The rendered template of `kind`, or TemplateError for an unknown field type or a missing title."""
-    path = TEMPLATES_DIR / "forms" / f"{kind}.txt.j2"
+    path = _root(root) / "forms" / f"{kind}.txt.j2"
+    if not path.is_file():
+        raise TemplateError(path, None, f"missing: every kind ({', '.join(FORM_KINDS)}) needs its form template")
     try:
-        text = render_form_template(kind, forms)
+        text = render_form_template(kind, forms, root)
     except jinja2.TemplateError as exc:
         raise TemplateError(path, getattr(exc, "lineno", None),
                             Text("template error: {reason}", reason=str(exc))) from None
@@ -139,10 +147,10 @@ def _no_duplicate_keys(path: Path):
     return hook
 
 
-@lru_cache(maxsize=1)
-def _load_lists() -> dict[str, dict]:
+@lru_cache(maxsize=8)
+def _load_lists(root: Path | None = None) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for path in sorted((TEMPLATES_DIR / "lists").glob("*.json")):
+    for path in sorted((_root(root) / "lists").glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys(path))
         except json.JSONDecodeError as exc:
@@ -156,21 +164,23 @@ def _load_lists() -> dict[str, dict]:
     return out
 
 
-def load_lists() -> dict[str, dict]:
+def load_lists(root: Path | None = None) -> dict[str, dict]:
     """{list_id: {"titre": ..., "values": {key: label}}} for the lists of wiki_templates/lists/."""
-    return {k: {"titre": v["titre"], "values": dict(v["values"])} for k, v in _load_lists().items()}
+    return {k: {"titre": v["titre"], "values": dict(v["values"])} for k, v in _load_lists(_root(root)).items()}
 
 
-def communes_list() -> dict:
-    """The list of communes of Essonne: key = INSEE code, label = official name (sorted by name)."""
-    return {
-        "titre": COMMUNES_LIST_TITLE,
-        "values": {c.insee: c.name for c in geo.all_communes()},
-    }
+def communes_list(territory: territories.Territory | None = None) -> dict:
+    """The list of the territory's communes (Essonne by default): key = INSEE code, label = official name
+    (sorted by name)."""
+    return (territory or territories.origin()).communes_list()
 
 
-def all_lists() -> dict[str, dict]:
-    """Every Bazar list `provision` sets up: the JSON lists and the communes."""
-    lists = load_lists()
-    lists[COMMUNES_LIST_ID] = communes_list()
+def all_lists(territory: territories.Territory | None = None, root: Path | None = None) -> dict[str, dict]:
+    """Every Bazar list `provision` sets up: the JSON lists, then the territory's networks and communes."""
+    lists = load_lists(root)
+    for list_id, data in (territory or territories.origin()).lists().items():
+        if list_id in lists:
+            raise TemplateError(_root(root) / "lists" / f"{list_id}.json", None,
+                                f"list {list_id!r} is made from the territory's parameters: remove this file")
+        lists[list_id] = data
     return lists

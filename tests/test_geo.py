@@ -1,4 +1,5 @@
 import csv
+import gzip
 from pathlib import Path
 
 import pytest
@@ -68,20 +69,36 @@ def test_name_key():
 
 
 def test_commune_without_coordinates(monkeypatch, tmp_path):
-    f = tmp_path / "c.csv"
-    f.write_text(
-        "insee,name,department,department_name,region,epci_siren,epci_name,postcodes,latitude,longitude,population\n"
-        "91999,Nouvelle-Commune,91,Essonne,11,,,91999,,,\n",
-        encoding="utf-8",
-    )
+    f = tmp_path / "c.csv.gz"
+    f.write_bytes(gzip.compress(
+        "insee,name,department,department_name,epci_siren,epci_name,postcodes,latitude,longitude,population\n"
+        "91999,Nouvelle-Commune,91,Essonne,,,91999,,,\n".encode("utf-8")))
     monkeypatch.setattr(geo, "DATA_FILE", f)
-    geo._index.cache_clear()
+    geo._lines.cache_clear()
+    geo._essonne.cache_clear()
     try:
         c = geo.commune_by_insee("91999")
         assert c.lat is None and c.lon is None and c.population is None and not c.has_point
         assert geo.commune_by_name("nouvelle commune") is c
     finally:
-        geo._index.cache_clear()
+        geo._lines.cache_clear()
+        geo._essonne.cache_clear()
+
+
+def test_names_are_looked_up_inside_one_territory_only():
+    """"Saint-Germain" names several communes of France, one of Essonne is not ambiguous there."""
+    rhone = geo.CommuneIndex(geo.communes_where(department="69"))
+    assert geo.commune_by_name("Lyon") is None and rhone.commune_by_name("Lyon").insee == "69123"
+    assert rhone.commune_by_name("Orsay") is None and rhone.commune_by_insee("91471") is None
+    assert rhone.insee_of("Villeurbanne") == "69266"
+    assert rhone.resolve(None, "Villeurbanne").insee == rhone.resolve("69266", None).insee == "69266"
+
+
+def test_every_commune_of_france_is_packaged_compressed():
+    assert geo.DATA_FILE.name.endswith(".csv.gz")
+    assert len(geo.departments()) == 109 and {"2A", "2B", "974"} <= set(geo.departments())
+    lyon = geo.CommuneIndex(geo.communes_where(epci_siren="200046977"))
+    assert len(lyon) == 58 and all(c.epci_name == "Métropole de Lyon" for c in lyon.all_communes())
 
 
 @pytest.mark.skipif(not SHARED_CSV.exists(), reason="../shared not available")
@@ -91,4 +108,5 @@ def test_same_rows_as_the_national_file():
     assert {c.insee for c in geo.all_communes()} == set(rows)
     for c in geo.all_communes():
         r = rows[c.insee]
+        assert (c.epci_siren, c.department_name) == (r["epci_siren"], r["department_name"])
         assert c.name == r["name"] and " ".join(c.postcodes) == r["postcodes"]

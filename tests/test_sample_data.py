@@ -1,4 +1,3 @@
-import json
 
 import pytest
 
@@ -15,9 +14,6 @@ from oscartes_sync.sandbox.sample_data import (
     sample_entries,
     sample_records_bad,
 )
-
-LISTS_DIR = templates.TEMPLATES_DIR / "lists"
-
 
 def canonical(entry: dict) -> dict:
     out = {}
@@ -110,7 +106,7 @@ def test_points_are_near_their_commune(entries, bad):
 
 
 def test_list_keys_exist():
-    lists = {p.stem: set(json.loads(p.read_text(encoding="utf-8"))["values"]) for p in LISTS_DIR.glob("*.json")}
+    lists = {list_id: set(data["values"]) for list_id, data in templates.all_lists().items()}
     for wiki, es in sample_entries().items():
         for e in es:
             for f in ACTOR.fields:

@@ -106,7 +106,7 @@ EXPECTED_LISTS = {"ListeThemes", "ListeServices", "ListeTypesStructure", "ListeP
 
 
 def test_lists():
-    lists = templates.load_lists()
+    lists = {k: v for k, v in templates.all_lists().items() if k != templates.COMMUNES_LIST_ID}
     assert set(lists) == EXPECTED_LISTS
     for list_id, lst in lists.items():
         # YesWiki names a new list from its title: the title must give back the id (contract §5).
@@ -135,3 +135,14 @@ def test_communes_list():
     assert lst["values"]["91692"] == "Les Ulis"
     assert lst["values"]["91228"] == "Évry-Courcouronnes"
     assert templates.COMMUNES_LIST_ID in templates.all_lists()
+
+
+def test_the_networks_and_communes_lists_come_from_the_territory():
+    from oscartes_sync import territory
+
+    assert "ListeReseaux" not in templates.load_lists()  # no file: the territory's parameters make it
+    rhone = territory.from_department("69", networks=["Réseau Alpha"])
+    lists = templates.all_lists(rhone)
+    assert lists["ListeReseaux"]["values"] == {"reseau-alpha": "Réseau Alpha", "autre": "Autre réseau"}
+    assert "ListeCommunes91" not in lists and len(lists["ListeCommunes69"]["values"]) == 266
+    assert lists["ListeCommunes69"]["values"]["69123"] == "Lyon"

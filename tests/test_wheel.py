@@ -71,9 +71,12 @@ def test_the_wheel_carries_the_templates_and_the_data(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     wanted = {f"oscartes_sync/{p.relative_to(PACKAGE).as_posix()}"
-              for folder in (templates.TEMPLATES_DIR, PACKAGE / "data") for p in folder.rglob("*") if p.is_file()}
+              for folder in (templates.TEMPLATES_DIR, PACKAGE / "data", PACKAGE / "deploy")
+              for p in folder.rglob("*") if p.is_file()}
     assert any(n.startswith("oscartes_sync/wiki_templates/forms/") for n in wanted)
-    assert "oscartes_sync/data/communes_91.csv" in wanted
+    assert any(n.startswith("oscartes_sync/wiki_templates/docs/") for n in wanted)
+    assert {"oscartes_sync/data/communes-france.csv.gz", "oscartes_sync/data/CC-BY-SA-4.0.txt",
+            "oscartes_sync/deploy/oscartes-sync.service"} <= wanted
     assert wanted <= names, sorted(wanted - names)
 
 
@@ -96,3 +99,12 @@ def test_installed_wheel_runs_version_and_demo_from_an_empty_folder(installed, t
     assert "formulaires," in out and "pages créés" in out, out
     assert "Passage 4" in out and "Fiches sources :" in out
     assert list(empty.iterdir()) == []  # the demo works in a temporary folder
+
+    # the kit and its documentation come from the installed package alone (data, templates, deploy files)
+    kit = _run([exe, "kit", "export", "out", "--department", "69"], cwd=empty, env=_env())
+    assert "oscartes-kit-" in kit.stdout
+    (archive,) = (empty / "out").glob("oscartes-kit-*.zip")
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+    assert any(n.endswith("/deploy/oscartes-sync.timer") for n in names)
+    assert any(n.endswith("/yeswiki/lists/ListeCommunes69.json") for n in names)

@@ -31,7 +31,7 @@ from ..targets.base import EntryError
 from ..targets.nextcloud import (
     NextcloudClient, NotFound, PreconditionFailed, SyncResult, SyncTokenInvalid, group_principal,
 )
-from ..templates import load_lists
+from ..templates import all_lists
 from ..text import Term, Text
 from .dav_share import ensure_group_share
 
@@ -66,7 +66,7 @@ class CardContext:
         for link in store.links():
             if link.instance in urls and link.remote_id:
                 remote.setdefault(link.record_id, {})[link.instance] = link.remote_id
-        lists = load_lists()
+        lists = all_lists(cfg.local_territory())
         return cls(urls, remote, {k: v["values"] for k, v in lists.items()})
 
     def entry_urls(self, record_id: str) -> list[str]:

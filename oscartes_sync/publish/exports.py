@@ -38,7 +38,7 @@ from ..sync.model import Notice
 from ..targets.base import EntryError
 from ..targets.nextcloud import BadFileName, NextcloudClient, PreconditionFailed
 from ..targets.yeswiki import file_url
-from ..templates import load_lists
+from ..templates import all_lists
 from ..text import Text
 
 FILE_STEMS = {k.name: k.export_stem for k in KINDS.values() if k.export_stem}
@@ -152,25 +152,25 @@ def _csv_bytes(kind: str, rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def _point(fields: dict[str, Any], placed: dict[str, Any] | None = None) -> tuple[list[float] | None, str | None]:
+def _point(fields: dict[str, Any], communes: geo.CommuneIndex,
+           placed: dict[str, Any] | None = None) -> tuple[list[float] | None, str | None]:
     lat, lon = fields.get("latitude"), fields.get("longitude")
     if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
         # a point the geocoder could only put at the commune's centre says so (issue 19)
         approximate = placed and placed.get("precision") == "commune" and \
             (placed.get("latitude"), placed.get("longitude")) == (lat, lon)
         return [float(lon), float(lat)], "commune" if approximate else "adresse"
-    commune = geo.commune_by_insee(fields.get("insee")) or geo.commune_by_name(fields.get("commune"),
-                                                                               fields.get("postcode"))
+    commune = communes.resolve(fields.get("insee"), fields.get("commune"), fields.get("postcode"))
     if commune is not None and commune.has_point:
         return [float(commune.lon), float(commune.lat)], "commune"  # type: ignore[arg-type]
     return None, None
 
 
 def _geojson_bytes(meta: dict[str, Any], rows: list[dict[str, Any]], fields_by_id: dict[str, dict],
-                   placed: dict[str, Any] | None = None) -> bytes:
+                   communes: geo.CommuneIndex, placed: dict[str, Any] | None = None) -> bytes:
     features = []
     for row in rows:
-        coords, precision = _point(fields_by_id[row["id"]], (placed or {}).get(row["id"]))
+        coords, precision = _point(fields_by_id[row["id"]], communes, (placed or {}).get(row["id"]))
         props = {k: v for k, v in row.items() if k not in ("latitude", "longitude")}
         props["position"] = precision
         features.append({"type": "Feature", "id": row["id"],
@@ -178,6 +178,11 @@ def _geojson_bytes(meta: dict[str, Any], rows: list[dict[str, Any]], fields_by_i
                          "properties": props})
     return _json_bytes({"type": "FeatureCollection", "metadata": meta, "licence": meta["licence"],
                         "features": features})
+
+
+def _of_territory(name: str) -> str:
+    """"de l'Essonne", "du territoire « Rhône »": the origin's own wording is kept."""
+    return "de l'Essonne" if name == "Essonne" else f"du territoire « {name} »"
 
 
 def _licence_text(cfg: Config, names: list[str]) -> bytes:
@@ -188,7 +193,8 @@ def _licence_text(cfg: Config, names: list[str]) -> bytes:
         "",
         f"Éditeur : {PUBLISHER}",
         f"Licence : {licence}" + (f" ({url})" if url else ""),
-        f"Communes de l'Essonne (codes INSEE, codes postaux, positions) : {geo.ATTRIBUTION}",
+        f"Communes {_of_territory(cfg.local_territory().name)} (codes INSEE, codes postaux, positions) : "
+        f"{geo.ATTRIBUTION}",
         "",
         "Ces fichiers sont produits par oscartes-sync à partir des fiches des wikis du réseau. Les coordonnées "
         "(courriel, téléphone) n'y figurent que lorsque l'acteur les a rendues publiques. Les fichiers sont "
@@ -255,7 +261,7 @@ def build_exports(cfg: Config, store: Store, events: Events | None = None) -> Ex
     """The export files for the store as it is now (the same bytes for every Nextcloud); `events` (the calendar's
     objects, publish/calendar.py) gives the iCalendar feed of the events."""
     out = Exports()
-    lists = {k: v["values"] for k, v in load_lists().items()}
+    lists = {k: v["values"] for k, v in all_lists(cfg.local_territory()).items()}
     all_records = store.records()
     names = {r.id: r.fields.get("name") or r.id for r in all_records}
     urls = {w.name: w.url for w in cfg.wiki}
@@ -276,7 +282,8 @@ def build_exports(cfg: Config, store: Store, events: Events | None = None) -> Ex
         stem = FILE_STEMS[kind]
         out.files[f"{stem}.csv"] = _csv_bytes(kind, rows)
         out.files[f"{stem}.json"] = _json_bytes({"metadata": meta, "data": rows})
-        out.files[f"{stem}.geojson"] = _geojson_bytes(meta, rows, by_id, placed_points(store, kind))
+        out.files[f"{stem}.geojson"] = _geojson_bytes(meta, rows, by_id, cfg.local_territory().index,
+                                                       placed_points(store, kind))
         if kind == "actor":
             structures = _structures(cfg, rows, store.updated_at("actor"), out)
             if structures is not None:

@@ -16,7 +16,9 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +26,7 @@ from pathlib import Path
 import jinja2
 
 from .. import geo, templates
+from .. import territory as territories
 from ..records import ACTOR, PROJECT
 from ..targets.wikiname import wiki_name_base
 from .markdown import escape_text
@@ -45,8 +48,6 @@ BAZAR_PARAMS = frozenset({
     "random", "user", "correspondance", "showmapinlistview", "class", "search", "searchfields",
     "filterposition", "filtercolsize", "groupsexpanded",
 })
-# Centre of Essonne (department 91) and a zoom that shows all of it.
-ESSONNE_VIEW = ("48.52", "2.24", "10")
 COMMUNE_ZOOM = "13"
 MAP_STYLE = {"height": "600px", "provider": "OpenStreetMap.France", "cluster": "true", "markersize": "small",
              "entrydisplay": "modal", "fullscreen": "true"}
@@ -163,10 +164,97 @@ def bazar_action(**params: str) -> Raw:
     return Raw("{{bazarliste " + " ".join(parts) + "}}")
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
+@dataclass(frozen=True)
+class TerritoryText:
+    """What the page templates say of the territory (`{{ territory.name }}`...), French phrasing included."""
+
+    name: str
+    title: str
+    presentation: str
+    networks: tuple[str, ...]
+
+    @classmethod
+    def of(cls, t: territories.Territory) -> "TerritoryText":
+        return cls(t.name, t.title, t.presentation, tuple(n.label for n in t.networks))
+
+    @property
+    def networks_text(self) -> str:
+        """"PôleS NOE et Territoires en Liens"."""
+        return _join_fr(list(self.networks))
+
+    @property
+    def of_networks(self) -> str:
+        """"des deux réseaux", "du réseau Alpha", "du territoire"."""
+        n = len(self.networks)
+        if n == 0:
+            return "du territoire"
+        if n == 1:  # "du réseau Alpha", "du Réseau Alpha" (a name that already says it)
+            label = self.networks[0]
+            return f"du {label}" if sort_key(label).startswith("reseau ") else f"du réseau {label}"
+        return f"des {_NUMBERS.get(n, str(n))} réseaux"
+
+    @property
+    def of_each_network(self) -> str:
+        """"de PôleS NOE et de Territoires en Liens", "d'Alpha", "du territoire"."""
+        if not self.networks:
+            return "du territoire"
+        return _join_fr([("d'" if sort_key(label[:1]) in "aeiouyh" else "de ") + label for label in self.networks])
+
+    @property
+    def all_structures(self) -> str:
+        """The first sentence of the map of every actor."""
+        if len(self.networks) < 2:
+            return f"Toutes les structures {self.of_networks}."
+        return f"Toutes les structures {self.of_networks}, {self.networks_text}."
+
+
+_NUMBERS = {2: "deux", 3: "trois", 4: "quatre", 5: "cinq", 6: "six", 7: "sept", 8: "huit", 9: "neuf", 10: "dix"}
+
+
+def _join_fr(items: list[str]) -> str:
+    """"a", "a et b", "a, b et c"."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " et " + items[-1]
+
+
+@dataclass(frozen=True)
+class _PageContext:
+    territory: territories.Territory
+    root: Path | None  # the wiki_templates/ folder (None: the package's)
+
+    @property
+    def pages_dir(self) -> Path:
+        return PAGES_DIR if self.root is None else Path(self.root) / "pages"
+
+    @property
+    def glossary_file(self) -> Path:
+        return GLOSSARY_FILE if self.root is None else Path(self.root) / "glossary.json"
+
+
+# The territory and the templates the pages of one call are made for: set by static_pages, dashboard_pages and
+# kb_index_pages from their arguments, read by render() and the commune look-ups below.
+_CONTEXT: ContextVar[_PageContext | None] = ContextVar("oscartes_pages_context", default=None)
+
+
+def _context() -> _PageContext:
+    return _CONTEXT.get() or _PageContext(territories.origin(), None)
+
+
+@contextmanager
+def page_context(territory: territories.Territory | None, root: Path | None) -> Iterator[_PageContext]:
+    ctx = _PageContext(territory or territories.origin(), root)
+    token = _CONTEXT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CONTEXT.reset(token)
+
+
+@lru_cache(maxsize=8)
+def _env(pages_dir: Path = PAGES_DIR) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(PAGES_DIR)),
+        loader=jinja2.FileSystemLoader(str(pages_dir)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # YesWiki markup, not HTML; escaping is done by _finalize
         finalize=_finalize,
@@ -183,7 +271,9 @@ def _env() -> jinja2.Environment:
 
 
 def render(template: str, **context: object) -> str:
-    body = _env().get_template(template).render(**context)
+    ctx = _context()
+    context.setdefault("territory", TerritoryText.of(ctx.territory))
+    body = _env(ctx.pages_dir).get_template(template).render(**context)
     lines = [line.rstrip() for line in body.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
 
@@ -240,12 +330,12 @@ def _facets(keys: Mapping[str, str], skip: str | None = None) -> tuple[str, str]
 
 
 def _actor_map(form_id: str, keys: Mapping[str, str], *, query: str | None = None, skip: str | None = None,
-               view: tuple[str, str, str] = ESSONNE_VIEW) -> Raw:
+               view: tuple[str, str, str] | None = None) -> Raw:
     groups, titles = _facets(keys, skip)
     params: dict[str, str] = {"id": form_id, "template": "map", "dynamic": "true"}
     if query:
         params["query"] = query
-    lat, lon, zoom = view
+    lat, lon, zoom = view or _context().territory.map.params()
     params.update(lat=lat, lon=lon, zoom=zoom, **MAP_STYLE, groups=groups, titles=titles, search="true")
     return bazar_action(**params)
 
@@ -253,7 +343,7 @@ def _actor_map(form_id: str, keys: Mapping[str, str], *, query: str | None = Non
 def _commune_view(c: geo.Commune) -> tuple[str, str, str]:
     if c.has_point:
         return f"{c.lat:.5f}", f"{c.lon:.5f}", COMMUNE_ZOOM
-    return ESSONNE_VIEW
+    return _context().territory.map.params()
 
 
 def map_tag(kind: str, key: str) -> str:
@@ -272,8 +362,9 @@ class Term:
     definition: str
 
 
-def load_glossary(path: Path = GLOSSARY_FILE) -> list[Term]:
+def load_glossary(path: Path | None = None) -> list[Term]:
     """The glossary terms, sorted; a duplicate or empty term is an error naming the file."""
+    path = path or _context().glossary_file
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -299,14 +390,22 @@ def load_glossary(path: Path = GLOSSARY_FILE) -> list[Term]:
 
 def static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], *,
                  actor_keys: Mapping[str, str] | None = None, dashboards: bool = True,
-                 knowledge_base: bool = True) -> list[PageSpec]:
+                 knowledge_base: bool = True, territory: territories.Territory | None = None,
+                 root: Path | None = None) -> list[PageSpec]:
     """Pages `provision` writes once: maps, agenda, glossary, home and documentation.
 
     `forms` maps kinds to this wiki's form ids; `lists` is templates.all_lists() (themes, services...);
     `actor_keys` overrides the actor form's field names for a wiki with its own form. `dashboards` and
     `knowledge_base`: whether `sync` publishes those pages under this config; a page links to them only
-    then, so that every generated link leads to a page that exists.
+    then, so that every generated link leads to a page that exists. `territory` (Essonne by default) centres
+    the maps and names the place; `root` is the wiki_templates/ folder (a kit's).
     """
+    with page_context(territory, root):
+        return _static_pages(forms, lists, actor_keys, dashboards, knowledge_base)
+
+
+def _static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], actor_keys: Mapping[str, str] | None,
+                  dashboards: bool, knowledge_base: bool) -> list[PageSpec]:
     actor_form = _form_id(forms, "actor")
     event_form = _form_id(forms, "event")
     keys = _actor_keys(actor_keys)
@@ -322,8 +421,8 @@ def static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], *,
 
     add(TAG_MAP_ACTORS, "Carte des acteurs de la transition",
         render("map.txt.j2", heading="Carte des acteurs de la transition",
-               intro="Toutes les structures des deux réseaux, PôleS NOE et Territoires en Liens. Filtrez par "
-                     "thème, service, type de structure ou commune dans la colonne de droite.",
+               intro=f"{TerritoryText.of(_context().territory).all_structures} Filtrez par thème, service, type "
+                     "de structure ou commune dans la colonne de droite.",
                action=_actor_map(actor_form, keys), see_also=[link(TAG_HOME, "Accueil OSCARTES")]))
     for key, label in themes.items():
         if not keys.get("themes"):
@@ -343,7 +442,7 @@ def static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], *,
                    action=_actor_map(actor_form, keys, query=f"{keys['services']}={key}", skip="services"),
                    see_also=[link(TAG_MAP_ACTORS, "Tous les acteurs")]))
 
-    lat, lon, zoom = ESSONNE_VIEW
+    lat, lon, zoom = _context().territory.map.params()
     add(TAG_EVENTS, "Agenda des événements",
         render("events.txt.j2",
                calendar=bazar_action(id=event_form, template="calendar", dynamic="true"),
@@ -400,8 +499,7 @@ class _Project:
 
 
 def _resolve_commune(record: Mapping) -> geo.Commune | None:
-    return (geo.commune_by_insee(record.get("insee"))
-            or geo.commune_by_name(record.get("commune"), record.get("postcode")))
+    return _context().territory.index.resolve(record.get("insee"), record.get("commune"), record.get("postcode"))
 
 
 def _actor(record: Mapping) -> _Actor:
@@ -514,15 +612,24 @@ class _Data:
 def dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], forms: Mapping[str, object], *,
                     lists: Mapping[str, Mapping] | None = None,
                     actor_keys: Mapping[str, str] | None = None,
-                    entry_ids: Mapping[str, str] | None = None) -> list[PageSpec]:
+                    entry_ids: Mapping[str, str] | None = None, territory: territories.Territory | None = None,
+                    root: Path | None = None) -> list[PageSpec]:
     """Pages `sync` rewrites when their content changed: the territory overview, one dashboard per theme
-    and per commune that has an actor or a project, one map per commune that has an actor.
+    and per commune of the territory that has an actor or a project, one map per commune that has an actor.
 
     `actors` and `projects` are record dicts: the canonical fields of records.py plus `id` (the record id,
     which project `carriers` refer to). `entry_ids`: record id -> its entry id in this wiki, so that each
     actor's name links to its entry there.
     """
-    lists = templates.all_lists() if lists is None else lists
+    with page_context(territory, root) as ctx:
+        return _dashboard_pages(actors, projects, forms,
+                                templates.all_lists(ctx.territory, root) if lists is None else lists, actor_keys,
+                                entry_ids)
+
+
+def _dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], forms: Mapping[str, object],
+                     lists: Mapping[str, Mapping], actor_keys: Mapping[str, str] | None,
+                     entry_ids: Mapping[str, str] | None) -> list[PageSpec]:
     actor_form = _form_id(forms, "actor")
     keys = _actor_keys(actor_keys)
     d = _Data(actors, projects, lists, entry_ids)
@@ -584,14 +691,19 @@ def dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], form
 
 # ---------------------------------------------------------------------------------------------- knowledge base
 
-def kb_index_pages(articles: Iterable[Sequence], *, lists: Mapping[str, Mapping] | None = None) -> list[PageSpec]:
+def kb_index_pages(articles: Iterable[Sequence], *, lists: Mapping[str, Mapping] | None = None,
+                   territory: territories.Territory | None = None, root: Path | None = None) -> list[PageSpec]:
     """The knowledge-base index (articles grouped by theme), then one index page per theme of the theme
     list that has articles. `articles` are (page tag, title, themes).
 
     Themes are keys or labels of the theme list (any case or accents); other themes get their own section,
     after the list's themes; articles without a theme come last.
     """
-    lists = templates.all_lists() if lists is None else lists
+    with page_context(territory, root) as ctx:
+        return _kb_index_pages(articles, templates.all_lists(ctx.territory, root) if lists is None else lists)
+
+
+def _kb_index_pages(articles: Iterable[Sequence], lists: Mapping[str, Mapping]) -> list[PageSpec]:
     themes = _list_values(lists, ACTOR.field("themes").list_id)
     by_norm = {_norm(k): k for k in themes} | {_norm(v): k for k, v in themes.items()}
     sections: dict[tuple, dict] = {}

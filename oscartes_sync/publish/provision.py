@@ -6,6 +6,10 @@ update what drifted from the templates, leave alone what matches (a second run w
 never overwritten silently: a form at our id that is not ours (another form of the wiki), and a page a person
 edited by hand since the service last wrote it (reported; `--force` overwrites, the wiki keeps the old revision).
 `--check` writes nothing and shows the drift as a diff.
+
+The pages include the "Documentation" section (publish/docs.py) and, on a fresh wiki only, the home page, banner
+and menu (publish/fresh_wiki.py). What is set up depends on the territory (its communes, networks and map view;
+territory.py) and on the templates: the package's, or those of the replication kit `kit apply` brings (`root`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathlib import Path
+
+from .. import territory as territories
 from ..clients import wiki_admin
 from ..config import Config, WikiConfig
 from ..hashing import content_hash
@@ -24,10 +31,11 @@ from ..targets.base import TargetError, TerminalError
 from ..targets.wikiname import list_id_for
 from ..i18n import translate
 from ..templates import FORM_KINDS, TemplateError, all_lists, check_form_template
-from ..text import Plural, Term, Text
+from ..text import Plural, Term, Text, message_of
+from .fresh_wiki import fresh_wiki_pages, stock_bodies
 
-CREATE, UPDATE, OK, HAND_EDITED, FOREIGN, MAPPED, FAILED = (
-    "create", "update", "ok", "hand-edited", "foreign", "mapped", "failed")
+CREATE, UPDATE, OK, HAND_EDITED, FOREIGN, MAPPED, FAILED, OWN = (
+    "create", "update", "ok", "hand-edited", "foreign", "mapped", "failed", "own")
 NEEDS_PERSON = {HAND_EDITED, FOREIGN, FAILED}
 
 
@@ -68,33 +76,44 @@ class Desired:
     lists: dict[str, tuple[str, dict[str, str]]]  # list id -> (title, labels)
     pages: dict[str, str]  # tag -> body
     mapped: tuple[str, ...]  # kinds this wiki keeps in its own forms (mapped in the config)
+    fresh: dict[str, str] = field(default_factory=dict)  # YesWiki's stock pages -> what a fresh wiki gets
 
 
-def desired_state(w: WikiConfig, cfg: Config | None = None) -> Desired:
-    """What the templates say this wiki must hold under `cfg` (its [publish] choices decide what the static
-    pages link to). Raises ProvisionError naming the file and line."""
+def desired_state(w: WikiConfig, cfg: Config | None = None, territory: territories.Territory | None = None,
+                  root: Path | None = None) -> Desired:
+    """What the templates (`root`: a kit's; the package's by default) and the territory's parameters (Essonne
+    by default) say this wiki must hold under `cfg` (its [publish] choices decide what the static pages link
+    to). Raises ProvisionError naming the file and line."""
+    from .docs import DocsError, build_setup, wiki_pages
+
+    cfg = cfg or Config()
     forms = w.form_ids()
     mapped = tuple(k for k in FORM_KINDS if k in w.fields)
     try:
-        wanted_forms = {k: (forms[k], KINDS[k].label, check_form_template(k, forms))
+        wanted_forms = {k: (forms[k], KINDS[k].label, check_form_template(k, forms, root))
                         for k in FORM_KINDS if k not in mapped}
         lists = {}
-        for list_id, data in all_lists().items():
+        for list_id, data in all_lists(territory, root).items():
             if list_id_for(data["titre"]) != list_id:
                 raise TemplateError(f"wiki_templates/lists/{list_id}.json", None,
                                     Text("title \"{title}\" gives the id '{derived}' in YesWiki, not '{list_id}'",
                                          title=data["titre"], derived=list_id_for(data["titre"]), list_id=list_id))
             lists[list_id] = (data["titre"], dict(data["values"]))
-    except TemplateError as exc:
-        raise ProvisionError(exc.args[0]) from None
-    return Desired(wanted_forms, lists, _static_pages(forms, lists, cfg or Config()), mapped)
+        pages = _static_pages(forms, lists, cfg, territory, root)
+        docs = wiki_pages(build_setup(territory, root=root, forms=forms, sync=cfg.sync))
+        fresh = {p.tag: p.body for p in fresh_wiki_pages(territory, root)}
+    except (TemplateError, DocsError, ValueError) as exc:
+        raise ProvisionError(message_of(exc)) from None
+    return Desired(wanted_forms, lists, {**pages, **{p.tag: p.body for p in docs}}, mapped, fresh)
 
 
-def _static_pages(forms: dict[str, str], lists: dict[str, tuple[str, dict[str, str]]], cfg: Config) -> dict[str, str]:
+def _static_pages(forms: dict[str, str], lists: dict[str, tuple[str, dict[str, str]]], cfg: Config,
+                  territory: territories.Territory | None, root: Path | None) -> dict[str, str]:
     from .pages import static_pages
 
     specs = static_pages(forms, {k: {"titre": t, "values": v} for k, (t, v) in lists.items()},
-                         dashboards=cfg.publish.dashboards, knowledge_base=cfg.has_knowledge_base())
+                         dashboards=cfg.publish.dashboards, knowledge_base=cfg.has_knowledge_base(),
+                         territory=territory, root=root)
     return {p.tag: p.body for p in specs}
 
 
@@ -109,10 +128,17 @@ def _list_text(title: str, labels: dict[str, str]) -> str:
 
 
 def run_provision(cfg: Config, store, *, check: bool = False, force: bool = False,
-                  admin_factory: Callable[[WikiConfig], Any] | None = None) -> ProvisionReport:
-    wanted = {w.name: desired_state(w, cfg) for w in cfg.wiki}  # every template checked before any write
+                  admin_factory: Callable[[WikiConfig], Any] | None = None,
+                  territory: territories.Territory | None = None, root: Path | None = None,
+                  only: str | None = None) -> ProvisionReport:
+    """Provision every wiki of the config (or the one named `only`) for `territory` (the config's by default)
+    with the templates of `root` (the package's by default)."""
+    territory = territory or cfg.local_territory()
+    wikis = [w for w in cfg.wiki if only is None or w.name == only]
+    # every template checked before any write
+    wanted = {w.name: desired_state(w, cfg, territory, root) for w in wikis}
     report = ProvisionReport(check)
-    for w in cfg.wiki:
+    for w in wikis:
         admin = (admin_factory or wiki_admin)(w)
         if isinstance(admin, str):
             report.errors[w.name] = Text("{reason}: wiki skipped", reason=admin)
@@ -183,17 +209,50 @@ def _provision_wiki(w: WikiConfig, admin, want: Desired, store, report: Provisio
                     lambda: admin.update_list(list_id, title, labels))
     for tag, body in want.pages.items():
         _provision_page(w, admin, tag, body, store, item, attempt, force)
+    if want.fresh:
+        _provision_fresh(w, admin, want.fresh, store, item, attempt)
 
 
-def _provision_page(w: WikiConfig, admin, tag: str, body: str, store, item, attempt, force: bool) -> None:
+def _provision_fresh(w: WikiConfig, admin, fresh: dict[str, str], store, item, attempt) -> None:
+    """The home page, banner and menu: replaced only while none of them is the wiki's own (fresh_wiki.py)."""
+    stock = stock_bodies()
+    current = {tag: admin.get_page(tag) for tag in fresh}
+
+    def ours(tag: str) -> bool:
+        state = store.get_state(f"provision/{w.name}/page/{tag}") if store is not None else None
+        return bool(state) and state.get("revision") == current[tag].revision
+
+    own = [tag for tag, page in current.items()
+           if page is not None and not _same_text(page.body, fresh[tag]) and not ours(tag)
+           and not _same_text(page.body, stock.get(tag, ""))]
+    if own:
+        for tag in fresh:
+            item("page", tag, OWN, message="the wiki has its own home page, banner or menu "
+                                           f"({', '.join(own)} edited): none of the three is replaced")
+        return
+    for tag, body in fresh.items():
+        page = current[tag]
+        if page is not None and _same_text(page.body, body):
+            _provision_page(w, admin, tag, body, store, item, attempt, False, page)
+            continue
+        status = CREATE if page is None else UPDATE
+        attempt("page", tag, status, _diff(tag, page.body if page else "", body),
+                lambda tag=tag, body=body, page=page: _save_page(w, admin, tag, body, store, page))
+
+def _save_page(w: WikiConfig, admin, tag: str, body: str, store, current) -> None:
+    page = admin.save_page(tag, body, previous=current.revision if current is not None else None)
+    if store is not None:
+        store.set_state(f"provision/{w.name}/page/{tag}", {"revision": page.revision, "hash": content_hash(body)})
+
+
+def _provision_page(w: WikiConfig, admin, tag: str, body: str, store, item, attempt, force: bool,
+                    known=None) -> None:
     key = f"provision/{w.name}/page/{tag}"
-    current = admin.get_page(tag)
+    current = known or admin.get_page(tag)
     ours = store.get_state(key) if store is not None else None
 
     def save(previous: str | None) -> None:
-        page = admin.save_page(tag, body, previous=previous)
-        if store is not None:
-            store.set_state(key, {"revision": page.revision, "hash": content_hash(body)})
+        _save_page(w, admin, tag, body, store, current if previous is not None else None)
 
     if current is None:
         attempt("page", tag, CREATE, _diff(tag, "", body), lambda: save(None))
@@ -225,7 +284,7 @@ def render_report(report: ProvisionReport, show_diff: bool = True) -> str:
             UPDATE: Text("to update") if report.check else Text("updated"),
             OK: Text("up to date"), HAND_EDITED: Text("edited by hand: left alone"),
             FOREIGN: Text("not ours: left alone"), MAPPED: Text("mapped (the wiki's own form)"),
-            FAILED: Text("FAILED")}
+            FAILED: Text("FAILED"), OWN: Text("the wiki's own: left alone")}
     what = {"form": Text("form"), "list": Text("list"), "page": Text("page")}
     for wiki in sorted({i.wiki for i in report.items} | set(report.errors)):
         lines.append(f"== {wiki}")

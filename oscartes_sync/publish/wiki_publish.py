@@ -36,10 +36,11 @@ class WikiPublishResult:
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def article_pages(files: dict[str, str], notices: list[Notice], *, index: bool = False) -> list[PageSpec]:
+def article_pages(files: dict[str, str], notices: list[Notice], *, index: bool = False,
+                  territory=None) -> list[PageSpec]:
     """One page per Markdown file (name -> text), plus the index pages (`index`: even with no article, as
     the pages link to it where articles have a source). A refused article is named (file:line) and left out:
-    nothing of it is published."""
+    nothing of it is published. `territory`: the configured one (its networks are named in the index)."""
     pages: list[PageSpec] = []
     listed: list[tuple[str, str, tuple[str, ...]]] = []
     for name in sorted(files):
@@ -54,7 +55,7 @@ def article_pages(files: dict[str, str], notices: list[Notice], *, index: bool =
         pages.append(PageSpec(tag, article.title, body, "derived"))
         listed.append((tag, article.title, article.themes))
     if listed or index:
-        pages += kb_index_pages(listed)
+        pages += kb_index_pages(listed, territory=territory)
     return pages
 
 
@@ -85,9 +86,10 @@ def desired_pages(cfg: Config, store, w: WikiConfig, articles: dict[str, str], n
         actors = [{**r.fields, "id": r.id} for r in store.records("actor", include_deleted=include_deleted)]
         projects = [{**r.fields, "id": r.id} for r in store.records("project", include_deleted=include_deleted)]
         entry_ids = {l.record_id: l.remote_id for l in store.links(instance=w.name) if l.remote_id}
-        pages += dashboard_pages(actors, projects, w.form_ids(), entry_ids=entry_ids)
+        pages += dashboard_pages(actors, projects, w.form_ids(), entry_ids=entry_ids,
+                                 territory=cfg.local_territory())
     if articles or cfg.has_knowledge_base():
-        pages += article_pages(articles, notices, index=cfg.has_knowledge_base())
+        pages += article_pages(articles, notices, index=cfg.has_knowledge_base(), territory=cfg.local_territory())
     return {p.tag: p.body for p in pages}
 
 

@@ -276,20 +276,39 @@ class AdminRoutes:
         return _php_json({"titre_liste": title, "label": labels})
 
     def lists_table(self, ctx: Ctx, p: dict) -> Response:
+        alert = ""
+        imported = ctx.posted.data.get("imported-list") if ctx.method == "POST" else None
+        if isinstance(imported, dict):
+            # lists_x1 (recorded): each JSON {titre_liste, label} is created as a new list, its id from its title
+            # (a taken id gets 2, 3...), labels purified; then the lists page with a success alert
+            for raw in imported.values():
+                try:
+                    data = json.loads(_scalar_str(raw))
+                except ValueError:
+                    continue  # assumed: an undecodable list is skipped
+                if not isinstance(data, dict):
+                    continue
+                title = _scalar_str(data.get("titre_liste"))
+                labels = data.get("label") if isinstance(data.get("label"), dict) else {}
+                self._create_list(ctx, title, {str(k): purify_html(_scalar_str(v)) for k, v in labels.items()})
+            alert = '<div class="alert alert-success">Liste(s) importée(s) avec succès.</div>'
         rows = "".join(f"<tr><td>{_h(t)}</td></tr>\n" for t, v in self.emu.types.items()
                        if v == "liste" and self.emu.revisions.get(t))
-        return self._page(ctx, "BazaR", f'<table class="table">\n{rows}</table>')
+        return self._page(ctx, "BazaR", f'{alert}<table class="table">\n{rows}</table>')
+
+    def _create_list(self, ctx: Ctx, title: str, labels: dict[str, str]) -> str:
+        emu = self.emu
+        list_id = genere_nom_wiki("Liste " + title, emu._page_exists)  # lists_11, lists_12 (collision)
+        emu._save_page(list_id, self._list_body(title, labels), ctx.user or ctx.client_ip, ctx.user or "")
+        emu._set_type(list_id, "liste")
+        return list_id
 
     def list_new(self, ctx: Ctx, p: dict) -> Response:
         # lists_18: no user check at all
         if ctx.method != "POST":
             return self._list_editor(ctx, "saisir_liste", "", {})
         title, labels = self._posted_list(ctx.posted.data)
-        emu = self.emu
-        list_id = genere_nom_wiki("Liste " + title, emu._page_exists)  # lists_11, lists_12 (collision)
-        user = ctx.user or ctx.client_ip
-        emu._save_page(list_id, self._list_body(title, labels), user, ctx.user or "")
-        emu._set_type(list_id, "liste")
+        list_id = self._create_list(ctx, title, labels)
         if _scalar_str(ctx.get.get("onsubmit")) == "postmessage":  # lists_12
             message = _php_json({"msg": "list_created", "id": list_id, "title": title})
             return self._page(ctx, "BazaR", f"<script>\nwindow.parent.postMessage({message}, '*');\n</script>")

@@ -473,9 +473,11 @@ class YesWikiEmulator(RequestRecorder):
         from .yeswiki_admin_routes import install_admin_routes  # imports this module: late import
         install_admin_routes(self)
         if seed_pages:
-            self.add_page("PagePrincipale", "======Félicitations, votre wiki est installé !======\n"
-                          "{{include page=\"AccueilYeswiki\"}}\n\n{#Et hop, effacez tout et belle aventure#}",
-                          owner="WikiAdmin")
+            # a fresh 4.4.2's home page, banner and menu, as recorded (tests/contract/recorded/pages_x*)
+            from ..publish.fresh_wiki import stock_bodies  # the sandbox sits above publish: late import
+
+            for tag, body in stock_bodies().items():
+                self.add_page(tag, body, owner="WikiAdmin")
             self.add_page("BacASable", "Ceci est un bac à sable.", owner="WikiAdmin")
 
     # ----------------------------------------------------------------- clocks

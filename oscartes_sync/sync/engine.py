@@ -14,10 +14,10 @@ from functools import partial
 from typing import Any
 from dataclasses import dataclass, field, replace
 
+from .. import geo
 from ..config import IdentityConfig
 from ..fields import FileResolver as FileResolverProtocol, FormMap, to_canonical
 from ..forgotten import STATE_KEY as FORGET_STATE, ForgetList
-from ..geo import insee_of
 from ..identity import MatchIndex
 from ..records import KINDS
 from ..targets.base import EntryTarget, ListedEntry, TargetError
@@ -125,11 +125,13 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
              stop_after: Callable[[Action], bool] | None = None, identity: IdentityConfig = IdentityConfig(),
              reconcile: Callable[..., Any] | None = None, max_image_bytes: int = DEFAULT_MAX_BYTES,
              geocoder: Any = None, geocoding: GeocodingSettings = GeocodingSettings(),
-             progress: Callable[[str, int, int], None] | None = None) -> SyncResult:
+             progress: Callable[[str, int, int], None] | None = None,
+             communes: geo.CommuneIndex | None = None) -> SyncResult:
     """One cycle. `identity`: the matcher's thresholds and the distance under which two pins are one place (the
     config's `[identity]`); `reconcile` replaces the twin rules (tests); `geocoder` (clients.geocoder; None: off)
     places records that have an address and no point; `progress(kind, done, total)` is told of each write to an
-    instance as the executor goes (a progress bar on a terminal)."""
+    instance as the executor goes (a progress bar on a terminal); `communes`: the configured territory's (Essonne
+    by default), which fill the INSEE code that follows a commune and place a record at its commune's centre."""
     result = SyncResult(dry_run=dry_run, instances=list(instances))
     reconcile = reconcile or reconciler(identity.same_place_m)
     forgotten = ForgetList.from_state(store.get_state(FORGET_STATE))
@@ -147,10 +149,11 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
                  if i.form_maps[kind].file_fields}
         listings = _read(store, usable, kind, result, dry_run, ids, files, forgotten)
         inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile,
-                      matcher=partial(MatchIndex, settings=identity, kind=kind))
+                      matcher=partial(MatchIndex, settings=identity, kind=kind),
+                      insee_of=communes.insee_of if communes is not None else geo.insee_of)
         placements = None
         if geocoder is not None:  # before planning: the planner receives the points as a look-up table
-            placements = locate(store, kind, inp.records, listings, geocoder, geocoding, dry_run)
+            placements = locate(store, kind, inp.records, listings, geocoder, geocoding, dry_run, communes)
             inp = replace(inp, place_of=placements.place_of, placed=placements.placed,
                           moved=frozenset(placements.moved), address_fields=KINDS[kind].address_fields)
         plan = make_plan(inp, new_id)
@@ -162,7 +165,7 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
             executor = Executor(store, {n: i.target for n, i in usable.items()},
                                 {n: i.form_maps[kind] for n, i in usable.items()}, stop_after, ids,
                                 files, FileSource({n: r for n, r in files.items() if listings[n].entries is not None}),
-                                forgotten, progress=partial(progress, kind) if progress else None)
+                                forgotten, communes, progress=partial(progress, kind) if progress else None)
             executor.run(plan, result.outcome)
             for resolver in files.values():
                 if listings[resolver.instance].entries is not None:
@@ -252,7 +255,7 @@ def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[s
         distinct=distinct,
         policy=policy,
         title_field=KINDS[kind].title_field,
-        insee_of=insee_of,
+        insee_of=geo.insee_of,
     )
 
 
@@ -284,7 +287,7 @@ class EntryRun:
 
 def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], policy: SyncPolicy, instance: str,
                    remote_id: str, *, identity: IdentityConfig = IdentityConfig(),
-                   max_image_bytes: int = DEFAULT_MAX_BYTES) -> EntryRun:
+                   max_image_bytes: int = DEFAULT_MAX_BYTES, communes: geo.CommuneIndex | None = None) -> EntryRun:
     """Sync the record of one entry from a fresh read of its entries (one GET per wiki that has one), through
     the same planner and executor as a full run. Whatever needs a view of the whole kind is left to a full run:
     a new or unlinked entry (the duplicate check reads every listing), an entry gone (deletions have their
@@ -335,6 +338,7 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
     # no entry of this run is new: the matcher is only handed over as a full run hands it
     inp = replace(inp, reconcile=reconciler(identity.same_place_m),
                   matcher=partial(MatchIndex, settings=identity, kind=kind), records={rec.id: inp.records[rec.id]},
+                  insee_of=communes.insee_of if communes is not None else geo.insee_of,
                   links={k: v for k, v in inp.links.items() if k[0] == rec.id},
                   open_conflicts={k: v for k, v in inp.open_conflicts.items() if k[0] == rec.id})
     result = SyncResult()
@@ -344,7 +348,7 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
     read = {n: usable[n] for n in listings}
     files = {n: r for n, r in files.items() if n in read}
     Executor(store, {n: i.target for n, i in read.items()}, {n: i.form_maps[kind] for n, i in read.items()},
-             None, ids, files, FileSource(files), forgotten).run(plan, result.outcome)
+             None, ids, files, FileSource(files), forgotten, communes).run(plan, result.outcome)
     for resolver in files.values():  # what the files read hold; the names not read are kept as they were
         resolver.save_read(store)
     return EntryRun("done", result=result)

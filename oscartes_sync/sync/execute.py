@@ -59,7 +59,7 @@ class Executor:
     def __init__(self, store, targets: dict[str, EntryTarget], form_maps: dict[str, FormMap],
                  stop_after: Callable[[Action], bool] | None = None, ids: dict | None = None,
                  files: dict[str, FileResolver] | None = None, source: FileSource | None = None,
-                 forgotten: ForgetList | None = None,
+                 forgotten: ForgetList | None = None, communes: geo.CommuneIndex | None = None,
                  progress: Callable[[int, int], None] | None = None):
         self.store = store
         self.forgotten = forgotten or ForgetList()  # values erased with `forget`: never kept from a read-back
@@ -70,6 +70,7 @@ class Executor:
         self.files = files or {}  # instance -> what its stored files hold, for image fields
         self.source = source or FileSource(self.files)  # where the pictures to send are downloaded from
         self.progress = progress  # (done, total) after each write to an instance: a progress bar
+        self.communes = communes  # the territory's, to key a placed record's address as geocoding does
 
     def run(self, plan: Plan, outcome: Outcome) -> Outcome:
         total, done = len(plan.remote_writes), 0
@@ -132,7 +133,7 @@ class Executor:
                                      author="oscartes-sync", origin="geocoder", note=a.note)
             # remembered as the service's own point: it may move with the address, a member's pin never does
             placed = dict(placed_points(self.store, kind))
-            address = geo.address_of(rec.fields, KINDS[kind].address_fields[:1])
+            address = geo.address_of(rec.fields, KINDS[kind].address_fields[:1], self.communes)
             placed[a.record_id] = {"latitude": a.latitude, "longitude": a.longitude, "precision": a.precision,
                                    "key": address.key if address else None}
             self.store.set_state(f"{PLACED_KEY}/{kind}", placed)

@@ -49,15 +49,16 @@ class Placements:
     placed: dict[str, tuple[float, float]] = field(default_factory=dict)
     moved: set[str] = field(default_factory=set)  # placed by the service for an address the record no longer has
     notices: list[Notice] = field(default_factory=list)
+    communes: geo.CommuneIndex | None = None  # the territory's (Essonne by default)
 
     def place_of(self, values: Values) -> GeoPoint | None:
-        address = _address(self.kind, values)
+        address = _address(self.kind, values, self.communes)
         return self.points.get(address.key) if address else None
 
 
-def _address(kind: str, values: Values) -> geo.Address | None:
+def _address(kind: str, values: Values, communes: geo.CommuneIndex | None) -> geo.Address | None:
     fields = KINDS[kind].address_fields
-    return geo.address_of(values, fields[:1]) if fields else None
+    return geo.address_of(values, fields[:1], communes) if fields else None
 
 
 def placed_points(store, kind: str) -> dict[str, dict[str, Any]]:
@@ -66,9 +67,10 @@ def placed_points(store, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def locate(store, kind: str, records: dict, listings: dict[str, Listing], geocoder, settings: Settings,
-           dry_run: bool = False) -> Placements:
-    """The points of the addresses that need one this run (records: RecordState by id, of this kind)."""
-    out = Placements(kind)
+           dry_run: bool = False, communes: geo.CommuneIndex | None = None) -> Placements:
+    """The points of the addresses that need one this run (records: RecordState by id, of this kind).
+    `communes`: the territory's (Essonne by default), for INSEE codes and commune centres."""
+    out = Placements(kind, communes=communes)
     if not KINDS[kind].address_fields:
         return out
     placed = placed_points(store, kind)
@@ -80,7 +82,7 @@ def locate(store, kind: str, records: dict, listings: dict[str, Listing], geocod
         point = (rec.fields.get("latitude"), rec.fields.get("longitude"))
         ours = out.placed.get(rid) == point
         if point == (None, None) or ours:
-            a = _address(kind, rec.fields)
+            a = _address(kind, rec.fields, communes)
             if ours and (a.key if a else None) != placed[rid].get("key"):
                 out.moved.add(rid)
             if a and (not ours or rid in out.moved):
@@ -88,7 +90,7 @@ def locate(store, kind: str, records: dict, listings: dict[str, Listing], geocod
     for listing in listings.values():
         for obs in (listing.entries or {}).values():
             if obs.values.get("latitude") is None and obs.values.get("longitude") is None \
-                    and "latitude" not in dict(obs.problems) and (a := _address(kind, obs.values)):
+                    and "latitude" not in dict(obs.problems) and (a := _address(kind, obs.values, communes)):
                 wanted.setdefault(a.key, a)
     if not wanted:
         return out
@@ -109,7 +111,7 @@ def locate(store, kind: str, records: dict, listings: dict[str, Listing], geocod
                 out.notices.append(Notice("attention", "geocoder", None, Text(
                     "address '{address}' could not be placed ({reason})", address=_show(address),
                     reason=restored(cache[key]["refused"])), kind="not_placed"))
-        point = _point(address, cache.get(key))
+        point = _point(address, cache.get(key), communes)
         if point is not None:
             out.points[key] = point
     if stopped:
@@ -136,14 +138,15 @@ def _ask(geocoder, address: geo.Address, settings: Settings) -> dict[str, Any]:
             "score": round(match.score, 2)}
 
 
-def _point(address: geo.Address, found: dict[str, Any] | None) -> GeoPoint | None:
+def _point(address: geo.Address, found: dict[str, Any] | None,
+           communes: geo.CommuneIndex | None) -> GeoPoint | None:
     if found and "latitude" in found:
         return GeoPoint(found["latitude"], found["longitude"], "address",
                         Text("placed from its address ({label}, score {score:.2f})", label=found["label"],
                              score=found["score"]))
     if found is None and address.street:
         return None  # not looked up yet (geocoder off, unreachable or over budget): nothing approximate yet
-    commune = geo.commune_centre(address)
+    commune = geo.commune_centre(address, communes)
     if commune is None:
         return None
     why = restored(found["refused"]) if found else Text("no street")

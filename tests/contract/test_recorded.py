@@ -11,9 +11,10 @@ import requests
 from oscartes_sync.sandbox.server import start_server
 from oscartes_sync.sandbox.yeswiki_emulator import YesWikiEmulator
 
-# YesWiki's single exchanges (request, response, readback); scenarios of several steps and the Nextcloud
-# recordings have their own replays (test_recorded_files.py, test_nextcloud_contract.py)
-RECORDED = sorted(p for p in (Path(__file__).parent / "recorded").glob("*.json")
+# YesWiki's single entry exchanges (request, response, readback); scenarios of several steps, the kit's imports
+# and stock pages, and the Nextcloud recordings have their own replays (test_recorded_files.py,
+# test_recorded_kit.py, test_nextcloud_contract.py)
+RECORDED = sorted(p for p in (Path(__file__).parent / "recorded").glob("entries_*.json")
                   if "readback" in json.loads(p.read_text(encoding="utf-8")))
 SERVER_KEYS = {"date_creation_fiche", "date_maj_fiche", "html_data", "url"}
 

@@ -11,6 +11,7 @@ import random
 import pytest
 
 from oscartes_sync.config import Config, StoreConfig, WikiConfig
+from oscartes_sync.publish.fresh_wiki import stock_bodies
 from oscartes_sync.publish.provision import desired_state, render_report, run_provision
 from oscartes_sync.store import Store
 from oscartes_sync.targets.yeswiki_admin import YesWikiAdmin
@@ -31,18 +32,33 @@ def live_provision(live_env, tmp_path, monkeypatch):
     cfg = Config(store=StoreConfig(url=f"sqlite:///{tmp_path / 's.db'}"), wiki=[wiki])
     want = desired_state(wiki)
     present = [n for n in list(want.lists) + list(want.pages) if admin.get_page(n) is not None]
+    stock = stock_bodies()
+    present += [t for t in want.fresh if (admin.get_page(t) is None
+                                          or admin.get_page(t).body.rstrip() != stock[t].rstrip())]
     if present:
         admin.close()
-        pytest.skip(f"not a throw-away wiki: {', '.join(present[:5])} already exist")
+        pytest.skip(f"not a throw-away wiki: {', '.join(present[:5])} already exist or were changed")
     store = Store(cfg.store_url())
     try:
         yield cfg, store, admin, want
     finally:
         store.close()
-        for tag in list(want.pages) + list(want.lists):
+        for tag in want.pages:
             try:
                 admin.delete_page(tag)
             except Exception:  # cleanup goes on; a leftover shows in the next run's skip
+                pass
+        for list_id in want.lists:  # through the lists page: the pages API would leave the type triple behind
+            try:
+                admin.delete_list(list_id)
+            except Exception:
+                pass
+        for tag, body in stock.items():  # YesWiki's own home page, banner and menu back
+            try:
+                page = admin.get_page(tag)
+                if page is None or page.body.rstrip() != body.rstrip():
+                    admin.save_page(tag, body, previous=page.revision if page else None)
+            except Exception:
                 pass
         for form_id, _, _ in want.forms.values():
             try:
@@ -57,7 +73,9 @@ def live_provision(live_env, tmp_path, monkeypatch):
 def test_provision_a_real_wiki_check_apply_then_nothing_to_do(live_provision):
     cfg, store, admin, want = live_provision
     check = run_provision(cfg, store, check=True)
-    assert check.exit_code == 1 and len(check.drift) == len(want.forms) + len(want.lists) + len(want.pages)
+    # everything to create, and a fresh wiki's home page, banner and menu to replace
+    assert check.exit_code == 1
+    assert len(check.drift) == len(want.forms) + len(want.lists) + len(want.pages) + len(want.fresh)
     done = run_provision(cfg, store)
     assert done.exit_code == 0, render_report(done)
     for kind, (form_id, label, template) in want.forms.items():
@@ -65,6 +83,9 @@ def test_provision_a_real_wiki_check_apply_then_nothing_to_do(live_provision):
         assert form["bn_label_nature"] == label
     assert admin.get_list("ListeThemes")["titre_liste"] == want.lists["ListeThemes"][0]
     assert 'dynamic="true"' in admin.get_page("CarteActeurs").body
+    assert "Bac à sable" not in admin.get_page("PageMenuHaut").body  # the stock menu replaced
+    assert "[[DocumentationOscartes" in admin.get_page("PageMenuHaut").body
+    assert "licence CC BY-SA 4.0" in admin.get_page("DocumentationFormulaires").body
     # the real wiki renders the dynamic map and the agenda (contract pages_22: a Vue container, no error)
     import requests
 

@@ -74,8 +74,9 @@ def test_a_changed_template_is_an_update_with_its_diff(bare, tmp_path, monkeypat
     try:
         check = run_provision(cfg, store, check=True)
         assert check.exit_code == 1
-        [drift] = {(i.kind, i.name) for i in check.drift}
-        assert drift == ("form", "actor (form 20)")
+        # the form, and the documentation that lists its fields (generated from the real set-up)
+        drift = {(i.kind, i.name) for i in check.drift}
+        assert drift == {("form", "actor (form 20)"), ("page", "DocumentationFormulaires")}
         assert "-texte***bf_horaires***Horaires d'ouverture" in check.drift[0].diff
         assert "+texte***bf_horaires***Heures d'ouverture" in check.drift[0].diff
         applied = run_provision(cfg, store)
