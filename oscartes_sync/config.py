@@ -189,6 +189,7 @@ class NextcloudConfig(_Strict):
     exports_folder: str = "OSCARTES/Donnees-ouvertes"
     articles_folder: str = "OSCARTES/Base-de-connaissances"
     calendar: str = "oscartes-agenda"  # the events' calendar, shared read-only with the group
+    kit_folder: str = "OSCARTES/Kit-de-replication"  # the replication kit's archive, with a public link
 
     _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))

@@ -1,5 +1,5 @@
 """What `sync` publishes to each Nextcloud: the shared address book, the open-data exports (with the events'
-iCalendar feed) and the events' shared calendar.
+iCalendar feed), the events' shared calendar and the replication kit's archive.
 
 `publish_nextclouds(cfg, store)` goes through the `[[nextcloud]]` instances one after the other. An instance
 whose secret is missing, whose app password is refused (401, or the brute-force 429) or whose server fails is
@@ -25,6 +25,8 @@ from ..text import SEMICOLON, Text, join
 from .addressbook import CardContext, sync_addressbook
 from .calendar import build_events, sync_calendar
 from .exports import build_exports, sync_exports
+from .kit import KitArchive
+from .nc_kit import sync_kit
 from .nc_articles import known_articles, read_articles
 
 
@@ -40,6 +42,7 @@ class NextcloudResult:
     instance_errors: dict[str, str] = field(default_factory=dict)   # instance -> what stopped (part of) it
     requests: dict[str, dict[str, int]] = field(default_factory=dict)  # instance -> "VERB family" -> count
     links: dict[str, str] = field(default_factory=dict)             # instance -> public link of the exports
+    kit_links: dict[str, str] = field(default_factory=dict)         # instance -> public link of the kit
     articles: dict[str, str] = field(default_factory=dict)          # knowledge-base file name -> Markdown
 
     @property
@@ -60,6 +63,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
     ctx = CardContext.from_store(cfg, store)
     events = build_events(cfg, store)
     exports = build_exports(cfg, store, events)
+    kit = KitArchive(cfg)  # built at most once, and only for an instance whose copy is out of date
     for nc in cfg.nextcloud:
         client = (clients or {}).get(nc.name) or nextcloud_client(nc)
         if isinstance(client, str):
@@ -121,6 +125,13 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                     raise
                 except TargetError as exc:
                     errors.append(Text("calendar not synced: {reason}", reason=exc.message))
+            shared = sync_kit(client, nc, store, kit, dry_run=dry_run)
+            result.notices += shared.notices
+            writes += shared.writes
+            if shared.error:
+                errors.append(shared.error)
+            if shared.link:
+                result.kit_links[nc.name] = shared.link
             got = read_articles(client, nc, store, dry_run=dry_run, clock=clock)
             result.notices += got.notices
             if got.error:

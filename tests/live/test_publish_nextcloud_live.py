@@ -1,4 +1,4 @@
-"""The address book and the exports against a real Nextcloud (OSCARTES_LIVE_NEXTCLOUD_URL, _USER, _APP_PASSWORD;
+"""The address book, the exports and the kit archive against a real Nextcloud (OSCARTES_LIVE_NEXTCLOUD_URL, _USER, _APP_PASSWORD;
 skipped when unset). Everything goes into a throw-away address book and folder named "oscartes-test-<random>",
 removed afterwards even when a test fails. No wrong password is ever sent (about ten failed logins lock the
 whole host out, contract §1)."""
@@ -10,10 +10,13 @@ import secrets
 import time
 
 import pytest
+import requests
 
 from oscartes_sync.config import Config, NextcloudConfig, StoreConfig, SyncConfig
 from oscartes_sync.publish.addressbook import parse_card
 from oscartes_sync.publish.exports import build_exports
+from oscartes_sync.publish.kit import KitArchive
+from oscartes_sync.publish.nc_kit import KIT_FILE
 from oscartes_sync.publish.nextcloud_publish import publish_nextclouds
 from oscartes_sync.store import Store
 from oscartes_sync.targets.nextcloud import NextcloudClient
@@ -49,7 +52,7 @@ def test_address_book_and_exports_on_a_real_nextcloud(live, tmp_path):
                          user=os.environ["OSCARTES_LIVE_NEXTCLOUD_USER"],
                          app_password_env="OSCARTES_LIVE_NEXTCLOUD_APP_PASSWORD", group=group or f"{tag}-absent",
                          addressbook=tag, exports_folder=f"{tag}/Donnees-ouvertes",
-                         articles_folder=f"{tag}/Base-de-connaissances")
+                         articles_folder=f"{tag}/Base-de-connaissances", kit_folder=f"{tag}/Kit-de-replication")
     cfg = Config(store=StoreConfig(url=f"sqlite:///{tmp_path / 'store.db'}"),
                  sync=SyncConfig(lock_file=str(tmp_path / "lock")), nextcloud=[nc])
     with Store(cfg.store_url()) as store:
@@ -78,13 +81,19 @@ def test_address_book_and_exports_on_a_real_nextcloud(live, tmp_path):
         body, _ = client.get(f"{nc.exports_folder}/acteurs.csv")
         assert body == want["acteurs.csv"] and b"prive@example.org" not in body
         link = first.links["live"]
+        # the replication kit's archive, with a public link that serves it to anyone
+        kit_body, _ = client.get(f"{nc.kit_folder}/{KIT_FILE}")
+        assert kit_body == KitArchive(cfg).data() and b"prive@example.org" not in kit_body
+        kit_link = first.kit_links["live"]
+        shared = requests.get(kit_link.rstrip("/") + "/download", timeout=60)
+        assert shared.status_code == 200 and shared.content[:2] == b"PK"
 
         time.sleep(2.5)  # past the same-second window: the read-back of the files written above is its last
         publish_nextclouds(cfg, store)
         noop = publish_nextclouds(cfg, store)
         # one PROPFIND per watched folder: the exports and the knowledge-base articles
         assert noop.requests["live"] == {"REPORT addressbook": 1, "PROPFIND files": 2}
-        assert noop.writes["live"] == 0 and noop.links["live"] == link
+        assert noop.writes["live"] == 0 and noop.links["live"] == link and noop.kit_links["live"] == kit_link
 
         # the coordinator, logged in as the service account, edits a card: a suggestion, then the card restored
         text, etag = client.get_card(tag, velo)

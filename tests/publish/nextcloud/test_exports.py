@@ -124,7 +124,8 @@ def test_written_once_then_no_op_is_one_propfind_and_no_write(sandbox, cfg, stor
         assert res.requests[name] == {"REPORT addressbook": 1, "PROPFIND files": 2}  # exports and articles folders
         assert nc.emulator.count("PUT") == 0 and nc.emulator.count("GET") == 0
     assert res.links["polesnoe-cloud"] == link  # the same public link, created once
-    assert len([s for s in sandbox.nextclouds["polesnoe-cloud"].emulator.shares.values() if s.share_type == 3]) == 1
+    assert len([s for s in sandbox.nextclouds["polesnoe-cloud"].emulator.shares.values()
+                if s.share_type == 3 and s.path == "/OSCARTES/Donnees-ouvertes"]) == 1
 
 
 def test_a_changed_record_rewrites_only_the_files_that_changed(sandbox, cfg, store, clock, ids):
