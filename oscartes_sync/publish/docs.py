@@ -23,6 +23,7 @@ from .. import templates
 from .. import territory as territories
 from ..config import DEFAULT_FORM_IDS, SyncConfig
 from ..records import KINDS
+from ..twins import SAME_PLACE_M
 from .markdown import markdown_to_yeswiki
 from .pages import (TAG_DASHBOARD, TAG_EVENTS, TAG_GLOSSARY, TAG_HELP_SYNC, TAG_HELP_VISIBILITY, TAG_HOME,
                     TAG_KB_INDEX, TAG_MAP_ACTORS, PageSpec, static_pages)
@@ -313,7 +314,7 @@ def markdown_pages(setup: Setup, *, wiki: bool) -> dict[str, str]:
         "kinds": [f"{KINDS[k].label.lower()} (`{k}`)" for k in setup.sync.kinds],
         "newest_wins": setup.sync.newest_wins, "ratio": f"{setup.sync.max_delete_ratio * 100:g}",
         "min_count": setup.sync.min_delete_count, "deploy": setup.deploy, "commands": COMMANDS,
-        "source": t.source,
+        "source": t.source, "same_place_m": f"{SAME_PLACE_M:g}",
     }
     out: dict[str, str] = {}
     for p in DOC_PAGES:
