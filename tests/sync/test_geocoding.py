@@ -207,3 +207,21 @@ def test_the_geojson_export_says_which_points_are_only_the_communes_centre(geo_s
     features = json.loads(build_exports(gcfg, gstore).files["acteurs.geojson"])["features"]
     assert {f["properties"]["name"]: f["properties"]["position"] for f in features} == \
         {"Recyclerie": "adresse", "Collectif": "commune"}
+
+
+def test_in_another_territory_an_actor_with_only_a_commune_is_placed_at_that_communes_centre(geo_sandbox, gcfg,
+                                                                                            gstore, tmp_path):
+    """The configured territory's communes (here the Rhône, territory.py) fill the INSEE code and give the
+    commune centre; with Essonne's, a commune of the Rhône would stay unplaced."""
+    from oscartes_sync import territory
+
+    (tmp_path / "territory.json").write_text(territory.from_department("69").to_json(), encoding="utf-8")
+    gcfg.base_dir, gcfg.territory.params = str(tmp_path), "territory.json"
+    a = geo_sandbox.wikis["polesnoe"]
+    aid = a.member_create(FORM, {"bf_titre": "Collectif de la Croix-Rousse", "bf_ville": "Villeurbanne",
+                                 "bf_codepostal": "69100"})
+    run(gcfg, gstore)
+    lyon_side = territory.from_department("69").index.commune_by_insee("69266")
+    assert a.read(aid).get("bf_insee") == "69266"
+    assert (float(point(a, aid)[0]), float(point(a, aid)[1])) == (round(lyon_side.lat, 6), round(lyon_side.lon, 6))
+    assert geo_sandbox.geocoder.request_log == []  # no street: the commune's centre, without asking
