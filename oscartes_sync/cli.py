@@ -811,7 +811,7 @@ def kit_export(ctx: Context, path: str, department, epci, params, networks) -> N
     if territory is None and cfg is not None:
         territory = cfg.local_territory()
     try:
-        made, folder, archive = kits.export(Path(path), territory, cfg.sync if cfg else None)
+        made, folder, archive = kits.export(Path(path), territory, cfg)
     except (kits.KitError, TemplateError, DocsError) as exc:
         _fail_usage(str(exc))
     _print_notes(made.notes)

@@ -21,9 +21,8 @@ import jinja2
 
 from .. import templates
 from .. import territory as territories
-from ..config import DEFAULT_FORM_IDS, SyncConfig
+from ..config import DEFAULT_FORM_IDS, Config, IdentityConfig, SyncConfig
 from ..records import KINDS
-from ..twins import SAME_PLACE_M
 from .markdown import markdown_to_yeswiki
 from .pages import (TAG_DASHBOARD, TAG_EVENTS, TAG_GLOSSARY, TAG_HELP_SYNC, TAG_HELP_VISIBILITY, TAG_HOME,
                     TAG_KB_INDEX, TAG_MAP_ACTORS, PageSpec, static_pages)
@@ -174,6 +173,7 @@ class Setup:
     lists: list[ListDoc]
     static: list[PageSpec]
     sync: SyncConfig
+    identity: IdentityConfig
     version: str
     root: Path | None = None
     deploy: dict[str, str] = field(default_factory=dict)
@@ -235,8 +235,9 @@ def form_doc(kind: str, forms: Mapping[str, str], lists: Mapping[str, Mapping], 
 
 
 def build_setup(territory: territories.Territory | None = None, *, root: Path | None = None,
-                forms: Mapping[str, str] | None = None, sync: SyncConfig | None = None) -> Setup:
-    """The set-up of a wiki with these parameters, templates (`root`: a kit's) and form ids. Raises
+                forms: Mapping[str, str] | None = None, cfg: Config | None = None) -> Setup:
+    """The set-up of a wiki with these parameters, templates (`root`: a kit's), form ids and settings (`cfg`:
+    the sync's and the duplicate check's; the defaults without it). Raises
     templates.TemplateError for a template that cannot be used and DocsError for what the docs cannot say."""
     territory = territory or territories.origin()
     forms = dict(forms or DEFAULT_FORM_IDS)
@@ -245,7 +246,8 @@ def build_setup(territory: territories.Territory | None = None, *, root: Path | 
     list_docs = [ListDoc(k, str(v["titre"]), dict(v["values"])) for k, v in lists.items()]
     static = static_pages(forms, lists, territory=territory, root=root)
     deploy = {name: (DEPLOY_DIR / name).read_text(encoding="utf-8").rstrip("\n") for name in DEPLOY_FILES}
-    return Setup(territory, form_docs, list_docs, static, sync or SyncConfig(), package_version(), root, deploy)
+    cfg = cfg or Config()
+    return Setup(territory, form_docs, list_docs, static, cfg.sync, cfg.identity, package_version(), root, deploy)
 
 
 # ---------------------------------------------------------------------------------------------- Markdown
@@ -314,7 +316,8 @@ def markdown_pages(setup: Setup, *, wiki: bool) -> dict[str, str]:
         "kinds": [f"{KINDS[k].label.lower()} (`{k}`)" for k in setup.sync.kinds],
         "newest_wins": setup.sync.newest_wins, "ratio": f"{setup.sync.max_delete_ratio * 100:g}",
         "min_count": setup.sync.min_delete_count, "deploy": setup.deploy, "commands": COMMANDS,
-        "source": t.source, "same_place_m": f"{SAME_PLACE_M:g}",
+        "source": t.source, "same_place_m": f"{setup.identity.same_place_m:g}",
+        "auto_link": f"{setup.identity.auto_link:g}", "review": f"{setup.identity.review:g}",
     }
     out: dict[str, str] = {}
     for p in DOC_PAGES:

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import templates
 from .. import territory as territories
-from ..config import DEFAULT_FORM_IDS, Config, SyncConfig
+from ..config import DEFAULT_FORM_IDS, Config
 from .docs import ATTRIBUTION, DEPLOY_FILES, DOC_PAGES, LICENCE, LICENCE_URL, build_setup, markdown_pages, \
     package_version, wiki_pages
 from .fresh_wiki import fresh_wiki_pages
@@ -122,12 +122,12 @@ def _template_files(root: Path) -> dict[str, bytes]:
 
 
 def build_kit(territory: territories.Territory | None = None, *, root: Path | None = None,
-              sync: SyncConfig | None = None) -> Kit:
+              cfg: Config | None = None) -> Kit:
     """The kit of this set-up (in memory). Raises templates.TemplateError / docs.DocsError for bad templates."""
     territory = territory or territories.origin()
     root = Path(root) if root is not None else templates.TEMPLATES_DIR
     name = kit_name()
-    setup = build_setup(territory, root=root, forms=DEFAULT_FORM_IDS, sync=sync)
+    setup = build_setup(territory, root=root, forms=DEFAULT_FORM_IDS, cfg=cfg)
     files: dict[str, bytes] = {
         MANIFEST: _json({"kit": "oscartes", "format": KIT_FORMAT, "oscartes_sync": setup.version,
                          "territory": territory.name, "scope": territory.scope, "licence": LICENCE,
@@ -320,10 +320,10 @@ def apply_kit(cfg: Config, store, path: Path, wiki: str, territory: territories.
     return applied
 
 
-def export(dest: Path, territory: territories.Territory | None = None, sync: SyncConfig | None = None
+def export(dest: Path, territory: territories.Territory | None = None, cfg: Config | None = None
            ) -> tuple[Kit, Path, Path]:
     """`kit export`: build the kit of this set-up and write its folder and zip into `dest`."""
-    kit = build_kit(territory, sync=sync)
+    kit = build_kit(territory, cfg=cfg)
     folder, archive = export_kit(dest, kit)
     return kit, folder, archive
 
@@ -348,7 +348,7 @@ class KitArchive:
         h = hashlib.sha256()
         h.update(package_version().encode())
         h.update(self.cfg.local_territory().to_json().encode())
-        h.update(self.cfg.sync.model_dump_json().encode())
+        h.update(self.cfg.sync.model_dump_json().encode() + self.cfg.identity.model_dump_json().encode())
         files = [*sorted(p for p in templates.TEMPLATES_DIR.rglob("*") if p.is_file()),
                  *(package / "deploy" / n for n in DEPLOY_FILES), *(package / m for m in _MAKERS)]
         for path in files:
@@ -357,7 +357,7 @@ class KitArchive:
 
     def data(self) -> bytes:
         if self._bytes is None:
-            self._bytes = build_kit(self.cfg.local_territory(), sync=self.cfg.sync).zip_bytes()
+            self._bytes = build_kit(self.cfg.local_territory(), cfg=self.cfg).zip_bytes()
         return self._bytes
 
 

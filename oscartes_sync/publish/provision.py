@@ -100,7 +100,7 @@ def desired_state(w: WikiConfig, cfg: Config | None = None, territory: territori
                                          title=data["titre"], derived=list_id_for(data["titre"]), list_id=list_id))
             lists[list_id] = (data["titre"], dict(data["values"]))
         pages = _static_pages(forms, lists, cfg, territory, root)
-        docs = wiki_pages(build_setup(territory, root=root, forms=forms, sync=cfg.sync))
+        docs = wiki_pages(build_setup(territory, root=root, forms=forms, cfg=cfg))
         fresh = {p.tag: p.body for p in fresh_wiki_pages(territory, root)}
     except (TemplateError, DocsError, ValueError) as exc:
         raise ProvisionError(message_of(exc)) from None

@@ -122,3 +122,14 @@ def test_the_same_set_up_gives_the_same_bytes():
     a = docs.markdown_pages(docs.build_setup(), wiki=False)
     b = docs.markdown_pages(docs.build_setup(), wiki=False)
     assert a == b
+
+
+def test_the_documentation_states_the_settings_of_the_config():
+    from oscartes_sync.config import Config
+
+    cfg = Config.model_validate({"sync": {"max_delete_ratio": 0.1, "min_delete_count": 5, "kinds": ["actor", "event"]},
+                                 "identity": {"auto_link": 85, "review": 60, "same_place_m": 200}})
+    page = docs.markdown_pages(docs.build_setup(cfg=cfg), wiki=False)["synchronisation"]
+    assert "plus de 10 % des fiches d'un type (au moins 5)" in page
+    assert "d'au moins 85 sur 100" in page and "Entre 60 et 85" in page and "à moins de 200 mètres" in page
+    assert "acteurs (`actor`), événements (`event`)" in page

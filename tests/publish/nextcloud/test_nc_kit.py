@@ -62,7 +62,7 @@ def test_a_changed_set_up_rewrites_the_archive_once_under_the_same_link(sandbox,
         nc.emulator.reset_log()
     res = publish(cfg, store, clock)
     assert res.kit_links == first
-    want = build_kit(cfg.local_territory(), sync=cfg.sync).zip_bytes()
+    want = build_kit(cfg.local_territory(), cfg=cfg).zip_bytes()
     for name in CLOUDS:
         nc = sandbox.nextclouds[name]
         assert kit_puts(nc) == 1 and nc.emulator.file(nc.user, f"{FOLDER}/{KIT_FILE}") == want
