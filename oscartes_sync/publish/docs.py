@@ -244,9 +244,10 @@ def build_setup(territory: territories.Territory | None = None, *, root: Path | 
     lists = templates.all_lists(territory, root)
     form_docs = [form_doc(kind, forms, lists, root) for kind in templates.FORM_KINDS]
     list_docs = [ListDoc(k, str(v["titre"]), dict(v["values"])) for k, v in lists.items()]
-    static = static_pages(forms, lists, territory=territory, root=root)
-    deploy = {name: (DEPLOY_DIR / name).read_text(encoding="utf-8").rstrip("\n") for name in DEPLOY_FILES}
     cfg = cfg or Config()
+    static = static_pages(forms, lists, dashboards=cfg.publish.dashboards, knowledge_base=cfg.has_knowledge_base(),
+                          territory=territory, root=root)
+    deploy = {name: (DEPLOY_DIR / name).read_text(encoding="utf-8").rstrip("\n") for name in DEPLOY_FILES}
     return Setup(territory, form_docs, list_docs, static, cfg.sync, cfg.identity, package_version(), root, deploy)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import territory as territories
 from .pages import (TAG_DASHBOARD, TAG_EVENTS, TAG_GLOSSARY, TAG_HELP_SYNC, TAG_HELP_VISIBILITY, TAG_HOME,
-                    TAG_MAP_ACTORS, PageSpec, Raw, link, page_context, render)
+                    TAG_KB_INDEX, TAG_MAP_ACTORS, PageSpec, Raw, link, page_context, render)
 
 STOCK_FILE = Path(__file__).resolve().parents[1] / "data" / "yeswiki-stock-pages.json"
 TAG_ROOT, TAG_BANNER, TAG_MENU = "PagePrincipale", "PageHeader", "PageMenuHaut"
@@ -28,8 +28,10 @@ def stock_bodies() -> dict[str, str]:
     return dict(json.loads(STOCK_FILE.read_text(encoding="utf-8"))["pages"])
 
 
-def fresh_wiki_pages(territory: territories.Territory | None = None, root: Path | None = None) -> list[PageSpec]:
-    """What the three stock pages become."""
+def fresh_wiki_pages(territory: territories.Territory | None = None, root: Path | None = None, *,
+                     dashboards: bool = True, knowledge_base: bool = False) -> list[PageSpec]:
+    """What the three stock pages become. `dashboards`, `knowledge_base`: whether `sync` publishes those pages
+    under the config (the menu links to them only then)."""
     with page_context(territory, root):
         return [
             PageSpec(TAG_ROOT, "Accueil", render("root_page.txt.j2",
@@ -40,7 +42,9 @@ def fresh_wiki_pages(territory: territories.Territory | None = None, root: Path 
                 section_end=Raw('{{end elem="section"}}')), "static"),
             PageSpec(TAG_MENU, "Menu", render(
                 "menu.txt.j2", map=link(TAG_MAP_ACTORS, "Carte des acteurs"), events=link(TAG_EVENTS, "Agenda"),
-                dashboard=link(TAG_DASHBOARD, "Tableau de bord"), glossary=link(TAG_GLOSSARY, "Glossaire"),
+                dashboard=link(TAG_DASHBOARD, "Tableau de bord") if dashboards else None,
+                kb=link(TAG_KB_INDEX, "Base de connaissances") if knowledge_base else None,
+                glossary=link(TAG_GLOSSARY, "Glossaire"),
                 help_sync=link(TAG_HELP_SYNC, "Comment fonctionne la synchronisation"),
                 help_visibility=link(TAG_HELP_VISIBILITY, "Visibilité de vos coordonnées"),
                 docs=link(TAG_DOCS, "Documentation")), "static"),

@@ -141,7 +141,10 @@ def build_kit(territory: territories.Territory | None = None, *, root: Path | No
         files[f"yeswiki/forms/{f.form_id}-{f.kind}.json"] = _json(form_import_json(f.form_id, f.label, f.bn_template))
     for lst in setup.lists:
         files[f"yeswiki/lists/{lst.id}.json"] = _json({"titre_liste": lst.title, "label": lst.values})
-    for page in [*setup.static, *wiki_pages(setup), *fresh_wiki_pages(territory, root)]:
+    settings = cfg or Config()
+    fresh = fresh_wiki_pages(territory, root, dashboards=settings.publish.dashboards,
+                             knowledge_base=settings.has_knowledge_base())
+    for page in [*setup.static, *wiki_pages(setup), *fresh]:
         files[f"yeswiki/pages/{page.tag}.txt"] = page.body.encode("utf-8")
     for fname, text in setup.deploy.items():
         files[f"deploy/{fname}"] = (text + "\n").encode("utf-8")

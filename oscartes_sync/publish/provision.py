@@ -101,7 +101,8 @@ def desired_state(w: WikiConfig, cfg: Config | None = None, territory: territori
             lists[list_id] = (data["titre"], dict(data["values"]))
         pages = _static_pages(forms, lists, cfg, territory, root)
         docs = wiki_pages(build_setup(territory, root=root, forms=forms, cfg=cfg))
-        fresh = {p.tag: p.body for p in fresh_wiki_pages(territory, root)}
+        fresh = {p.tag: p.body for p in fresh_wiki_pages(territory, root, dashboards=cfg.publish.dashboards,
+                                                         knowledge_base=cfg.has_knowledge_base())}
     except (TemplateError, DocsError, ValueError) as exc:
         raise ProvisionError(message_of(exc)) from None
     return Desired(wanted_forms, lists, {**pages, **{p.tag: p.body for p in docs}}, mapped, fresh)
