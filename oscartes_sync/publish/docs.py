@@ -33,7 +33,8 @@ ATTRIBUTION = "PôleS NOE, Territoires en Liens et les contributeurs"
 LICENCE_LINE = (f"Documentation d'OSCARTES, publiée sous licence {LICENCE} ({LICENCE_URL}) : {ATTRIBUTION}. "
                 "Vous pouvez la reprendre et l'adapter en citant ses auteurs, sous la même licence.")
 DEPLOY_DIR = Path(__file__).resolve().parents[1] / "deploy"
-DEPLOY_FILES = ("oscartes.toml.example", "secrets.env.example", "oscartes-sync.service", "oscartes-sync.timer")
+DEPLOY_FILES = ("oscartes.toml.example", "secrets.env.example", "oscartes-sync.sysusers.conf", "oscartes-sync.service",
+                "oscartes-sync.timer", "oscartes-sync-serve.service", "nginx-oscartes-hooks.conf")
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,16 @@ COMMANDS = (
     ("oscartes-sync conflicts", "les conflits ; conflicts show, conflicts resolve"),
     ("oscartes-sync match", "les doublons possibles ; match link, distinct, merge, split"),
     ("oscartes-sync records [TEXTE]", "retrouver une fiche source"),
-    ("oscartes-sync history FICHE", "l'historique d'une fiche source ; restore FICHE VERSION"),
+    ("oscartes-sync history FICHE", "l'historique d'une fiche source"),
+    ("oscartes-sync restore FICHE [VERSION]", "rétablit une version d'une fiche source, ou une fiche supprimée"),
     ("oscartes-sync suggestions", "modifications faites dans le carnet d'adresses Nextcloud, à accepter ou refuser"),
+    ("oscartes-sync serve", "le déclencheur par webhooks : une fiche enregistrée dans un wiki est synchronisée "
+                            "dans les secondes qui suivent"),
+    ("oscartes-sync forget REQUÊTE [--text TEXTE] [--yes]", "efface les données d'une personne de la base et de "
+                                                           "tout son historique ; sans --yes, montre seulement où "
+                                                           "elles sont"),
+    ("oscartes-sync backup CHEMIN", "sauvegarde la base dans un fichier neuf"),
+    ("oscartes-sync restore-backup CHEMIN", "remplace la base par une sauvegarde vérifiée, en gardant l'ancienne"),
     ("oscartes-sync kit export DOSSIER", "le kit de réplication (dossier et archive .zip)"),
     ("oscartes-sync kit apply KIT --wiki NOM --department CODE", "installe le kit dans un wiki, pour un territoire"),
     ("oscartes-sync kit docs DOSSIER", "écrit cette documentation en Markdown"),
