@@ -364,3 +364,24 @@ def test_a_one_record_run_keeps_what_the_store_knows_of_the_files_it_did_not_rea
     assert h.server.worker.jobs[-1].entries == {("polesnoe", eid): "done"}
     with h.store() as s:
         assert s.get_state(key) == known
+
+
+def test_a_one_record_run_serves_the_configured_territory(hooks, tmp_path):
+    """In a territory that `kit apply` set up (here the Rhône), an edited commune gets its INSEE code from that
+    territory's communes, as in a full run."""
+    from oscartes_sync import territory
+
+    h = hooks
+    params = tmp_path / "territory.json"
+    params.write_text(territory.from_department("69").to_json(), encoding="utf-8")
+    h.cfg.territory.params = str(params)
+    h.wiki("polesnoe").member_create(FORM, entry("Atelier vélo", "Villeurbanne", "69100"))
+    assert h.full_sync().exit_code == 0
+    eid = h.ids("polesnoe")["Atelier vélo"]
+    assert h.wiki("tel").read(h.ids("tel")["Atelier vélo"])["bf_insee"] == "69266"
+    h.wiki("polesnoe").member_edit(eid, {"bf_ville": "Vénissieux", "bf_codepostal": "69200"})
+    h.post("polesnoe", message("edit", eid, "Atelier vélo"))
+    h.idle()
+    assert h.server.worker.jobs[-1].entries == {("polesnoe", eid): "done"}
+    for name in ("polesnoe", "tel"):
+        assert h.wiki(name).read(h.ids(name)["Atelier vélo"])["bf_insee"] == "69259", name
