@@ -134,8 +134,8 @@ _message = message_of  # the message an exception carries (a Text, translated wh
 
 def _load(ctx: Context, *, check_files: bool = False, read_territory: bool = True):
     """The config; `check_files`: also warn when it, or the secrets file, is readable by every user (the
-    commands that use the secrets or run unattended: sync, serve, doctor, provision, backup); `read_territory`:
-    off only for `kit apply`, which writes the territory's parameters file."""
+    commands that use the secrets or run unattended: sync, serve, doctor, provision, kit apply, backup);
+    `read_territory`: off only for `kit apply`, which writes the territory's parameters file."""
     try:
         cfg = ctx.load(read_territory)
     except ConfigError as exc:
@@ -833,7 +833,7 @@ def kit_apply(ctx: Context, path: str, wiki: str, department, epci, params, netw
     from .publish.provision import ProvisionError, render_report
 
     territory = _kit_territory(department, epci, params, networks, required=True)
-    cfg, store = _with_store(ctx, _load(ctx, read_territory=False))  # it writes the config's parameters file
+    cfg, store = _with_store(ctx, _load(ctx, check_files=True, read_territory=False))  # it writes the params
     try:
         with app.one_run_at_a_time(cfg):
             applied = kits.apply_kit(cfg, store, Path(path), wiki, territory,

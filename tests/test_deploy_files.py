@@ -138,5 +138,7 @@ def test_a_config_or_secrets_file_readable_by_others_is_warned_about(tmp_path, m
     monkeypatch.setenv("OSCARTES_SECRETS_FILE", str(elsewhere))
     res = CliRunner().invoke(cli, ["--config", str(config), "doctor"])
     assert f"warning: {elsewhere} is readable by every user" in res.stderr
+    res = CliRunner().invoke(cli, ["--config", str(config), "kit", "apply", "kit", "--wiki", "x", "--department", "91"])
+    assert res.exit_code == 2 and f"warning: {elsewhere} is readable by every user" in res.stderr  # it uses them
     # commands a person types to look at the store do not repeat it
     assert "warning" not in CliRunner().invoke(cli, ["--config", str(config), "status"]).stderr
