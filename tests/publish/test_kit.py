@@ -273,7 +273,7 @@ def test_apply_uses_the_templates_of_the_kit(bare):
     bare.path.write_text(bare.path.read_text().replace("[sync]", '[territory]\nparams = "t.json"\n[sync]', 1))
     result = bare.run("kit", "apply", str(folder), "--wiki", "tel", "--department", "73", "--json")
     assert result.exit_code == 0, result.output  # the config reads the parameters already: nothing to add
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)  # stderr: the warning about a config readable by others
     assert (out["territory"], out["config_line"], out["errors"]) == ("Savoie", None, {})
     assert out["params"] == str(bare.root / "t.json") and {i["status"] for i in out["items"]} == {"create", "update"}
     tel = wiki_state(bare.emu("tel"))
