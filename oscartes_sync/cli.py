@@ -757,11 +757,11 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 def _territory_options(f):
     """--department / --epci / --params / --network, shared by the kit commands."""
     f = click.option("--network", "networks", multiple=True, metavar="NAME",
-                     help="A network of the territory (repeat for several); with --department or --epci.")(f)
+                     help=N_("A network of the territory (repeat for several); with --department or --epci."))(f)
     f = click.option("--params", "params", type=click.Path(dir_okay=False), metavar="FILE",
-                     help="A territory parameters file (territory.json).")(f)
-    f = click.option("--epci", metavar="SIREN", help="An intercommunality, by its SIREN (e.g. 200056232).")(f)
-    f = click.option("--department", metavar="CODE", help="A department code (e.g. 69, 2A, 974).")(f)
+                     help=N_("A territory parameters file (territory.json)."))(f)
+    f = click.option("--epci", metavar="SIREN", help=N_("An intercommunality, by its SIREN (e.g. 200056232)."))(f)
+    f = click.option("--department", metavar="CODE", help=N_("A department code (e.g. 69, 2A, 974)."))(f)
     return f
 
 
@@ -770,13 +770,13 @@ def _kit_territory(department, epci, params, networks, *, required: bool):
 
     if not required and department is None and epci is None and params is None:
         if networks:
-            _fail_usage("--network goes with --department or --epci")
+            _fail_usage(Text("--network goes with --department or --epci"))
         return None
     try:
         return kits.territory_from(department=department, epci=epci, params=Path(params) if params else None,
                                    networks=tuple(networks))
     except kits.KitError as exc:
-        _fail_usage(str(exc))
+        _fail_usage(_message(exc))
 
 
 def _optional_config(ctx: Context):
@@ -788,20 +788,20 @@ def _optional_config(ctx: Context):
 
 def _print_notes(notes) -> None:
     for note in notes:
-        click.echo(f"note: {note}")
+        say(Text("note: {message}", message=note))
 
 
-@cli.group()
+@cli.group(help=N_("The replication kit: export it, apply it to a wiki, write its documentation."))
 def kit() -> None:
-    """The replication kit: export it, apply it to a wiki, write its documentation."""
+    pass
 
 
-@kit.command("export")
+@kit.command("export", help=N_("Write the kit (a folder and its zip) into PATH, for the config's territory or the "
+                               "one given."))
 @click.argument("path", type=click.Path(file_okay=False))
 @_territory_options
 @click.pass_obj
 def kit_export(ctx: Context, path: str, department, epci, params, networks) -> None:
-    """Write the kit (a folder and its zip) into PATH, for the config's territory or the one given."""
     from .publish import kit as kits
     from .publish.docs import DocsError
     from .templates import TemplateError
@@ -813,20 +813,24 @@ def kit_export(ctx: Context, path: str, department, epci, params, networks) -> N
     try:
         made, folder, archive = kits.export(Path(path), territory, cfg)
     except (kits.KitError, TemplateError, DocsError) as exc:
-        _fail_usage(str(exc))
+        _fail_usage(_message(exc))
     _print_notes(made.notes)
-    click.echo(f"Kit {made.name} written: {folder}/ and {archive} ({len(made.files)} files).")
+    say(Text("Kit {name} written: {folder}/ and {archive} ({n} files).", name=made.name, folder=str(folder),
+             archive=str(archive), n=len(made.files)))
 
 
-@kit.command("apply")
+N_("required")  # click's mark after a required option's help (--wiki): built where its extractor cannot see it
+
+
+@kit.command("apply", help=N_("Set up the wiki NAME with the kit at PATH (folder or zip) for a territory: forms, "
+                              "lists, maps centred on it, documentation, and on a fresh wiki its home page, banner "
+                              "and menu. Nothing is written on bad input."))
 @click.argument("path", type=click.Path())
-@click.option("--wiki", "wiki", required=True, metavar="NAME", help="The wiki of the config to set up.")
+@click.option("--wiki", "wiki", required=True, metavar="NAME", help=N_("The wiki of the config to set up."))
 @_territory_options
-@click.option("--json", "as_json", is_flag=True, help="Print the provisioning report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print the provisioning report as JSON."))
 @click.pass_obj
 def kit_apply(ctx: Context, path: str, wiki: str, department, epci, params, networks, as_json: bool) -> None:
-    """Set up the wiki NAME with the kit at PATH (folder or zip) for a territory: forms, lists, maps centred on
-    it, documentation, and on a fresh wiki its home page, banner and menu. Nothing is written on bad input."""
     from dataclasses import asdict
 
     from .publish import kit as kits
@@ -839,9 +843,9 @@ def kit_apply(ctx: Context, path: str, wiki: str, department, epci, params, netw
             applied = kits.apply_kit(cfg, store, Path(path), wiki, territory,
                                      params_source=Path(params) if params else None)
     except (kits.KitError, ProvisionError) as exc:
-        _fail_usage(f"{exc} (nothing was written)")
+        _fail_usage(Text("{reason} (nothing was written)", reason=_message(exc)))
     except app.Busy as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(Text("error: {message}", message=_message(exc)), err=True)
         sys.exit(app.EXIT_ATTENTION)
     finally:
         store.close()
@@ -855,22 +859,24 @@ def kit_apply(ctx: Context, path: str, wiki: str, department, epci, params, netw
     click.echo(render_report(applied.report))
     _print_notes(applied.notes)
     if applied.params_path is None:
-        click.echo(f"The parameters of {territory.name} were not saved: the wiki {wiki} was not set up.")
+        say(Text("The parameters of {territory} were not saved: the wiki {wiki} was not set up.",
+                 territory=territory.name, wiki=wiki))
     elif applied.config_line:
-        click.echo(f"Parameters of {territory.name} saved to {applied.params_path}; add these lines to the config "
-                   f"so that provision and sync keep serving this territory:\n{applied.config_line}")
+        say(Text("Parameters of {territory} saved to {path}; add these lines to the config so that provision and "
+                 "sync keep serving this territory:\n{lines}", territory=territory.name,
+                 path=str(applied.params_path), lines=applied.config_line))
     else:
-        click.echo(f"Parameters of {territory.name} saved to {applied.params_path}: provision and sync use them "
-                   "for every wiki of this config.")
+        say(Text("Parameters of {territory} saved to {path}: provision and sync use them for every wiki of this "
+                 "config.", territory=territory.name, path=str(applied.params_path)))
     sys.exit(applied.exit_code)
 
 
-@kit.command("docs")
+@kit.command("docs", help=N_("Write the documentation, in Markdown, into PATH (default docs/): the package's "
+                             "set-up, for Essonne or the territory given. The repository's docs/ is this command's "
+                             "output."))
 @click.argument("path", type=click.Path(file_okay=False), default="docs")
 @_territory_options
 def kit_docs(path: str, department, epci, params, networks) -> None:
-    """Write the documentation, in Markdown, into PATH (default docs/): the package's set-up, for Essonne or
-    the territory given. The repository's docs/ is this command's output."""
     from .publish.docs import DocsError, write_docs
     from .templates import TemplateError
 
@@ -878,10 +884,11 @@ def kit_docs(path: str, department, epci, params, networks) -> None:
     try:
         written = write_docs(Path(path), territory)
     except (TemplateError, DocsError) as exc:
-        _fail_usage(str(exc))
+        _fail_usage(_message(exc))
     except OSError as exc:
-        _fail_usage(f"cannot write into {path}: {exc.strerror or exc}")
-    click.echo(f"{len(written)} documentation pages written to {path}/.")
+        _fail_usage(Text("cannot write into {path}: {reason}", path=path, reason=exc.strerror or str(exc)))
+    say(Plural("{n} documentation page written to {path}/.", "{n} documentation pages written to {path}/.",
+               len(written), n=len(written), path=path))
 
 
 @cli.command(help=N_("Start a local sandbox (two wikis and two Nextclouds with sample data), sync it, settle a "

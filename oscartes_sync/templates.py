@@ -113,7 +113,8 @@ def check_form_template(kind: str, forms: dict[str, str | int], root: Path | Non
     """The rendered template of `kind`, or TemplateError for an unknown field type or a missing title."""
     path = _root(root) / "forms" / f"{kind}.txt.j2"
     if not path.is_file():
-        raise TemplateError(path, None, f"missing: every kind ({', '.join(FORM_KINDS)}) needs its form template")
+        raise TemplateError(path, None, Text("missing: every kind ({kinds}) needs its form template",
+                                             kinds=", ".join(FORM_KINDS)))
     try:
         text = render_form_template(kind, forms, root)
     except jinja2.TemplateError as exc:
@@ -181,6 +182,7 @@ def all_lists(territory: territories.Territory | None = None, root: Path | None 
     for list_id, data in (territory or territories.origin()).lists().items():
         if list_id in lists:
             raise TemplateError(_root(root) / "lists" / f"{list_id}.json", None,
-                                f"list {list_id!r} is made from the territory's parameters: remove this file")
+                                Text("list '{id}' is made from the territory's parameters: remove this file",
+                                     id=list_id))
         lists[list_id] = data
     return lists

@@ -26,6 +26,7 @@ from slugify import slugify
 
 from . import geo
 from .targets.wikiname import list_id_for
+from .text import Text, join
 
 PARAMS_FORMAT = "oscartes-territory"
 PARAMS_VERSION = 1  # bumped when a reader of version N cannot read the file any more
@@ -134,13 +135,14 @@ def _mercator_y(lat: float) -> float:
 
 
 def view_of(communes: tuple[geo.Commune, ...] | list[geo.Commune], what: str) -> MapView:
+    # `what` names the territory in a message: a Text ("department 69") or a file's path
     """The map view that shows every commune that has a point: the centre of their extent, and the closest
     zoom at which that extent fits the map."""
     points = [(c.lat, c.lon) for c in communes if c.has_point]
     if not points:
-        raise TerritoryError(f"no commune of {what} has coordinates in the reference data, so its map cannot be "
-                             "centred: write a parameters file with a \"map\" (lat, lon, zoom) and give it with "
-                             "--params")
+        raise TerritoryError(Text("no commune of {what} has coordinates in the reference data, so its map cannot be "
+                                  "centred: write a parameters file with a \"map\" (lat, lon, zoom) and give it "
+                                  "with --params", what=what))
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
     y_min, y_max = _mercator_y(min(lats)), _mercator_y(max(lats))
@@ -168,7 +170,7 @@ def _networks(labels: tuple[str, ...] | list[str]) -> tuple[Network, ...]:
     for label in labels:
         label = " ".join(str(label).split())
         if not label:
-            raise TerritoryError("a network needs a name (--network \"Nom du réseau\")")
+            raise TerritoryError(Text("a network needs a name (--network \"Nom du réseau\")"))
         base = slugify(label)[:30].strip("-") or "reseau"
         key, n = base, 1
         while key in taken:
@@ -183,9 +185,9 @@ def _new_territory(name: str, code: str, communes: list[geo.Commune], scope: dic
                    networks: tuple[Network, ...], what: str) -> Territory:
     view = view_of(communes, what)
     missing = [c for c in communes if not c.has_point]
-    notes = tuple(f"{c.name} ({c.insee}) has no coordinates in the reference data: it is in the list of "
-                  "communes and the dashboards, but not in the map extent, and its own map is centred on the "
-                  "territory" for c in missing)
+    notes = tuple(Text("{commune} ({insee}) has no coordinates in the reference data: it is in the list of "
+                       "communes and the dashboards, but not in the map extent, and its own map is centred on the "
+                       "territory", commune=c.name, insee=c.insee) for c in missing)
     presentation = (f"Ce wiki recense les acteurs de la transition écologique et sociale du territoire « {name} ». "
                     f"Il s'appuie sur {OSCARTES_NAME}, un commun créé par PôleS NOE et Territoires en Liens en "
                     "Essonne et publié sous licence CC BY-SA 4.0 : formulaires, listes, cartes et documentation.")
@@ -200,23 +202,26 @@ def from_department(code: str, networks: tuple[str, ...] | list[str] = ()) -> Te
     communes = geo.communes_where(department=dep)
     if not communes:
         known = geo.departments()
-        raise TerritoryError(f"unknown department code {str(code).strip()!r}: the reference data knows "
-                             f"{known[0]} to {known[-1]} (2A and 2B for Corsica, 971 to 989 overseas)")
+        raise TerritoryError(Text("unknown department code '{code}': the reference data knows {first} to {last} "
+                                  "(2A and 2B for Corsica, 971 to 989 overseas)", code=str(code).strip(),
+                                  first=known[0], last=known[-1]))
     name = communes[0].department_name or dep
-    return _new_territory(name, dep, communes, {"department": dep}, _networks(networks), f"department {dep}")
+    return _new_territory(name, dep, communes, {"department": dep}, _networks(networks),
+                          Text("department {code}", code=dep))
 
 
 def from_epci(code: str, networks: tuple[str, ...] | list[str] = ()) -> Territory:
     """The territory of one intercommunality, from its SIREN (`200046977`), named after it."""
     siren = str(code).strip()
     if not (siren.isdigit() and len(siren) == 9):
-        raise TerritoryError(f"{siren!r} is not an intercommunality code: give its SIREN, 9 digits "
-                             "(e.g. 200056232 for the Communauté Paris-Saclay)")
+        raise TerritoryError(Text("'{code}' is not an intercommunality code: give its SIREN, 9 digits (e.g. "
+                                  "200056232 for the Communauté Paris-Saclay)", code=siren))
     communes = geo.communes_where(epci_siren=siren)
     if not communes:
-        raise TerritoryError(f"unknown intercommunality {siren}: no commune of the reference data belongs to it")
+        raise TerritoryError(Text("unknown intercommunality {code}: no commune of the reference data belongs to it",
+                                  code=siren))
     return _new_territory(communes[0].epci_name or siren, siren, communes, {"epci": siren}, _networks(networks),
-                          f"intercommunality {siren}")
+                          Text("intercommunality {code}", code=siren))
 
 
 @lru_cache(maxsize=1)
@@ -267,13 +272,13 @@ class _CommuneIn(_Strict):
     def _postcodes(cls, v: list[str]) -> list[str]:
         bad = [p for p in v if not (isinstance(p, str) and len(p) == 5 and p.isdigit())]
         if bad:
-            raise ValueError(f"a postcode is 5 digits: {bad}")
+            raise ValueError(Text("a postcode is 5 digits: {values}", values=", ".join(map(str, bad))))
         return v
 
     @model_validator(mode="after")
     def _point(self) -> "_CommuneIn":
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("give both lat and lon, or neither (a commune without coordinates)")
+            raise ValueError(Text("give both lat and lon, or neither (a commune without coordinates)"))
         return self
 
 
@@ -300,25 +305,27 @@ class _ParamsIn(_Strict):
     @classmethod
     def _unique_networks(cls, v: list[_NetworkIn]) -> list[_NetworkIn]:
         if OTHER_NETWORK[0] in {n.key for n in v}:
-            raise ValueError(f"the key {OTHER_NETWORK[0]!r} is kept for \"{OTHER_NETWORK[1]}\", which every set-up has")
+            raise ValueError(Text("the key '{key}' is kept for \"{label}\", which every set-up has",
+                                  key=OTHER_NETWORK[0], label=OTHER_NETWORK[1]))
         if twice := _repeated(n.key for n in v):
-            raise ValueError(f"network keys must be unique, repeated: {twice}")
+            raise ValueError(Text("network keys must be unique, repeated: {keys}", keys=", ".join(twice)))
         return v
 
     @field_validator("communes")
     @classmethod
     def _unique_communes(cls, v: list[_CommuneIn]) -> list[_CommuneIn]:
         if twice := _repeated(c.insee for c in v):
-            raise ValueError(f"a commune appears twice: {twice[:5]}")
+            raise ValueError(Text("a commune appears twice: {codes}", codes=", ".join(twice[:5])))
         return v
 
     @field_validator("communes_list")
     @classmethod
     def _list_title(cls, v: str) -> str:
         if list_id_for(v) == list_id_for(""):
-            raise ValueError(f"{v!r} does not make a YesWiki list id: use letters or digits")
+            raise ValueError(Text("'{title}' does not make a YesWiki list id: use letters or digits", title=v))
         if len("Liste " + v) > 47:
-            raise ValueError("at most 41 characters: YesWiki cuts longer list titles when it makes the list id")
+            raise ValueError(Text("at most 41 characters: YesWiki cuts longer list titles when it makes the list "
+                                  "id"))
         return v
 
 
@@ -326,39 +333,51 @@ def _where(loc: tuple) -> str:
     out = ""
     for part in loc:
         out += f"[{part + 1}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out or "(top level)"
+    return out or Text("(top level)")
+
+
+def _problem(err: dict) -> str:
+    """Our validators' own message (a Text), else pydantic's words."""
+    error = (err.get("ctx") or {}).get("error")
+    if err["type"] == "value_error" and isinstance(error, ValueError) and error.args:
+        return error.args[0]
+    return err["msg"]
 
 
 def load(path: Path) -> Territory:
     """The parameters of a `territory.json`; TerritoryError says what is wrong, with the file and the place."""
     if not path.is_file():
-        raise TerritoryError(f"{path}: parameters file not found")
+        raise TerritoryError(Text("{path}: parameters file not found", path=str(path)))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise TerritoryError(f"{path}: not UTF-8 text") from None
+        raise TerritoryError(Text("{path}: not UTF-8 text", path=str(path))) from None
     except json.JSONDecodeError as exc:
-        raise TerritoryError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+        raise TerritoryError(Text("{path}: not JSON (line {line}: {reason})", path=str(path), line=exc.lineno,
+                                  reason=exc.msg)) from None
     return from_params(data, str(path))
 
 
 def from_params(data: Any, where: str) -> Territory:
     if not isinstance(data, dict) or data.get("format") != PARAMS_FORMAT:
-        raise TerritoryError(f"{where}: not a territory parameters file (\"format\": \"{PARAMS_FORMAT}\" missing)")
+        raise TerritoryError(Text("{where}: not a territory parameters file (\"format\": \"{format}\" missing)",
+                                  where=where, format=PARAMS_FORMAT))
     version = data.get("format_version")
     if isinstance(version, int) and version > PARAMS_VERSION:
-        raise TerritoryError(f"{where}: parameters of format version {version}, newer than this oscartes-sync "
-                             f"reads ({PARAMS_VERSION}): upgrade oscartes-sync")
+        raise TerritoryError(Text("{where}: parameters of format version {version}, newer than this oscartes-sync "
+                                  "reads ({ours}): upgrade oscartes-sync", where=where, version=version,
+                                  ours=PARAMS_VERSION))
     try:
         p = _ParamsIn.model_validate(data)
     except ValidationError as exc:
-        lines = [f"  {_where(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()[:10]]
-        raise TerritoryError(f"{where}: invalid parameters:\n" + "\n".join(lines)) from None
+        lines = [Text("  {where}: {problem}", where=_where(e["loc"]), problem=_problem(e)) for e in exc.errors()[:10]]
+        raise TerritoryError(Text("{where}: invalid parameters:\n{problems}", where=where,
+                                  problems=join("\n", lines))) from None
     communes = tuple(geo.Commune(c.insee, " ".join(c.name.split()), tuple(c.postcodes), c.epci_name, c.lat, c.lon,
                                  c.population, c.department, "", c.epci_siren) for c in p.communes)
-    view = MapView(p.map.lat, p.map.lon, p.map.zoom) if p.map else view_of(communes, f"{where}")
-    notes = tuple(f"{c.name} ({c.insee}) has no coordinates: it is not in the map extent, and its own map is "
-                  "centred on the territory" for c in communes if not c.has_point)
+    view = MapView(p.map.lat, p.map.lon, p.map.zoom) if p.map else view_of(communes, Text("file {path}", path=where))
+    notes = tuple(Text("{commune} ({insee}) has no coordinates: it is not in the map extent, and its own map is "
+                       "centred on the territory", commune=c.name, insee=c.insee) for c in communes if not c.has_point)
     return Territory(name=p.name, title=p.title, presentation=p.presentation,
                      networks=tuple(Network(n.key, n.label, n.area) for n in p.networks),
                      communes_list_title=p.communes_list, map=view, communes=communes, scope=dict(p.scope),

@@ -2,7 +2,7 @@
 
 The main flows of the command line run in French: the demo, sync (first import, a conflict, a refused value, a
 possible duplicate, then the same state again), status, conflicts (list, show, resolve), match, records, history,
-restore, suggestions, doctor, provision, backup and restore-backup, forget, serve, usage and config errors, an unreachable server, a missing secret, and the
+restore, suggestions, doctor, provision, backup and restore-backup, forget, serve, the replication kit, usage and config errors, an unreachable server, a missing secret, and the
 help of every command. Each flow must leave `i18n.missing()` empty (no message shown untranslated) and no line of
 its output may hold common English words outside data (titles, URLs, commands, names of settings). The same flows
 in English hold no French framing.
@@ -35,7 +35,7 @@ DATA = [re.compile(p) for p in (
     r"\b\w+\.(?:toml|db|lock|md|json)\b")]
 DIFF = re.compile(r"^\s*(?:\+|@@|-(?! ))")
 COMMANDS = ("sync", "status", "provision", "doctor", "records", "conflicts", "history", "restore", "match",
-            "suggestions", "demo", "backup", "restore-backup", "forget", "serve")
+            "suggestions", "demo", "backup", "restore-backup", "forget", "serve", "kit")
 HELP_COMMAND = re.compile(r"^\s+(?:%s|show|resolve|link|distinct|merge|split|accept|reject)\b" % "|".join(COMMANDS))
 
 
@@ -197,11 +197,23 @@ def flows(world: World, lang: str) -> list[tuple[str, int, str, set[str]]]:
     world.write()
     assert step("a missing secret", ["sync"], {"FLOWS_TEL_TOKEN": ""})[0] == 1
     assert step("doctor, a secret missing", ["doctor"], {"FLOWS_TEL_TOKEN": ""})[0] == 1
+    # the replication kit: export, its documentation, mistakes, then applied to a wiki for another department
+    kit_dir = world.root / "kit"
+    assert step("kit export", ["kit", "export", str(kit_dir)])[0] == 0
+    assert step("kit docs", ["kit", "docs", str(world.root / "docs")], config=None)[0] == 0
+    assert step("kit apply, an unknown department", ["kit", "apply", str(kit_dir), "--wiki", "tel",
+                                                     "--department", "99"])[0] == 2
+    assert step("kit apply, no kit", ["kit", "apply", str(world.path), "--wiki", "tel", "--department", "69"])[0] == 2
+    assert step("kit apply, an unknown wiki", ["kit", "apply", str(kit_dir), "--wiki", "autre",
+                                               "--department", "69"])[0] == 2
+    (archive,) = kit_dir.glob("*.zip")
+    assert step("kit apply", ["kit", "apply", str(archive), "--wiki", "tel", "--department", "69"])[0] == 1
     # the help of every command
     step("help", ["--help"], config=None)
     for command in COMMANDS:
         step(f"help of {command}", [command, "--help"], config=None)
-    for sub in (["conflicts", "resolve"], ["match", "merge"], ["suggestions", "accept"]):
+    for sub in (["conflicts", "resolve"], ["match", "merge"], ["suggestions", "accept"], ["kit", "export"],
+                ["kit", "apply"], ["kit", "docs"]):
         step(f"help of {' '.join(sub)}", [*sub, "--help"], config=None)
     return out
 

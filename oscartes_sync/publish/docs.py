@@ -23,6 +23,7 @@ from .. import templates
 from .. import territory as territories
 from ..config import DEFAULT_FORM_IDS, Config, IdentityConfig, SyncConfig
 from ..records import KINDS
+from ..text import Text
 from .markdown import markdown_to_yeswiki
 from .pages import (TAG_DASHBOARD, TAG_EVENTS, TAG_GLOSSARY, TAG_HELP_SYNC, TAG_HELP_VISIBILITY, TAG_HOME,
                     TAG_KB_INDEX, TAG_MAP_ACTORS, PageSpec, static_pages)
@@ -231,7 +232,8 @@ def form_doc(kind: str, forms: Mapping[str, str], lists: Mapping[str, Mapping], 
         if ftype in _LIST_TYPES:
             list_id = cols[1]
             if list_id not in lists:
-                raise DocsError(f"form {kind}: field {label!r} uses the list {list_id!r}, which is not set up")
+                raise DocsError(Text("form {kind}: field '{label}' uses the list '{list_id}', which is not set up",
+                                     kind=kind, label=label, list_id=list_id))
             list_title = str(lists[list_id]["titre"])
         elif ftype in _ENTRY_TYPES:
             other = labels.get(cols[1], "")
@@ -292,7 +294,8 @@ def _what(tag: str) -> str:
     for pattern, what in STATIC_PAGE_WHAT:
         if re.search(pattern, tag):
             return what
-    raise DocsError(f"page {tag} has no description in publish/docs.py STATIC_PAGE_WHAT: say what it shows")
+    raise DocsError(Text("page {tag} has no description in publish/docs.py STATIC_PAGE_WHAT: say what it shows",
+                         tag=tag))
 
 
 def markdown_pages(setup: Setup, *, wiki: bool) -> dict[str, str]:
@@ -334,11 +337,11 @@ def markdown_pages(setup: Setup, *, wiki: bool) -> dict[str, str]:
         try:
             body = _env(docs_dir).get_template(f"{p.slug}.md.j2").render(**context)
         except jinja2.TemplateNotFound:
-            raise templates.TemplateError(docs_dir / f"{p.slug}.md.j2", None, "missing documentation template") \
+            raise templates.TemplateError(docs_dir / f"{p.slug}.md.j2", None, Text("missing documentation template")) \
                 from None
         except jinja2.TemplateError as exc:
             raise templates.TemplateError(docs_dir / f"{p.slug}.md.j2", getattr(exc, "lineno", None),
-                                          f"template error: {exc}") from None
+                                          Text("template error: {reason}", reason=str(exc))) from None
         body = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in body.split("\n"))).strip("\n")
         footer = "" if p.slug == "index" else f"{link('index', 'Sommaire de la documentation')}\n\n"
         out[p.slug] = f"{body}\n\n---\n\n{footer}*{md(LICENCE_LINE)}*\n"

@@ -33,6 +33,7 @@ from .. import territory as territories
 from ..config import DEFAULT_FORM_IDS, Config
 from .docs import ATTRIBUTION, DEPLOY_FILES, DOC_PAGES, LICENCE, LICENCE_URL, build_setup, markdown_pages, \
     package_version, wiki_pages
+from ..text import Text, message_of
 from .fresh_wiki import fresh_wiki_pages
 from .provision import ProvisionReport, run_provision
 
@@ -166,7 +167,7 @@ def export_kit(dest: Path, kit: Kit) -> tuple[Path, Path]:
     Everything is written next to its place first, then moved in: a failure leaves the previous export."""
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
-        raise KitError(f"{dest} is a file: give a folder to export the kit into")
+        raise KitError(Text("{path} is a file: give a folder to export the kit into", path=str(dest)))
     try:
         dest.mkdir(parents=True, exist_ok=True)
         folder, archive = dest / kit.name, dest / f"{kit.name}.zip"
@@ -183,7 +184,8 @@ def export_kit(dest: Path, kit: Kit) -> tuple[Path, Path]:
             staged.rename(folder)
             staged_zip.replace(archive)
     except OSError as exc:
-        raise KitError(f"cannot write the kit into {dest}: {exc.strerror or exc}") from None
+        raise KitError(Text("cannot write the kit into {path}: {reason}", path=str(dest),
+                            reason=exc.strerror or str(exc))) from None
     return folder, archive
 
 
@@ -214,17 +216,18 @@ def _kit_folder(path: Path, tmp: Path) -> Path:
         inner = [p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
         if len(inner) == 1:
             return inner[0]
-        raise KitError(f"{path}: not a kit folder (no {MANIFEST}): give the folder or the .zip that "
-                       "`oscartes-sync kit export` wrote")
+        raise KitError(Text("{path}: not a kit folder (no {manifest}): give the folder or the .zip that "
+                            "`oscartes-sync kit export` wrote", path=str(path), manifest=MANIFEST))
     try:
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
                 target = (tmp / info.filename).resolve()
                 if not target.is_relative_to(tmp.resolve()):
-                    raise KitError(f"{path}: refused: the archive writes outside its folder ({info.filename})")
+                    raise KitError(Text("{path}: refused: the archive writes outside its folder ({name})",
+                                        path=str(path), name=info.filename))
             z.extractall(tmp)
     except zipfile.BadZipFile:
-        raise KitError(f"{path}: not a kit: neither a folder nor a zip archive") from None
+        raise KitError(Text("{path}: not a kit: neither a folder nor a zip archive", path=str(path))) from None
     return _kit_folder(tmp, tmp)
 
 
@@ -234,23 +237,28 @@ def open_kit(path: Path) -> Iterator[OpenedKit]:
     oscartes-sync this one can apply."""
     path = Path(path)
     if not path.exists():
-        raise KitError(f"{path}: no such kit (give the folder or the .zip that `oscartes-sync kit export` wrote)")
+        raise KitError(Text("{path}: no such kit (give the folder or the .zip that `oscartes-sync kit export` "
+                            "wrote)", path=str(path)))
     with tempfile.TemporaryDirectory(prefix="oscartes-kit-") as tmp:
         folder = _kit_folder(path, Path(tmp))
         try:
             manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):
-            raise KitError(f"{path}: {MANIFEST} is not JSON: the kit is damaged, export it again") from None
+            raise KitError(Text("{path}: {manifest} is not JSON: the kit is damaged, export it again",
+                                path=str(path), manifest=MANIFEST)) from None
         if not isinstance(manifest, dict) or manifest.get("kit") != "oscartes":
-            raise KitError(f"{path}: {MANIFEST} does not describe an OSCARTES kit")
+            raise KitError(Text("{path}: {manifest} does not describe an OSCARTES kit", path=str(path),
+                                manifest=MANIFEST))
         made_by, ours = str(manifest.get("oscartes_sync", "")), package_version()
         fmt = manifest.get("format")
         if not isinstance(fmt, int) or fmt > KIT_FORMAT or _version_tuple(made_by) > _version_tuple(ours):
-            raise KitError(f"{path}: this kit was made by oscartes-sync {made_by or '?'} (kit format {fmt}), newer "
-                           f"than this one ({ours}, kit format {KIT_FORMAT}): upgrade oscartes-sync, or export "
-                           "the kit again with this version")
+            raise KitError(Text("{path}: this kit was made by oscartes-sync {made_by} (kit format {format}), newer "
+                                "than this one ({ours}, kit format {our_format}): upgrade oscartes-sync, or export "
+                                "the kit again with this version", path=str(path), made_by=made_by or "?",
+                                format=fmt, ours=ours, our_format=KIT_FORMAT))
         if not (folder / TEMPLATES).is_dir():
-            raise KitError(f"{path}: the kit has no {TEMPLATES}/ folder: it is incomplete, export it again")
+            raise KitError(Text("{path}: the kit has no {folder}/ folder: it is incomplete, export it again",
+                                path=str(path), folder=TEMPLATES))
         yield OpenedKit(folder, manifest)
 
 
@@ -261,17 +269,18 @@ def territory_from(*, department: str | None = None, epci: str | None = None, pa
     """The territory named by exactly one of a department code, an EPCI SIREN or a parameters file."""
     given = [x for x in (department, epci, params) if x is not None]
     if len(given) != 1:
-        raise KitError("give exactly one of --department CODE, --epci SIREN or --params FILE")
+        raise KitError(Text("give exactly one of --department CODE, --epci SIREN or --params FILE"))
     try:
         if params is not None:
             if networks:
-                raise KitError("--network goes with --department or --epci: a parameters file names its networks")
+                raise KitError(Text("--network goes with --department or --epci: a parameters file names its "
+                                    "networks"))
             return territories.load(Path(params))
         if department is not None:
             return territories.from_department(department, networks)
         return territories.from_epci(str(epci), networks)
     except territories.TerritoryError as exc:
-        raise KitError(str(exc)) from None
+        raise KitError(message_of(exc)) from None
 
 
 @dataclass
@@ -299,8 +308,9 @@ def apply_kit(cfg: Config, store, path: Path, wiki: str, territory: territories.
     Raises KitError (bad kit, unknown wiki) or ProvisionError (bad templates) before anything is written."""
     names = [w.name for w in cfg.wiki]
     if wiki not in names:
-        raise KitError(f"no [[wiki]] named {wiki!r} in the config (known: {', '.join(names) or 'none'}): declare "
-                       "the wiki first (url, api_token_env, admin_user, admin_password_env)")
+        raise KitError(Text("no [[wiki]] named '{wiki}' in the config (known: {known}): declare the wiki first "
+                            "(url, api_token_env, admin_user, admin_password_env)", wiki=wiki,
+                            known=", ".join(names) or Text("none")))
     with open_kit(path) as kit:
         report = run_provision(cfg, store, territory=territory, root=kit.templates, only=wiki,
                                admin_factory=admin_factory)
@@ -316,9 +326,9 @@ def apply_kit(cfg: Config, store, path: Path, wiki: str, territory: territories.
             tmp.write_text(territory.to_json(), encoding="utf-8")
             tmp.replace(target)
         except OSError as exc:
-            raise KitError(f"the wiki is set up, but the parameters could not be saved to {target} "
-                           f"({exc.strerror or exc}): run `oscartes-sync kit export` with the same options and "
-                           "copy its territory.json there") from None
+            raise KitError(Text("the wiki is set up, but the parameters could not be saved to {path} ({reason}): "
+                                "run `oscartes-sync kit export` with the same options and copy its territory.json "
+                                "there", path=str(target), reason=exc.strerror or str(exc))) from None
     applied.params_path, applied.config_line = target, line
     return applied
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..config import NextcloudConfig
 from ..store import Store
 from ..sync.model import Notice
+from ..text import Text
 from ..targets.base import EntryError
 from ..targets.nextcloud import NextcloudClient
 from .kit import KitArchive
@@ -51,7 +52,8 @@ def sync_kit(client: NextcloudClient, nc: NextcloudConfig, store: Store, archive
         if state.get("hash") != digest or not state.get("link"):
             out.planned = 1
             out.notices.append(Notice("info", nc.name, None,
-                                      f"dry run: would write the kit archive to {nc.kit_folder}"))
+                                      Text("dry run: would write the kit archive to '{folder}'",
+                                           folder=nc.kit_folder)))
         return out
     path = f"{nc.kit_folder}/{KIT_FILE}"
     try:
@@ -63,9 +65,11 @@ def sync_kit(client: NextcloudClient, nc: NextcloudConfig, store: Store, archive
         state["source"] = source
         if not state.get("link"):
             state["link"] = client.share_public_link(nc.kit_folder)
-            out.notices.append(Notice("info", nc.name, None, f"replication kit published at {state['link']}"))
+            out.notices.append(Notice("info", nc.name, None, Text("replication kit published at {link}",
+                                                                  link=state["link"])))
     except EntryError as exc:
-        out.error = f"kit archive not published in {nc.kit_folder!r}: {exc.message}"
+        out.error = Text("kit archive not published in '{folder}': {reason}", folder=nc.kit_folder,
+                         reason=exc.message)
     store.set_state(state_key(nc.name), state)
     out.link = state.get("link")
     return out

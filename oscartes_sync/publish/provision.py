@@ -228,8 +228,8 @@ def _provision_fresh(w: WikiConfig, admin, fresh: dict[str, str], store, item, a
            and not _same_text(page.body, stock.get(tag, ""))]
     if own:
         for tag in fresh:
-            item("page", tag, OWN, message="the wiki has its own home page, banner or menu "
-                                           f"({', '.join(own)} edited): none of the three is replaced")
+            item("page", tag, OWN, message=Text("the wiki has its own home page, banner or menu ({pages} "
+                                                "edited): none of the three is replaced", pages=", ".join(own)))
         return
     for tag, body in fresh.items():
         page = current[tag]
