@@ -2,8 +2,10 @@
 
 from oscartes_sync.store.api import (
     ConflictRow,
+    LinkKey,
     LinkRow,
     NotFoundError,
+    RecordKey,
     RecordRow,
     ReviewRow,
     RevisionRow,
@@ -14,6 +16,6 @@ from oscartes_sync.store.api import (
 )
 
 __all__ = [
-    "ConflictRow", "LinkRow", "NotFoundError", "RecordRow", "ReviewRow", "RevisionRow", "RunRow", "Store",
-    "StoreError", "redact_url",
+    "ConflictRow", "LinkKey", "LinkRow", "NotFoundError", "RecordKey", "RecordRow", "ReviewRow", "RevisionRow",
+    "RunRow", "Store", "StoreError", "redact_url",
 ]

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -39,6 +40,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CONFLICT_STATUSES = ("open", "resolved")
 REVIEW_STATUSES = ("open", "merged", "distinct")
 SUGGESTION_STATUSES = ("open", "accepted", "rejected")
+_IN_CHUNK = 500  # ids per IN (...) clause: well under every driver's limit on bound parameters
 _PG_MIGRATION_LOCK = 0x05CA27E5  # advisory lock id: two processes opening a new database migrate one by one
 
 
@@ -57,6 +59,27 @@ class RecordRow:
     fields: dict
     deleted: bool
     revision: int
+
+
+class RecordKey(NamedTuple):
+    """What a record is without its fields: enough to tell whether it changed (its revision moves with every
+    change) without decoding any JSON."""
+
+    id: str
+    kind: str
+    revision: int
+    deleted: bool
+
+
+class LinkKey(NamedTuple):
+    """A link without its snapshot: its snapshot's hash says whether what was last seen there moved."""
+
+    record_id: str
+    instance: str
+    remote_id: str | None
+    form_id: str
+    snapshot_hash: str
+    pending: bool  # a member's hidden revision waits to be merged
 
 
 @dataclass(frozen=True)
@@ -257,6 +280,9 @@ class Store:
         self.url = redact_url(self._url)  # for messages and `status`
         self._clock = clock or _utcnow
         self._local = threading.local()
+        # moves with every write to records or links made through this object: a reader that kept what it read
+        # (store.view.StoreView) knows whether to read again
+        self.generation = 0
         try:
             self._engine = _make_engine(self._url)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
@@ -401,6 +427,36 @@ class Store:
         with self._read() as conn:
             return [self._record_row(r) for r in conn.execute(q)]
 
+    def record_keys(self, kind: str | None = None) -> list[RecordKey]:
+        """Every record (deleted ones included) without its fields: one query, no JSON decoded."""
+        c = m.records.c
+        q = select(c.id, c.kind, c.revision, c.deleted).order_by(c.id)
+        if kind is not None:
+            q = q.where(c.kind == kind)
+        with self._read() as conn:
+            return [RecordKey._make(r) for r in conn.execute(q)]
+
+    def records_by_id(self, ids) -> dict[str, RecordRow]:
+        """The records of these ids (those that exist), in a few set-based queries."""
+        out: dict[str, RecordRow] = {}
+        ids = sorted(set(ids))
+        with self._read() as conn:
+            for i in range(0, len(ids), _IN_CHUNK):
+                q = select(m.records).where(m.records.c.id.in_(ids[i:i + _IN_CHUNK]))
+                out.update((r.id, self._record_row(r)) for r in conn.execute(q))
+        return out
+
+    def titles(self, ids) -> dict[str, str]:
+        """Record id -> its name (its id when it has none), read without decoding the records' fields."""
+        c = m.records.c
+        out: dict[str, str] = {}
+        ids = sorted(set(ids))
+        with self._read() as conn:
+            for i in range(0, len(ids), _IN_CHUNK):
+                q = select(c.id, c.fields["name"].as_string()).where(c.id.in_(ids[i:i + _IN_CHUNK]))
+                out.update((rid, name or rid) for rid, name in conn.execute(q))
+        return out
+
     def record(self, record_id: str) -> RecordRow | None:
         with self._read() as conn:
             r = conn.execute(select(m.records).where(m.records.c.id == record_id)).first()
@@ -427,6 +483,7 @@ class Store:
         with self._write() as conn:
             if conn.execute(select(m.records.c.id).where(m.records.c.id == record_id)).first() is not None:
                 raise StoreError(Text("a record '{record_id}' already exists", record_id=record_id))
+            self.generation += 1
             conn.execute(insert(m.records).values(
                 id=record_id, kind=kind, fields=fields, deleted=False, revision=1, created_at=now, updated_at=now))
             self._add_revision(conn, record_id, 1, fields, False, author=author, origin=origin, note=note, at=now)
@@ -450,6 +507,7 @@ class Store:
                       note: str) -> int:
         number = current.revision + 1
         now = self._now()
+        self.generation += 1
         # the WHERE on the old revision turns a concurrent writer into an error instead of a lost update
         done = conn.execute(update(m.records)
                             .where(m.records.c.id == current.id, m.records.c.revision == current.revision)
@@ -507,6 +565,24 @@ class Store:
         with self._read() as conn:
             return [self._link_row(r) for r in conn.execute(q)]
 
+    def link_keys(self) -> list[LinkKey]:
+        """Every link without its snapshot: one query, no JSON decoded."""
+        c = m.links.c
+        q = select(c.record_id, c.instance, c.remote_id, c.form_id, c.snapshot_hash, c.pending.is_not(None)) \
+            .order_by(c.record_id, c.instance)
+        with self._read() as conn:
+            return [LinkKey(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in conn.execute(q)]
+
+    def links_of(self, record_ids) -> list[LinkRow]:
+        """The links of these records, in a few set-based queries."""
+        out: list[LinkRow] = []
+        ids = sorted(set(record_ids))
+        with self._read() as conn:
+            for i in range(0, len(ids), _IN_CHUNK):
+                q = select(m.links).where(m.links.c.record_id.in_(ids[i:i + _IN_CHUNK]))
+                out += [self._link_row(r) for r in conn.execute(q)]
+        return out
+
     def link(self, record_id: str, instance: str) -> LinkRow | None:
         q = select(m.links).where(m.links.c.record_id == record_id, m.links.c.instance == instance)
         with self._read() as conn:
@@ -527,6 +603,7 @@ class Store:
                       written_hash=written_hash, pending=pending, updated_at=self._now())
         with self._write() as conn:
             self._require_record(conn, record_id)
+            self.generation += 1
             if remote_id is not None:
                 other = conn.execute(select(m.links.c.record_id).where(
                     m.links.c.instance == instance, m.links.c.remote_id == remote_id,
@@ -564,6 +641,7 @@ class Store:
 
     def remove_link(self, record_id: str, instance: str) -> None:
         with self._write() as conn:
+            self.generation += 1
             conn.execute(delete(m.links).where(m.links.c.record_id == record_id, m.links.c.instance == instance))
 
     # -- conflicts

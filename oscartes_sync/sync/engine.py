@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 
 from .. import geo
 from ..config import IdentityConfig
-from ..fields import FileResolver as FileResolverProtocol, FormMap, to_canonical
+from ..fields import FileResolver as FileResolverProtocol, FormMap, link_kind, to_canonical
 from ..forgotten import STATE_KEY as FORGET_STATE, ForgetList
 from ..identity import MatchIndex
 from ..records import KINDS
+from ..store.view import StoreView
 from ..targets.base import EntryTarget, ListedEntry, TargetError
 from ..twins import reconciler
 from .execute import Executor, Outcome, record_id_of, source_url
@@ -30,7 +31,8 @@ from .model import (
     REFUSED_VALUE, Action, CreateRecord, Listing, LinkState, Notice, Observed, Plan, PlanInput, RecordState,
     SyncPolicy,
 )
-from .plan import plan as make_plan, seen_values
+from .plan import plan as make_plan, reaches_matcher, seen_values
+from .quiet import Settled, entry_digest, kind_context
 
 
 @dataclass
@@ -54,6 +56,9 @@ class SyncResult:
     pages_written: dict[str, list[str]] = field(default_factory=dict)  # wiki -> tags of pages written
     pages_removed: dict[str, list[str]] = field(default_factory=dict)  # wiki -> tags of pages removed
     nextcloud: Any = None  # publish.nextcloud_publish.NextcloudResult of this run (address book, exports)
+    view: Any = None  # store.view.StoreView: what this run read of records and links, shared with the publishers
+    # kind -> entries listed, entries cleaned, records planned and records left quiet this run (sync/quiet.py)
+    work: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def notices(self) -> list[Notice]:
@@ -73,15 +78,15 @@ class SyncResult:
 class StoreIdMap:
     """Entry ids of one wiki <-> record ids, from the store's links, for link fields (DECISIONS §9)."""
 
-    def __init__(self, store, instance: str):
-        self._store, self._instance = store, instance
+    def __init__(self, view: StoreView, instance: str):
+        self._view, self._instance = view, instance
         self._maps: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
 
     def _map(self, kind: str) -> tuple[dict[str, str], dict[str, str]]:
         if kind not in self._maps:
-            ids = {r.id for r in self._store.records(kind)}
-            forward = {l.remote_id: l.record_id for l in self._store.links(instance=self._instance)
-                       if l.remote_id and l.record_id in ids}
+            ids = {k.id for k in self._view.record_keys(kind) if not k.deleted}
+            forward = {l.remote_id: l.record_id for l in self._view.links
+                       if l.instance == self._instance and l.remote_id and l.record_id in ids}
             self._maps[kind] = (forward, {r: e for e, r in forward.items()})
         return self._maps[kind]
 
@@ -126,13 +131,15 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
              reconcile: Callable[..., Any] | None = None, max_image_bytes: int = DEFAULT_MAX_BYTES,
              geocoder: Any = None, geocoding: GeocodingSettings = GeocodingSettings(),
              progress: Callable[[str, int, int], None] | None = None,
-             communes: geo.CommuneIndex | None = None) -> SyncResult:
+             communes: geo.CommuneIndex | None = None, view: StoreView | None = None) -> SyncResult:
     """One cycle. `identity`: the matcher's thresholds and the distance under which two pins are one place (the
     config's `[identity]`); `reconcile` replaces the twin rules (tests); `geocoder` (clients.geocoder; None: off)
     places records that have an address and no point; `progress(kind, done, total)` is told of each write to an
     instance as the executor goes (a progress bar on a terminal); `communes`: the configured territory's (Essonne
-    by default), which fill the INSEE code that follows a commune and place a record at its commune's centre."""
+    by default), which fill the INSEE code that follows a commune and place a record at its commune's centre;
+    `view`: what this run reads of records and links, shared with the publishers (one is made when not given)."""
     result = SyncResult(dry_run=dry_run, instances=list(instances))
+    view = result.view = view or StoreView(store)
     reconcile = reconcile or reconciler(identity.same_place_m)
     forgotten = ForgetList.from_state(store.get_state(FORGET_STATE))
     for name, inst in instances.items():
@@ -144,22 +151,12 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
         if not usable:
             continue
         # built after the previous kind was executed: links to actors created this run resolve
-        ids = {n: StoreIdMap(store, n) for n in usable}
+        ids = {n: StoreIdMap(view, n) for n in usable}
         files = {n: FileResolver.load(store, n, kind, i.target, max_image_bytes) for n, i in usable.items()
                  if i.form_maps[kind].file_fields}
-        listings = _read(store, usable, kind, result, dry_run, ids, files, forgotten)
-        inp = replace(_plan_input(store, kind, instances, usable, listings, policy), reconcile=reconcile,
-                      matcher=partial(MatchIndex, settings=identity, kind=kind),
-                      insee_of=communes.insee_of if communes is not None else geo.insee_of)
-        placements = None
-        if geocoder is not None:  # before planning: the planner receives the points as a look-up table
-            placements = locate(store, kind, inp.records, listings, geocoder, geocoding, dry_run, communes)
-            inp = replace(inp, place_of=placements.place_of, placed=placements.placed,
-                          moved=frozenset(placements.moved), address_fields=KINDS[kind].address_fields)
-        plan = make_plan(inp, new_id)
-        if placements is not None:
-            plan.notices.extend(placements.notices)
-        _note_refused_values(plan, listings, inp)
+        run = KindRun(store, view, kind, instances, usable, policy, ids, files, result, dry_run, forgotten)
+        run.read()
+        plan, inp, listings = run.plan(new_id, reconcile, identity, geocoder, geocoding, communes)
         result.plans.append(plan)
         if not dry_run:
             executor = Executor(store, {n: i.target for n, i in usable.items()},
@@ -170,38 +167,277 @@ def run_sync(store, instances: dict[str, Instance], kinds: list[str], policy: Sy
             for resolver in files.values():
                 if listings[resolver.instance].entries is not None:
                     resolver.save(store)  # what each listed file holds, so that it is not downloaded again
+            run.settle(plan)
     return result
 
 
-def _read(store, usable: dict[str, Instance], kind: str, result: SyncResult, dry_run: bool,
-          ids: dict[str, StoreIdMap], files: dict[str, FileResolver], forgotten: ForgetList) -> dict[str, Listing]:
-    listings: dict[str, Listing] = {}
-    for name, inst in usable.items():
-        fmap = inst.form_maps[kind]
-        try:
-            raw = inst.target.listing(fmap.form_id)
-        except TargetError as exc:
-            # any failed listing leaves this wiki unsynced for the run: monitoring must see it as an error
-            listings[name] = Listing(name, None, exc.message)
-            result.listing_errors[name] = exc.message
-            continue
-        entries = {rid: refuse_forgotten(observe(values, fmap, rid, ids[name], files.get(name)), forgotten)
-                   for rid, values in raw.items()}
-        try:
-            _resolve_intents(store, inst, kind, entries, dry_run)
-            entries = _read_sources(store, inst, entries, dry_run)
-        except TargetError as exc:
-            listings[name] = Listing(name, None, Text("could not check unlinked entries: {reason}",
-                                                      reason=exc.message))
-            continue
-        listings[name] = Listing(name, entries)
-    return listings
+class KindRun:
+    """Reading and planning one kind: the listings, then only what moved since the last run (sync/quiet.py).
+
+    Read: one listing per wiki; each entry's digest. Then the records to plan: those whose fingerprint moved
+    (an entry changed or vanished, the record changed in the store, a review or a conflict opened or closed),
+    with all their links and entries, and every entry no link names. Only their entries are cleaned, only
+    they are planned; the others are quiet. An entry may turn out to be a record that was left out (its Source-
+    Url names it, the matcher finds it): the planner asks for it (`Plan.needs`) and the kind is planned again
+    with it, with the same new record ids."""
+
+    def __init__(self, store, view: StoreView, kind: str, instances: dict[str, Instance],
+                 usable: dict[str, Instance], policy: SyncPolicy, ids: dict[str, StoreIdMap],
+                 files: dict[str, FileResolver], result: SyncResult, dry_run: bool, forgotten: ForgetList):
+        self.store, self.view, self.kind, self.forgotten = store, view, kind, forgotten
+        self.instances, self.usable, self.policy = instances, usable, policy
+        self.ids, self.files, self.result, self.dry_run = ids, files, result, dry_run
+        self.raw: dict[str, dict[str, ListedEntry]] = {}  # wiki -> entry id -> entry, listed this run
+        self.errors: dict[str, str] = {}  # wiki -> why its listing cannot be used
+        self.digests: dict[str, dict[str, str]] = {}
+        self.observed: dict[str, dict[str, Observed]] = {n: {} for n in usable}  # cleaned this run
+        self.unlinked: dict[str, list[str]] = {}
+        self.waiting: dict[str, dict[str, str]] = {}  # unlinked entries in review, with no refused value
+        self.settled = Settled.load(store, kind)
+        self.fingerprints: dict[str, tuple[str, dict[str, str]]] = {}
+        self.compared: list[str] = []
+        self.to_plan: set[str] = set()
+        self.work = result.work.setdefault(kind, {"listed": 0, "cleaned": 0, "planned": 0, "quiet": 0})
+
+    # ---- read
+
+    def read(self) -> None:
+        for name, inst in self.usable.items():
+            fmap = inst.form_maps[self.kind]
+            try:
+                raw = inst.target.listing(fmap.form_id)
+            except TargetError as exc:
+                # any failed listing leaves this wiki unsynced for the run: monitoring must see it as an error
+                self.errors[name] = exc.message
+                self.result.listing_errors[name] = exc.message
+                continue
+            try:
+                _resolve_intents(self.store, self.view, inst, self.kind, raw, self.dry_run)
+            except TargetError as exc:
+                self.errors[name] = Text("could not check unlinked entries: {reason}", reason=exc.message)
+                continue
+            self.raw[name] = raw
+            self.digests[name] = {rid: entry_digest(e) for rid, e in raw.items()}
+            self.work["listed"] += len(raw)
+        self.reviews = [r for r in self.store.review_items("open") if r.kind == self.kind]
+        self.open_reviews = {(r.instance, r.remote_id): tuple(c[0] for c in r.candidates) for r in self.reviews}
+        self.distinct = frozenset((r.instance, r.remote_id) for r in self.store.review_items("distinct")
+                                  if r.kind == self.kind)
+        self.keys = {k.id: k for k in self.view.record_keys(self.kind)}
+        self.conflicts: dict[str, list] = {}
+        for c in self.store.conflicts("open"):
+            if c.record_id in self.keys:
+                self.conflicts.setdefault(c.record_id, []).append(c)
+        self._find_moved()
+        self._read_unlinked()
+
+    def _find_moved(self) -> None:
+        """The records to plan: those whose fingerprint is not the one of their last empty plan."""
+        links = self.view.links_by_record()
+        self.linked: dict[str, dict[str, str]] = {n: {} for n in self.usable}  # wiki -> entry id -> record id
+        for rid in self.keys:
+            for name, link in links.get(rid, {}).items():
+                if name in self.linked and link.remote_id:
+                    self.linked[name][link.remote_id] = rid
+        self.linked_counts = {n: len(v) for n, v in self.linked.items()}
+        # an empty listing where entries are linked is a failure in disguise (the planner says so): nothing of
+        # it is compared, as for a failed one
+        self.compared = [n for n in self.usable if n in self.raw and (self.raw[n] or not self.linked_counts[n])]
+        context = self._context()
+        held = {rid for cands in self.open_reviews.values() for rid in cands}
+        for rid, key in self.keys.items():
+            part = Settled.record_part(context, key.revision, key.deleted, rid in held,
+                                       tuple(sorted(c.field for c in self.conflicts.get(rid, ()))))
+            mine = links.get(rid, {})
+            parts = {}
+            for name in self.compared:
+                link = mine.get(name)
+                parts[name] = Settled.instance_part(
+                    link, self.digests[name].get(link.remote_id) if link is not None and link.remote_id else None)
+            self.fingerprints[rid] = (part, parts)
+            if not self.settled.quiet(rid, part, parts):
+                self.to_plan.add(rid)
+        self.work["quiet"] = len(self.keys) - len(self.to_plan)
+
+    def _context(self) -> str:
+        """What every record of the kind is planned with: a change here plans them all again."""
+        maps = {n: i.form_maps[self.kind] for n, i in self.usable.items()}
+        targets = sorted({link_kind(f) for f in KINDS[self.kind].fields if f.type == "links"} - {None})
+        return kind_context(
+            self.kind, list(self.usable), list(self.instances),
+            {n: [m.form_id, m.keys, m.list_keys, sorted(m.restricted)] for n, m in maps.items()},
+            [self.policy.max_delete_ratio, self.policy.min_delete_count, self.policy.newest_wins],
+            # a value erased with `forget` is refused wherever a wiki still holds it: every entry is read again
+            sorted(self.forgotten.hashes),
+            # link fields are cleaned into record ids through the links of the kinds they point to
+            self.view.link_signature(targets, self.usable) if targets else None,
+        )
+
+    def _read_unlinked(self) -> None:
+        """Every entry no link names is cleaned, except one waiting for a person whose raw values did not move
+        (the planner leaves it alone until the person decides)."""
+        for name in self.compared:
+            inst, raw = self.usable[name], self.raw[name]
+            entries: dict[str, Observed] = {}
+            waiting: dict[str, str] = {}
+            placeholders = set()
+            for rid in raw:
+                if rid in self.linked[name]:
+                    continue
+                entry, digest = raw[rid], self.digests[name][rid]
+                if (name, rid) in self.open_reviews and entry.validated and self.settled.waits(name, rid, digest):
+                    entries[rid] = Observed(rid, {}, entry.validated, entry.updated, entry.user)
+                    placeholders.add(rid)
+                    waiting[rid] = digest
+                    continue
+                obs = entries[rid] = self._clean(name, rid, entry)
+                if (name, rid) in self.open_reviews and entry.validated and not obs.problems:
+                    waiting[rid] = digest
+            try:
+                entries = _read_sources(self.store, self.view, inst, entries, self.dry_run)
+            except TargetError as exc:
+                self.errors[name] = Text("could not check unlinked entries: {reason}", reason=exc.message)
+                continue
+            self.observed[name].update({rid: o for rid, o in entries.items() if rid not in placeholders})
+            self.unlinked[name] = [rid for rid in entries if rid not in placeholders]
+            self.waiting[name] = waiting
+        self.compared = [n for n in self.compared if n not in self.errors]
+
+    def _clean(self, name: str, rid: str, entry: ListedEntry) -> Observed:
+        self.work["cleaned"] += 1
+        fmap = self.usable[name].form_maps[self.kind]
+        return refuse_forgotten(observe(entry, fmap, rid, self.ids[name], self.files.get(name)), self.forgotten)
+
+    # ---- plan
+
+    def plan(self, new_id: Callable[[], str], reconcile, identity: IdentityConfig, geocoder,
+             geocoding: GeocodingSettings,
+             communes: geo.CommuneIndex | None = None) -> tuple[Plan, PlanInput, dict[str, Listing]]:
+        ids = _Replay(new_id)
+        for _ in range(3):
+            listings = self._listings()
+            inp = self._plan_input(listings, reconcile, identity, communes)
+            placements = None
+            if geocoder is not None:  # before planning: the planner receives the points as a look-up table
+                placements = locate(self.store, self.kind, inp.records, listings, geocoder, geocoding, self.dry_run,
+                                    communes)
+                inp = replace(inp, place_of=placements.place_of, placed=placements.placed,
+                              moved=frozenset(placements.moved), address_fields=KINDS[self.kind].address_fields)
+            plan = make_plan(inp, ids.again())
+            more = plan.needs - self.to_plan
+            if not more:
+                break
+            self.to_plan |= more  # records an entry turned out to be: planned with them, same new ids
+        if placements is not None:
+            plan.notices.extend(placements.notices)
+        _note_refused_values(plan, listings, inp)
+        self.work["planned"] = len(self.to_plan)
+        for name, resolver in self.files.items():  # pictures of entries not cleaned are not forgotten
+            if name in self.raw:
+                resolver.keep((e.values for rid, e in self.raw[name].items() if rid not in self.observed[name]),
+                              self.usable[name].form_maps[self.kind])
+        return plan, inp, listings
+
+    def _listings(self) -> dict[str, Listing]:
+        links = self.view.links_by_record()
+        for name in self.compared:
+            raw, seen = self.raw[name], self.observed[name]
+            for rid in self.to_plan:
+                link = links.get(rid, {}).get(name)
+                if link is not None and link.remote_id in raw and link.remote_id not in seen:
+                    seen[link.remote_id] = self._clean(name, link.remote_id, raw[link.remote_id])
+        out: dict[str, Listing] = {}
+        for name in self.usable:
+            if name in self.errors or name not in self.raw:
+                out[name] = Listing(name, None, self.errors.get(name))
+                continue
+            wanted = {links[rid][name].remote_id for rid in self.to_plan if name in links.get(rid, {})}
+            wanted.update(self.unlinked.get(name, ()))
+            entries = {rid: o for rid, o in self.observed[name].items() if rid in wanted}
+            out[name] = Listing(name, entries, total=len(self.raw[name]))
+        return out
+
+    def _plan_input(self, listings: dict[str, Listing], reconcile, identity: IdentityConfig,
+                    communes: geo.CommuneIndex | None = None) -> PlanInput:
+        rows = self.view.fields_of(self.to_plan)
+        records = {rid: RecordState(r.id, r.kind, dict(r.fields), r.deleted) for rid, r in rows.items()}
+        links = {(l.record_id, l.instance): LinkState(l.record_id, l.instance, l.remote_id, dict(l.snapshot),
+                                                      l.pending)
+                 for l in self.store.links_of(records) if l.instance in self.instances}
+        pool = None
+        if any(reaches_matcher(name, listings[name].entries[rid], self.open_reviews, self.distinct)
+               for name, rids in self.unlinked.items() if listings[name].entries is not None
+               for rid in rids if rid in listings[name].entries):
+            pool = tuple((r.id, r.fields) for r in self.view.records_of_kind(self.kind))
+        return PlanInput(
+            kind=self.kind,
+            instances=tuple(self.usable),
+            fields_by_instance={n: i.form_maps[self.kind].fields for n, i in self.usable.items()},
+            restricted={n: i.form_maps[self.kind].restricted & frozenset(i.form_maps[self.kind].fields)
+                        for n, i in self.usable.items()},
+            records=records,
+            links=links,
+            listings=listings,
+            open_conflicts={(c.record_id, c.field): dict(c.candidates) for rid in records
+                            for c in self.conflicts.get(rid, ())},
+            open_reviews=self.open_reviews,
+            distinct=self.distinct,
+            policy=self.policy,
+            title_field=KINDS[self.kind].title_field,
+            insee_of=communes.insee_of if communes is not None else geo.insee_of,
+            reconcile=reconcile,
+            matcher=partial(MatchIndex, settings=identity, kind=self.kind),
+            known=frozenset(self.keys),
+            pool=pool,
+            linked_counts=self.linked_counts,
+            live_count=sum(1 for k in self.keys.values() if not k.deleted),
+        )
+
+    # ---- after the run
+
+    def settle(self, plan: Plan) -> None:
+        """Remember the fingerprints of the records whose plan was empty; forget those of the others."""
+        acted = {a.record_id for a in plan.actions}
+        noticed = {n.record_id for n in plan.notices} | {r for n in plan.notices for r in n.records}
+        records = self.settled.records
+        for rid in [r for r in records if r not in self.keys]:
+            del records[rid]  # records that no longer exist
+        for rid in plan.considered:
+            records.pop(rid, None)
+        complete = set(self.compared) == set(self.usable) == set(plan.trusted)
+        if complete:  # a partial run knows nothing of a wiki it could not read: it records no new fingerprint
+            for rid in plan.considered - acted - noticed - plan.unsettled:
+                if rid in self.fingerprints:
+                    part, parts = self.fingerprints[rid]
+                    records[rid] = [part, parts]
+        for name in self.compared:
+            self.settled.waiting[name] = self.waiting.get(name, {})
+        self.settled.save(self.store)
 
 
-def _resolve_intents(store, inst: Instance, kind: str, entries: dict[str, Observed], dry_run: bool) -> None:
+class _Replay:
+    """The same new record ids to every planning of one kind (a plan made again asks for them in order)."""
+
+    def __init__(self, new_id: Callable[[], str]):
+        self.new_id, self.issued = new_id, []
+
+    def again(self) -> Callable[[], str]:
+        position = iter(range(10**9))
+
+        def next_id() -> str:
+            i = next(position)
+            if i == len(self.issued):
+                self.issued.append(self.new_id())
+            return self.issued[i]
+
+        return next_id
+
+
+def _resolve_intents(store, view: StoreView, inst: Instance, kind: str, entries: dict[str, Any],
+                     dry_run: bool) -> None:
     """A create an earlier run started but did not confirm: find the entry by its Source-Url, or let the
     planner create it again (the look-up proved it does not exist)."""
-    for link in store.links(instance=inst.name):
+    for link in [l for l in view.links if l.instance == inst.name]:
         if link.remote_id is not None or link.form_id != inst.form_maps[kind].form_id:
             continue
         found = [rid for rid in inst.target.find_by_source(source_url(link.record_id)) if rid in entries]
@@ -211,10 +447,11 @@ def _resolve_intents(store, inst: Instance, kind: str, entries: dict[str, Observ
             store.set_link(link.record_id, inst.name, form_id=link.form_id, remote_id=found[0], snapshot={})
 
 
-def _read_sources(store, inst: Instance, entries: dict[str, Observed], dry_run: bool) -> dict[str, Observed]:
+def _read_sources(store, view: StoreView, inst: Instance, entries: dict[str, Observed],
+                  dry_run: bool) -> dict[str, Observed]:
     """The Source-Url of each entry no link names yet, looked up once per entry: an entry that stays unlinked
     (waiting for review or validation) costs nothing on the following quiet runs."""
-    linked = {l.remote_id for l in store.links(instance=inst.name) if l.remote_id}
+    linked = {l.remote_id for l in view.links if l.instance == inst.name and l.remote_id}
     key = f"sources/{inst.name}"
     known: dict[str, str | None] = dict(store.get_state(key) or {})
     out = dict(entries)
@@ -229,34 +466,6 @@ def _read_sources(store, inst: Instance, entries: dict[str, Observed], dry_run: 
     if not dry_run and known != (store.get_state(key) or {}):
         store.set_state(key, known)
     return out
-
-
-def _plan_input(store, kind: str, instances: dict[str, Instance], usable: dict[str, Instance],
-                listings: dict[str, Listing], policy: SyncPolicy) -> PlanInput:
-    records = {r.id: RecordState(r.id, r.kind, dict(r.fields), r.deleted)
-               for r in store.records(kind, include_deleted=True)}
-    links = {(l.record_id, l.instance): LinkState(l.record_id, l.instance, l.remote_id, dict(l.snapshot), l.pending)
-             for l in store.links() if l.record_id in records and l.instance in instances}
-    conflicts = {(c.record_id, c.field): dict(c.candidates) for c in store.conflicts("open")
-                 if c.record_id in records}
-    reviews = {(r.instance, r.remote_id): tuple(c[0] for c in r.candidates)
-               for r in store.review_items("open") if r.kind == kind}
-    distinct = frozenset((r.instance, r.remote_id) for r in store.review_items("distinct") if r.kind == kind)
-    return PlanInput(
-        kind=kind,
-        instances=tuple(usable),
-        fields_by_instance={n: i.form_maps[kind].fields for n, i in usable.items()},
-        restricted={n: i.form_maps[kind].restricted & frozenset(i.form_maps[kind].fields) for n, i in usable.items()},
-        records=records,
-        links=links,
-        listings=listings,
-        open_conflicts=conflicts,
-        open_reviews=reviews,
-        distinct=distinct,
-        policy=policy,
-        title_field=KINDS[kind].title_field,
-        insee_of=geo.insee_of,
-    )
 
 
 def _note_refused_values(plan: Plan, listings: dict[str, Listing], inp: PlanInput) -> None:
@@ -305,7 +514,8 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
     forgotten = ForgetList.from_state(store.get_state(FORGET_STATE))
     links = {l.instance: l for l in store.links(record_id=rec.id) if l.remote_id and l.instance in instances}
     usable = {n: i for n, i in instances.items() if i.target is not None and kind in i.form_maps}
-    ids = {n: StoreIdMap(store, n) for n in usable}
+    view = StoreView(store)
+    ids = {n: StoreIdMap(view, n) for n in usable}
     files = {n: FileResolver.load(store, n, kind, i.target, max_image_bytes) for n, i in usable.items()
              if i.form_maps[kind].file_fields}
     listings: dict[str, Listing] = {}
@@ -334,13 +544,29 @@ def run_sync_entry(store, instances: dict[str, Instance], kinds: list[str], poli
         if name == instance and obs.values == seen_values(ln.snapshot) and not ln.pending:
             return EntryRun("unchanged", "the entry holds what was last seen or written there")
         listings[name] = Listing(name, {ln.remote_id: obs})
-    inp = _plan_input(store, kind, instances, usable, listings, policy)
-    # no entry of this run is new: the matcher is only handed over as a full run hands it
-    inp = replace(inp, reconcile=reconciler(identity.same_place_m),
-                  matcher=partial(MatchIndex, settings=identity, kind=kind), records={rec.id: inp.records[rec.id]},
-                  insee_of=communes.insee_of if communes is not None else geo.insee_of,
-                  links={k: v for k, v in inp.links.items() if k[0] == rec.id},
-                  open_conflicts={k: v for k, v in inp.open_conflicts.items() if k[0] == rec.id})
+    # a plan of this one record, with what the guards count of the whole kind from the store's keys; no entry of
+    # this run is new: the matcher is only handed over as a full run hands it
+    keys = view.record_keys(kind)
+    inp = PlanInput(
+        kind=kind, instances=tuple(usable),
+        fields_by_instance={n: i.form_maps[kind].fields for n, i in usable.items()},
+        restricted={n: i.form_maps[kind].restricted & frozenset(i.form_maps[kind].fields) for n, i in usable.items()},
+        records={rec.id: RecordState(rec.id, rec.kind, dict(rec.fields), rec.deleted)},
+        links={(l.record_id, l.instance): LinkState(l.record_id, l.instance, l.remote_id, dict(l.snapshot), l.pending)
+               for l in store.links(record_id=rec.id) if l.instance in instances},
+        listings=listings,
+        open_conflicts={(c.record_id, c.field): dict(c.candidates) for c in store.conflicts("open", record_id=rec.id)},
+        open_reviews={(r.instance, r.remote_id): tuple(c[0] for c in r.candidates)
+                      for r in store.review_items("open") if r.kind == kind},
+        distinct=frozenset((r.instance, r.remote_id) for r in store.review_items("distinct") if r.kind == kind),
+        policy=policy, title_field=KINDS[kind].title_field,
+        insee_of=communes.insee_of if communes is not None else geo.insee_of,
+        reconcile=reconciler(identity.same_place_m), matcher=partial(MatchIndex, settings=identity, kind=kind),
+        known=frozenset(k.id for k in keys), pool=(),
+        linked_counts={n: sum(1 for l in view.links if l.instance == n and l.remote_id
+                              and view.records[l.record_id].kind == kind) for n in usable},
+        live_count=sum(1 for k in keys if not k.deleted),
+    )
     result = SyncResult()
     plan = make_plan(inp, lambda: str(uuid.uuid4()))
     _note_refused_values(plan, listings, inp)

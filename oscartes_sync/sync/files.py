@@ -70,6 +70,17 @@ class FileResolver:
             return clean.Cleaned(None, restored(info["problem"]))
         return clean.Cleaned(info["sha256"])
 
+    def keep(self, entries, fmap) -> None:
+        """The files named by entries not read this run (their raw values did not move, sync/quiet.py): still
+        there, so not forgotten by `save`."""
+        keys = [fmap.keys[f] for f in fmap.file_fields]
+        for values in entries:
+            for key in keys:
+                if values.get(key):
+                    name = clean.stored_file_name(values[key])
+                    if name.ok and name.value is not None:
+                        self.seen.add(name.value)
+
     def expect(self, key: str, digest: str, upload: FileUpload) -> None:
         """The next unknown name read in field `key` is the file just uploaded there."""
         self.expected[key] = {"sha256": digest, "size": len(upload.data), "type": upload.content_type,

@@ -53,6 +53,9 @@ class Listing:
     instance: str
     entries: dict[str, Observed] | None  # None: the listing failed; never act on this instance
     error: str | None = None
+    # entries the instance listed in all, when `entries` holds only those the planner is given (the entries of
+    # the records it plans and every entry no link names: sync/quiet.py); None: `entries` holds them all
+    total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,18 @@ class PlanInput:
     placed: dict[str, tuple[float, float]] = field(default_factory=dict)
     moved: frozenset[str] = frozenset()
     address_fields: tuple[str, ...] = ()
+    # A plan of part of the kind (the engine leaves out the records whose inputs did not move since their last
+    # empty plan, sync/quiet.py). `records` and `links` then hold only the records to plan, with all their links,
+    # and the listings all their entries plus every entry no link names. What the planner still needs of the
+    # whole kind comes as values: `known` every record id of the kind (deleted ones included), so that an entry
+    # naming a record it was not given asks for it (`Plan.needs`) instead of rebuilding it; `pool` every live
+    # record, which the duplicate matcher is built from when an entry reaches it (`reaches_matcher`); the
+    # confirmed links per instance and the live records, which the guards count against. None: `records` and
+    # `links` hold the whole kind.
+    known: frozenset[str] | None = None
+    pool: tuple[tuple[str, Values], ...] | None = None
+    linked_counts: dict[str, int] | None = None
+    live_count: int | None = None
 
 
 # ---- actions -------------------------------------------------------------------------------------------
@@ -299,6 +314,10 @@ class Plan:
     kind: str
     actions: list[Action] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    trusted: list[str] = field(default_factory=list)  # instances whose listing the plan acts on
+    considered: set[str] = field(default_factory=set)  # records this plan looked at (new ones included)
+    unsettled: set[str] = field(default_factory=set)  # of those, records to plan again even with no action
+    needs: set[str] = field(default_factory=set)  # records an entry named that were not given: plan again with them
 
     def add(self, action: Action) -> None:
         self.actions.append(action)

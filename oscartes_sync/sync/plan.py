@@ -81,6 +81,36 @@ class PoolMatcher:
         return self.fn(values, self.pool)
 
 
+class _LazyIndex:
+    """The matcher's index, built on the first entry that needs it: a run where no entry reaches the matcher
+    does not index the whole kind. Records made before that are indexed with it."""
+
+    def __init__(self, build: Callable[[], MatchIndex]):
+        self._build, self._index = build, None
+        self._added: list[tuple[str, Values]] = []
+
+    def add(self, rid: str, fields: Values) -> None:
+        if self._index is None:
+            self._added.append((rid, fields))
+        else:
+            self._index.add(rid, fields)
+
+    def match(self, values: Values) -> Any:
+        if self._index is None:
+            self._index = self._build()
+            for rid, fields in self._added:
+                self._index.add(rid, fields)
+            self._added = []
+        return self._index.match(values)
+
+
+def reaches_matcher(inst: str, obs: Observed, open_reviews: Any, distinct: Any) -> bool:
+    """Whether an entry no link names is matched against the records (`_new_entry`): the engine hands the
+    planner the pool of live records only when one does."""
+    key = (inst, obs.remote_id)
+    return obs.validated and key not in open_reviews and obs.source is None and key not in distinct
+
+
 def seen_values(snapshot: Values) -> Values:
     return {k: v for k, v in snapshot.items() if k != WRITTEN}
 
@@ -139,16 +169,25 @@ def plan(inp: PlanInput, new_id: Callable[[], str], match: Callable | None = Non
     guard_blanking(st)
     guard_deletions(st)
     settle_records(st)
+    st.out.trusted = list(st.ok)
+    st.out.considered = set(st.records)
     return st.out
 
 
 def _start(inp: PlanInput, new_id: Callable[[], str], match: Callable | None) -> PlanState:
     records = {rid: r for rid, r in inp.records.items() if r.kind == inp.kind}
-    live = [(r.id, r.fields) for r in records.values() if not r.deleted]
+
+    def pool() -> list[tuple[str, Values]]:
+        if inp.pool is not None:
+            return list(inp.pool)
+        if inp.known is not None:  # a plan of part of the kind matched without every record: a wrong answer
+            raise ValueError("an entry reached the matcher but the planner was not given the pool of records")
+        return [(r.id, r.fields) for r in records.values() if not r.deleted]
+
     if match is not None:
-        index: MatchIndex = PoolMatcher(match, live)
+        index: MatchIndex = _LazyIndex(lambda: PoolMatcher(match, pool()))
     elif inp.matcher is not None:
-        index = inp.matcher(live)  # built once: a first import of thousands stays linear
+        index = _LazyIndex(lambda: inp.matcher(pool()))  # built once: a first import of thousands stays linear
     else:
         index = _NoIndex()
     st = PlanState(inp, Plan(inp.kind), new_id, index, records=records, links=dict(inp.links))
@@ -172,9 +211,13 @@ def trusted_instances(st: PlanState) -> None:
                                                       "there", reason=listing.error or Text("unknown error")),
                         kind=LISTING_FAILED)
             continue
-        linked = any(l.instance == inst and l.remote_id for l in inp.links.values()
-                     if inp.records.get(l.record_id) and inp.records[l.record_id].kind == inp.kind)
-        if not listing.entries and linked:  # empty although entries are linked: a failure in disguise
+        if inp.linked_counts is not None:
+            linked = inp.linked_counts.get(inst, 0) > 0
+        else:
+            linked = any(l.instance == inst and l.remote_id for l in inp.links.values()
+                         if inp.records.get(l.record_id) and inp.records[l.record_id].kind == inp.kind)
+        listed = listing.total if listing.total is not None else len(listing.entries)
+        if not listed and linked:  # empty although entries are linked: a failure in disguise
             st.out.note("attention", inst, None, Text("the listing came back empty although entries are linked: "
                                                       "treated as failed, nothing deleted"), kind="empty_listing")
             continue
@@ -203,7 +246,9 @@ def _new_entry(st: PlanState, inst: str, obs: Observed) -> None:
         return
     if obs.source is not None:  # names its record by its Source-Url
         src = st.records.get(obs.source)
-        if src is None:  # a record the store lost: rebuilt with the same id
+        if src is None and inp.known is not None and obs.source in inp.known:  # not given: plan again with it
+            st.out.needs.add(obs.source)
+        elif src is None:  # a record the store lost: rebuilt with the same id
             _new_record(st, obs.source, inst, obs)
         elif src.deleted:  # a record deleted meanwhile: the person decides
             st.out.note("attention", inst, src.id, Text(
@@ -217,7 +262,10 @@ def _new_entry(st: PlanState, inst: str, obs: Observed) -> None:
         return
     found = _NoMatch() if (inst, rid) in inp.distinct else st.index.match(obs.values)
     why = tuple(getattr(found, "evidence", ()))
-    if found.sure is not None and _has_live_entry(st, found.sure, inst):  # that record has its entry here
+    named = {found.sure} if found.sure is not None else {c[0] for c in found.likely}
+    if named - set(st.records):  # records the engine left out (nothing moved in them): plan again with them
+        st.out.needs |= named - set(st.records)
+    elif found.sure is not None and _has_live_entry(st, found.sure, inst):  # that record has its entry here
         _review(st, inst, obs, ((found.sure, 100.0, why + (Text("its entry in {wiki} is another", wiki=inst),)),))
     elif found.sure is not None:  # surely that record: linked, its fields merged like twins
         st.attach(found.sure, inst, rid, {})
@@ -293,7 +341,10 @@ def guard_blanking(st: PlanState) -> None:
     propagated nor written back there this run."""
     policy = st.inp.policy
     for inst in st.ok:
-        counted = sum(1 for (rid, i), l in st.links.items() if i == inst and l.remote_id and rid in st.records)
+        if st.inp.linked_counts is not None:
+            counted = st.inp.linked_counts.get(inst, 0)
+        else:
+            counted = sum(1 for (rid, i), l in st.links.items() if i == inst and l.remote_id and rid in st.records)
         limit = policy.limit(counted)
         blanked: dict[str, list[str]] = {}
         for rid, per in st.changes.items():
@@ -303,6 +354,7 @@ def guard_blanking(st: PlanState) -> None:
                     blanked.setdefault(f, []).append(rid)
         for f, rids in blanked.items():
             if len(rids) > limit:
+                st.out.unsettled.update(rids)  # noted again on every run until the field is fixed
                 for rid in rids:
                     del st.changes[rid][inst][f]
                 st.frozen.add((inst, f))
@@ -329,7 +381,8 @@ def guard_deletions(st: PlanState) -> None:
                 st.out.note("info", i, rid, Text("deleted here but changed elsewhere: the entry is re-created"))
         else:  # deleted here, untouched elsewhere: a deletion to propagate
             st.to_delete[rid] = insts
-    live = sum(1 for r in inp.records.values() if r.kind == inp.kind and not r.deleted)
+    live = inp.live_count if inp.live_count is not None else \
+        sum(1 for r in inp.records.values() if r.kind == inp.kind and not r.deleted)
     n = len(st.to_delete)
     if n and inp.policy.refuses(n, live):  # too many at once: a person accepts them
         st.out.note("attention", ",".join(sorted({i for v in st.to_delete.values() for i in v})), None,
@@ -338,6 +391,7 @@ def guard_deletions(st: PlanState) -> None:
                          n=n, kind=Term.kind(inp.kind), limit=inp.policy.limit(live), count=live),
                     records=tuple(sorted(st.to_delete)), kind=REFUSED_DELETION)
         st.refused = set(st.to_delete)
+        st.out.unsettled |= st.refused
         st.to_delete = {}
 
 
@@ -561,6 +615,8 @@ def _place(st: PlanState, rec: RecordState, m: Merged) -> None:
         if not (ours and moved and (lat, lon) == (rec.fields.get("latitude"), rec.fields.get("longitude"))):
             return  # a member's pin (or half of one), or our point of an address that did not move
     point = inp.place_of(v)
+    if point is None and lat is None and lon is None and any(v.get(f) for f in inp.address_fields):
+        st.out.unsettled.add(rec.id)  # an address not placed yet (geocoder off, unreachable, over budget)
     if point is None or (point.latitude, point.longitude) == (lat, lon):
         return
     v["latitude"], v["longitude"] = point.latitude, point.longitude
