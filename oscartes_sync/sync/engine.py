@@ -261,16 +261,18 @@ class KindRun:
 
     def _context(self) -> str:
         """What every record of the kind is planned with: a change here plans them all again."""
-        maps = {n: i.form_maps[self.kind] for n, i in self.usable.items()}
+        # every configured instance of the kind, usable this run or not: a plan of a record on fewer instances is
+        # empty when its plan on all of them was (a wiki out of reach only leaves that wiki out)
+        maps = {n: i.form_maps[self.kind] for n, i in self.instances.items() if self.kind in i.form_maps}
         targets = sorted({link_kind(f) for f in KINDS[self.kind].fields if f.type == "links"} - {None})
         return kind_context(
-            self.kind, list(self.usable), list(self.instances),
+            self.kind, list(maps),
             {n: [m.form_id, m.keys, m.list_keys, sorted(m.restricted)] for n, m in maps.items()},
             [self.policy.max_delete_ratio, self.policy.min_delete_count, self.policy.newest_wins],
             # a value erased with `forget` is refused wherever a wiki still holds it: every entry is read again
             sorted(self.forgotten.hashes),
             # link fields are cleaned into record ids through the links of the kinds they point to
-            self.view.link_signature(targets, self.usable) if targets else None,
+            self.view.link_signature(targets, maps) if targets else None,
         )
 
     def _read_unlinked(self) -> None:
@@ -404,7 +406,8 @@ class KindRun:
             del records[rid]  # records that no longer exist
         for rid in plan.considered:
             records.pop(rid, None)
-        complete = set(self.compared) == set(self.usable) == set(plan.trusted)
+        configured = {n for n, i in self.instances.items() if self.kind in i.form_maps}
+        complete = set(self.compared) == set(plan.trusted) == configured
         if complete:  # a partial run knows nothing of a wiki it could not read: it records no new fingerprint
             for rid in plan.considered - acted - noticed - plan.unsettled:
                 if rid in self.fingerprints:
