@@ -15,12 +15,12 @@ from typing import Any, Iterator
 from filelock import FileLock, Timeout
 
 from .clients import form_maps, geocoder, missing_wiki_secrets, wiki_client
-from .coordinator import record_titles
 from .config import Config
 from .publish.nextcloud_publish import publish_nextclouds
 from .publish.wiki_publish import publish_wikis
 from .report import Pending, summary
 from .store import Store
+from .store.view import StoreView
 from .sync.engine import EntryRun, Instance, SyncResult, run_sync, run_sync_entry
 from .sync.geocoding import Settings as GeocodingSettings
 from .sync.model import Notice, SyncPolicy
@@ -95,6 +95,8 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     engine_kw.setdefault("geocoding", GeocodingSettings(cfg.geocoding.min_score, cfg.geocoding.max_per_run))
     own = "geocoder" not in engine_kw  # built here from the config (tests hand their own): closed here
     locator = engine_kw["geocoder"] = engine_kw["geocoder"] if not own else geocoder(cfg)
+    # what the run reads of records and links: read once, by keys, shared by the sync and the publishers
+    view = engine_kw.setdefault("view", StoreView(store))
     try:
         result = run_sync(store, instances, cfg.sync.kinds, policy, dry_run=dry_run, identity=cfg.identity,
                           **engine_kw)
@@ -110,7 +112,7 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         stats["geocoder"] = dict(locator.stats.counts)
     # then what derives from the records (DECISIONS §16): the Nextclouds (address book, exports; their
     # knowledge-base folders are read there), then the wikis that synced (dashboards, articles)
-    cloud = publish_nextclouds(cfg, store, dry_run=dry_run, policy=policy)
+    cloud = publish_nextclouds(cfg, store, dry_run=dry_run, policy=policy, view=view)
     result.outcome.notices.extend(cloud.notices)
     result.outcome.failed_instances.update(cloud.instance_errors)
     result.nextcloud = cloud
@@ -118,7 +120,7 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     for name, counts in cloud.requests.items():
         stats[name] = dict(counts)
     pages = publish_wikis(cfg, store, dry_run=dry_run, skip=set(result.instance_errors), articles=cloud.articles,
-                          policy=policy)
+                          policy=policy, view=view)
     result.outcome.notices.extend(pages.notices)
     result.outcome.failed_instances.update(pages.instance_errors)
     result.page_writes = pages.writes
@@ -128,12 +130,29 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         for key, n in counts.items():
             merged[f"pages {key}"] = merged.get(f"pages {key}", 0) + n
     code = EXIT_ATTENTION if result.needs_person(store) else EXIT_OK
-    titles = record_titles(store)
     pending = Pending.collect(store, previous, started, {w.name: w.url for w in cfg.wiki})
+    titles = store.titles(mentioned(result, pending))
     rep = summary(result, stats, titles, pending)
     if run_id is not None:
         store.finish_run(run_id, status="attention" if code else "ok", exit_code=code, report=rep)
     return RunSummary(result, code, rep, titles, stats, len(pending.conflicts), len(pending.reviews), pending)
+
+
+def mentioned(result: SyncResult, pending: Pending) -> set[str]:
+    """Every record a run's report may name: those it planned or did something to, those its notices, cards and
+    events are about, and those waiting for a person (their titles are read for these only, not for the whole
+    store)."""
+    ids = {a.record_id for p in result.plans for a in p.actions}
+    ids |= {c.record_id for c in pending.conflicts} | {s.record_id for s in pending.suggestions}
+    ids |= {c[0] for r in pending.reviews for c in r.candidates}
+    ids |= {a.record_id for a in result.outcome.applied} | {a.record_id for a, _ in result.outcome.skipped}
+    for n in result.notices:
+        ids.update(r for r in (n.record_id, *n.records) if r)
+    cloud = result.nextcloud
+    if cloud is not None:
+        for per in (cloud.cards_written, cloud.cards_deleted, cloud.events_written, cloud.events_deleted):
+            ids.update(r for rids in per.values() for r in rids)
+    return ids
 
 
 def sync_entry(cfg: Config, store: Store, instances: dict[str, Instance], wiki: str, entry_id: str) -> EntryRun:

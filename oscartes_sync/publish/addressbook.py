@@ -6,6 +6,9 @@ no-op run costs one sync-collection REPORT.
 What the service wrote is remembered in the store's state (per instance: record id -> content hash, ETag, and the
 values the card showed), which is how an edit made in Nextcloud is told apart from the service's own writes:
 such an edit becomes one suggestion per changed field (`oscartes-sync suggestions`), then the card is restored.
+Each card also remembers the hash of what it was built from (the record's revision, its entries' links, the
+list labels): a card is built again only when that moved, or when Nextcloud shows it was changed there, so a
+quiet run reads no record's fields and builds no vCard.
 
 Contact details (email, phone) go into a card only when the record marks them public (members-only otherwise).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
@@ -26,7 +30,9 @@ from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..records import ACTOR
 from ..store import Store
+from ..store.view import StoreView
 from ..sync.model import REFUSED_DELETION, Notice, SyncPolicy
+from ..sync.quiet import code_version
 from ..targets.base import EntryError
 from ..targets.nextcloud import (
     NextcloudClient, NotFound, PreconditionFailed, SyncResult, SyncTokenInvalid, group_principal,
@@ -42,6 +48,7 @@ BOOK_DESCRIPTION = ("Annuaire des acteurs du réseau, tenu à jour par oscartes-
 # The fields a card shows that a person may edit in Nextcloud; each becomes a suggestion when changed there.
 CARD_FIELDS = ("name", "short_description", "street", "postcode", "commune", "email", "phone", "website")
 CONTACT_FIELDS = ("email", "phone")
+CARD_FORMAT = 1  # moves when what a card is built from changes shape: every card is built again once
 
 
 def state_key(instance: str) -> str:
@@ -60,12 +67,9 @@ class CardContext:
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # list id -> key -> label
 
     @classmethod
-    def from_store(cls, cfg: Config, store: Store) -> "CardContext":
+    def from_store(cls, cfg: Config, store: Store, view: StoreView | None = None) -> "CardContext":
         urls = {w.name: w.url for w in cfg.wiki}
-        remote: dict[str, dict[str, str]] = {}
-        for link in store.links():
-            if link.instance in urls and link.remote_id:
-                remote.setdefault(link.record_id, {})[link.instance] = link.remote_id
+        remote = (view or StoreView(store)).remote_ids(urls)
         lists = all_lists(cfg.local_territory())
         return cls(urls, remote, {k: v["values"] for k, v in lists.items()})
 
@@ -228,22 +232,21 @@ class BookSync:
     """One address book of one Nextcloud, for one run."""
 
     def __init__(self, client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store,
-                 actors: dict[str, dict[str, Any]], ctx: CardContext, *, dry_run: bool = False,
-                 clock: Callable[[], datetime] | None = None, policy: SyncPolicy | None = None,
-                 deleted: dict[str, dict[str, Any]] | None = None):
-        self.client, self.nc, self.cfg, self.store = client, nc, cfg, store
+                 view: StoreView, ctx: CardContext, *, dry_run: bool = False,
+                 clock: Callable[[], datetime] | None = None, policy: SyncPolicy | None = None):
+        self.client, self.nc, self.cfg, self.store, self.view, self.ctx = client, nc, cfg, store, view, ctx
         self.book = nc.addressbook
         self.dry_run = dry_run
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.policy = policy or SyncPolicy.of(cfg.sync)
+        keys = view.record_keys("actor")
+        self.live = {k.id: k.revision for k in keys if not k.deleted}  # a card each
         # actors deleted in the store (tombstones): their deletion was accepted, within the limits or by a
         # person (DECISIONS §24), so their cards go without counting against the limit again
-        self.deleted = deleted or {}
-        self.names = {rid: (f.get("name") or rid) for rid, f in {**self.deleted, **actors}.items()}
-        self.desired: dict[str, tuple[str, dict[str, str], str]] = {}
-        for rid, fields in actors.items():
-            text, values = build_card(rid, fields, ctx)
-            self.desired[rid] = (text, values, text_hash(text))
+        self.deleted = {k.id for k in keys if k.deleted}
+        self._labels = content_hash(ctx.labels)
+        self._built: dict[str, tuple[str, dict[str, str], str]] = {}  # record id -> (text, values, hash)
+        self.names: dict[str, str] = {}
         self.loaded = load_state(store, nc)
         self.state = _copy(self.loaded)
         self.out = BookOutcome()
@@ -254,7 +257,29 @@ class BookSync:
         self.out.notices.append(Notice(level, self.nc.name, record_id, message, kind=kind))
 
     def _who(self, rid: str) -> str:
+        if rid not in self.names:
+            self.names.update(self.store.titles([rid]))
         return Text("the card of \"{name}\"", name=self.names.get(rid, rid))
+
+    def inputs(self, rid: str) -> str:
+        """What the card of a live actor is built from, as one hash: its record's revision, its entries' links,
+        the list labels, the code that builds it."""
+        return content_hash([CARD_FORMAT, code_version(), self.live[rid], self.ctx.entry_urls(rid), self._labels])
+
+    def build(self, rids: Iterable[str]) -> None:
+        """The cards of these live actors, built now (their fields read in one go)."""
+        missing = [rid for rid in rids if rid in self.live and rid not in self._built]
+        for rid, row in self.view.fields_of(missing).items():
+            text, values = build_card(rid, row.fields, self.ctx)
+            self._built[rid] = (text, values, text_hash(text))
+            self.names[rid] = row.fields.get("name") or rid
+
+    def wanted(self, rid: str) -> tuple[str, dict[str, str], str] | None:
+        """The card a live actor should have; None for any other id."""
+        if rid not in self.live:
+            return None
+        self.build([rid])
+        return self._built.get(rid)
 
     def _rid_of(self, href: str) -> str | None:
         path = unquote(urlsplit(href).path)
@@ -307,7 +332,7 @@ class BookSync:
         foreign: list[str] = []
         for href, etag in res.changed:
             rid = self._rid_of(href)
-            if rid is None or (rid not in cards and rid not in self.desired):
+            if rid is None or (rid not in cards and rid not in self.live):
                 foreign.append(href)
             else:
                 changed[rid] = etag
@@ -326,7 +351,7 @@ class BookSync:
             if rid not in cards:
                 continue
             del cards[rid]
-            if rid in self.desired:
+            if rid in self.live:
                 self._notice("info", rid, Text("{card} was deleted in Nextcloud: restored", card=self._who(rid)))
         self._report_foreign(foreign)
         self._write_cards()
@@ -342,6 +367,7 @@ class BookSync:
         cards = self.state["cards"]
         hrefs = {rid: self.client.card_href(self.book, rid) for rid in rids}
         got = self.client.multiget(self.book, hrefs.values())
+        self.build(rids)
         for rid in rids:
             found = got.get(hrefs[rid])
             if found is None:
@@ -349,17 +375,17 @@ class BookSync:
                 continue
             text, etag = found
             mine = cards.get(rid)
-            wanted = self.desired.get(rid)
+            wanted = self.wanted(rid)
             if mine is None:
                 # A card of one of our records with no trace of our write (state lost, or a crash right after
                 # the PUT): adopt it when it is what we would write, else overwrite it (no base to compare).
                 if wanted and text_hash(text) == wanted[2]:
-                    cards[rid] = {"hash": wanted[2], "etag": etag, "fields": wanted[1]}
+                    cards[rid] = {"hash": wanted[2], "etag": etag, "fields": wanted[1], "inputs": self.inputs(rid)}
                 else:
                     cards[rid] = {"hash": None, "etag": etag, "fields": {}}
                 continue
             if wanted and text_hash(text) == wanted[2]:
-                cards[rid] = {"hash": wanted[2], "etag": etag, "fields": wanted[1]}
+                cards[rid] = {"hash": wanted[2], "etag": etag, "fields": wanted[1], "inputs": self.inputs(rid)}
                 continue
             mine["etag"], mine["hash"] = etag, None  # restore it below, with If-Match on its current ETag
             if wanted is None:
@@ -404,10 +430,15 @@ class BookSync:
 
     def _write_cards(self) -> None:
         cards = self.state["cards"]
-        for rid in sorted(self.desired):
-            text, values, digest = self.desired[rid]
+        # a card whose inputs did not move since it was written holds what would be built: not built again
+        todo = [rid for rid in sorted(self.live) if (mine := cards.get(rid)) is None or mine.get("hash") is None
+                or mine.get("inputs") != self.inputs(rid)]
+        self.build(todo)
+        for rid in todo:
+            text, values, digest = self._built[rid]
             mine = cards.get(rid)
             if mine is not None and mine.get("hash") == digest:
+                mine["inputs"] = self.inputs(rid)  # built from other inputs into the same card: nothing to send
                 continue
             if self.dry_run:
                 self.out.planned += 1
@@ -434,7 +465,7 @@ class BookSync:
                 continue
             # The card ETag is the md5 of the stored text (contract §4) when the server sends none.
             cards[rid] = {"hash": digest, "etag": new_etag or hashlib.md5(text.encode("utf-8")).hexdigest(),
-                          "fields": values}
+                          "fields": values, "inputs": self.inputs(rid)}
             self.out.writes += 1
             self.out.written.append(rid)
 
@@ -442,7 +473,7 @@ class BookSync:
         """Cards of deleted records go; cards whose record the store does not hold at all (a store swapped
         for an older copy, a record erased) go only within the limits or as far as a person accepted."""
         cards = self.state["cards"]
-        gone, refused = self.policy.split(sorted(rid for rid in cards if rid not in self.desired), self.deleted,
+        gone, refused = self.policy.split(sorted(rid for rid in cards if rid not in self.live), self.deleted,
                                           len(cards))
         if refused:
             n = len(refused)
@@ -479,17 +510,10 @@ def _copy(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def live_actors(store: Store) -> dict[str, dict[str, Any]]:
-    return {r.id: r.fields for r in store.records("actor")}
-
-
-def deleted_actors(store: Store) -> dict[str, dict[str, Any]]:
-    return {r.id: r.fields for r in store.records("actor", include_deleted=True) if r.deleted}
-
-
 def sync_addressbook(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store, *,
                      ctx: CardContext | None = None, dry_run: bool = False,
-                     actors: Callable[[Store], dict[str, dict[str, Any]]] = live_actors,
-                     clock: Callable[[], datetime] | None = None, policy: SyncPolicy | None = None) -> BookOutcome:
-    return BookSync(client, nc, cfg, store, actors(store), ctx or CardContext.from_store(cfg, store),
-                    dry_run=dry_run, clock=clock, policy=policy, deleted=deleted_actors(store)).run()
+                     clock: Callable[[], datetime] | None = None, policy: SyncPolicy | None = None,
+                     view: StoreView | None = None) -> BookOutcome:
+    view = view or StoreView(store)
+    return BookSync(client, nc, cfg, store, view, ctx or CardContext.from_store(cfg, store, view),
+                    dry_run=dry_run, clock=clock, policy=policy).run()

@@ -30,11 +30,13 @@ from icalendar import Calendar, Event
 
 from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
+from ..sync.quiet import code_version
 from ..store import Store
+from ..store.view import StoreView
 from ..sync.model import REFUSED_DELETION, Notice, SyncPolicy
 from ..targets.base import EntryError
 from ..targets.nextcloud import NextcloudClient, NotFound, PreconditionFailed, SyncTokenInvalid
-from ..text import Text
+from ..text import Text, decode_note, encode_note
 from .addressbook import CardContext
 from .dav_share import ensure_group_share
 
@@ -70,10 +72,17 @@ class EventContext:
     stamps: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
-    def from_store(cls, cfg: Config, store: Store) -> "EventContext":
-        names = {r.id: r.fields.get("name") or r.id for r in store.records()}
-        return cls(ZoneInfo(cfg.calendar.timezone), CardContext.from_store(cfg, store), names,
-                   store.updated_at("event"))
+    def from_store(cls, cfg: Config, store: Store, view: StoreView | None = None,
+                   events: list | None = None) -> "EventContext":
+        """`events`: the event records (their organisers' names are read, no other record's)."""
+        view = view or StoreView(store)
+        if events is None:
+            events = view.records_of_kind("event")
+        organisers = {r for e in events for r in (e.fields.get("organisers") or []) if isinstance(r, str)}
+        names = {rid: name for rid, name in (store.titles(organisers) if organisers else {}).items()
+                 if rid in view.records and not view.records[rid].deleted}  # live records are named
+        stamps = store.updated_at("event") if events else {}
+        return cls(ZoneInfo(cfg.calendar.timezone), CardContext.from_store(cfg, store, view), names, stamps)
 
     def entry_urls(self, record_id: str) -> list[str]:
         return self.cards.entry_urls(record_id)
@@ -183,22 +192,66 @@ class Events:
                 for rid, why in sorted(self.refused.items())]
 
 
-def build_events(cfg: Config, store: Store, ctx: EventContext | None = None) -> Events:
-    ctx = ctx or EventContext.from_store(cfg, store)
-    out = Events()
-    built: list[tuple[str, Event]] = []
-    for rec in store.records("event"):
-        out.names[rec.id] = str(rec.fields.get("name") or rec.id)
-        ev, why = build_event(rec.id, rec.fields, ctx)
-        if ev is None:
-            out.refused[rec.id] = why or Text("invalid")
-            continue
-        out.objects[rec.id] = _calendar([ev]).decode("utf-8")
-        built.append((str(rec.fields.get("start")), ev))
-    if built or "event" in cfg.sync.kinds:
-        out.feed = _calendar([ev for _, ev in sorted(built, key=lambda x: (x[0], str(x[1]["uid"])))],
-                             CALENDAR_NAME, cfg.calendar.timezone)
-    return out
+def build_events(cfg: Config, store: Store, ctx: EventContext | None = None, view: StoreView | None = None) -> Events:
+    return LazyEvents(cfg, store, view or StoreView(store), ctx).full()
+
+
+EVENT_FORMAT = 1  # moves when what an event is built from changes shape: every event is built again once
+
+
+class LazyEvents:
+    """The calendar objects of the event records, each built when first asked for: a run whose events did not
+    move builds none (`inputs`: a hash of what an event is built from: its record's revision, its entries'
+    links, its organisers' records, the time zone)."""
+
+    def __init__(self, cfg: Config, store: Store, view: StoreView, ctx: EventContext | None = None):
+        self.cfg, self.store, self.view, self._ctx = cfg, store, view, ctx
+        self.records = {r.id: r for r in view.records_of_kind("event")} if view.record_keys("event") else {}
+        self.names = {rid: str(r.fields.get("name") or rid) for rid, r in self.records.items()}
+        self._built: dict[str, tuple[Event | None, str | None]] = {}
+        self._full: Events | None = None
+
+    @property
+    def ctx(self) -> EventContext:
+        if self._ctx is None:
+            self._ctx = EventContext.from_store(self.cfg, self.store, self.view, list(self.records.values()))
+        return self._ctx
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted(self.records)
+
+    def inputs(self, rid: str) -> str:
+        keys = self.view.records
+        organisers = [(o, keys[o].revision) for o in self.records[rid].fields.get("organisers") or []
+                      if isinstance(o, str) and o in keys and not keys[o].deleted]
+        return content_hash([EVENT_FORMAT, code_version(), keys[rid].revision, self.ctx.entry_urls(rid),
+                             self.cfg.calendar.timezone, organisers, self.ctx.themes])
+
+    def get(self, rid: str) -> tuple[str | None, str | None]:
+        """(calendar object, None) or (None, why it cannot be one)."""
+        if rid not in self._built:
+            self._built[rid] = build_event(rid, self.records[rid].fields, self.ctx)
+        ev, why = self._built[rid]
+        return (_calendar([ev]).decode("utf-8"), None) if ev is not None else (None, why or Text("invalid"))
+
+    def full(self) -> Events:
+        """Every event built, and the feed (the open-data file)."""
+        if self._full is None:
+            out = Events(names=dict(self.names))
+            built: list[tuple[str, Event]] = []
+            for rid in self.ids:
+                text, why = self.get(rid)
+                if text is None:
+                    out.refused[rid] = why or Text("invalid")
+                    continue
+                out.objects[rid] = text
+                built.append((str(self.records[rid].fields.get("start")), self._built[rid][0]))
+            if built or "event" in self.cfg.sync.kinds:
+                out.feed = _calendar([ev for _, ev in sorted(built, key=lambda x: (x[0], str(x[1]["uid"])))],
+                                     CALENDAR_NAME, self.cfg.calendar.timezone)
+            self._full = out
+        return self._full
 
 
 # ---------------------------------------------------------------------------------------------------- CalDAV
@@ -229,8 +282,8 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store, events: Events, *,
-                  dry_run: bool = False, clock: Callable[[], datetime] | None = None,
+def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, store: Store,
+                  events: LazyEvents, *, dry_run: bool = False, clock: Callable[[], datetime] | None = None,
                   policy: SyncPolicy | None = None) -> CalendarOutcome:
     """Bring the instance's calendar to `events`: create, restore (an event changed in Nextcloud), update and
     delete only what differs; one sync-collection REPORT when nothing does. The events of deleted records go
@@ -240,12 +293,11 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
     loaded = load_state(store, nc)
     state = json.loads(json.dumps(loaded))
     cal, mine = nc.calendar, state["events"]
+    refused_before: dict[str, list] = state.setdefault("refused", {})
 
     def notice(level: str, message: str, rid: str | None = None, kind: str = "") -> None:
         out.notices.append(Notice(level, nc.name, rid, message, kind=kind))
 
-    for rid, message in events.problems():
-        notice("attention", message, rid, "event_left_out")
     if state["token"] is None and not dry_run:
         client.ensure_calendar(cal, CALENDAR_NAME, CALENDAR_DESCRIPTION)
     try:
@@ -283,10 +335,22 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
             for rid in [r for r in mine if r not in seen]:
                 del mine[rid]
         state["token"] = changes.new_token
-    for rid, text in sorted(events.objects.items()):
-        digest = _hash(text)
+    refused_now: dict[str, list] = {}
+    for rid in events.ids:
         known = mine.get(rid)
+        inputs = events.inputs(rid)
+        if known and known.get("hash") and known.get("inputs") == inputs:
+            continue  # built from what it was written from: the same object
+        if (was := refused_before.get(rid)) and was[0] == inputs:
+            refused_now[rid] = was  # still not an event a calendar can hold: named again below
+            continue
+        text, why = events.get(rid)
+        if text is None:
+            refused_now[rid] = [inputs, encode_note(why)]  # the reason kept as a message (shown translated)
+            continue
+        digest = _hash(text)
         if known and known.get("hash") == digest:
+            known["inputs"] = inputs
             continue
         if dry_run:
             out.planned += 1
@@ -305,12 +369,16 @@ def sync_calendar(client: NextcloudClient, nc: NextcloudConfig, cfg: Config, sto
             notice("attention", Text("event \"{title}\" not written: {reason}", title=events.names.get(rid, rid),
                                      reason=exc.message), rid, "write_failed")
             continue
-        mine[rid] = {"hash": digest, "etag": etag or hashlib.md5(text.encode("utf-8")).hexdigest()}
+        mine[rid] = {"hash": digest, "etag": etag or hashlib.md5(text.encode("utf-8")).hexdigest(), "inputs": inputs}
         out.writes += 1
         out.written.append(rid)
-    deleted = {r.id for r in store.records("event", include_deleted=True) if r.deleted}
-    gone, refused = policy.split(sorted(r for r in mine if r not in events.objects and r not in events.refused),
-                                 deleted, len(mine))
+    state["refused"] = refused_now
+    out.notices[:0] = [Notice("attention", nc.name, rid, Text("event \"{title}\" left out of the calendar: {reason}",
+                                                              title=events.names.get(rid, rid),
+                                                              reason=decode_note(why)), kind="event_left_out")
+                       for rid, (_, why) in sorted(refused_now.items())]
+    deleted = {k.id for k in events.view.record_keys("event") if k.deleted}
+    gone, refused = policy.split(sorted(r for r in mine if r not in events.records), deleted, len(mine))
     if refused:
         n = len(refused)
         out.notices.append(Notice(

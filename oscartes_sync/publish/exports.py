@@ -13,7 +13,9 @@ used, the reference data keeps its source line.
 
 Every file is deterministic (rows sorted, keys sorted, no generation date): an unchanged store gives
 byte-identical files, so they are rewritten only when their content changes. Each instance's folder has one
-public link, created once and remembered.
+public link, created once and remembered. They are not even built when nothing they are made from moved since
+they were last published (`LazyExports.signature`: the store's keys, the pictures and placed points, the
+settings) and the folder's listing shows them as the service left them.
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ from ..config import Config, NextcloudConfig
 from ..hashing import content_hash
 from ..records import KINDS
 from ..store import Store
+from ..store.view import StoreView
 from ..sync.files import state_key as files_state_key
 from ..sync.geocoding import placed_points
 from .calendar import FEED_FILE, Events, build_events, feed_url
 from ..sync.model import Notice
+from ..sync.quiet import code_version
 from ..targets.base import EntryError
 from ..targets.nextcloud import BadFileName, NextcloudClient, PreconditionFailed
 from ..targets.yeswiki import file_url
 from ..templates import all_lists
-from ..text import Text
+from ..text import Text, decode_note, encode_note
 
 FILE_STEMS = {k.name: k.export_stem for k in KINDS.values() if k.export_stem}
 EXPORT_KINDS = tuple(FILE_STEMS)
@@ -67,6 +71,39 @@ def state_key(instance: str) -> str:
 class Exports:
     files: dict[str, bytes] = field(default_factory=dict)
     notices: list[tuple[str | None, str]] = field(default_factory=list)  # (record id, message), instance-free
+
+
+EXPORT_FORMAT = 1  # moves when what the files are made from changes shape: every file is built again once
+
+
+class LazyExports:
+    """The export files of one run, built on first use (`files`, `notices`): a run where nothing they are made
+    from moved and no file was touched in Nextcloud builds none. `signature` hashes what they are made from."""
+
+    def __init__(self, cfg: Config, store: Store, view: StoreView, events: Callable[[], Events] | None = None):
+        self._build = lambda: build_exports(cfg, store, events() if events else None, view=view)
+        self._built: Exports | None = None
+        extra = [store.get_state(files_state_key(w.name, k)) for w in cfg.wiki for k in EXPORT_KINDS]
+        extra += [placed_points(store, k) for k in EXPORT_KINDS]
+        self.signature = content_hash([
+            EXPORT_FORMAT, code_version(), view.signature(None, [w.name for w in cfg.wiki]),
+            {w.name: w.url for w in cfg.wiki}, {k: v["values"] for k, v in all_lists(cfg.local_territory()).items()},
+            cfg.export.licence, cfg.calendar.timezone, list(cfg.sync.kinds),
+            extra, datetime.now(timezone.utc).date().isoformat()])  # a record's date_maj is never after today
+
+    @property
+    def built(self) -> Exports:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    @property
+    def files(self) -> dict[str, bytes]:
+        return self.built.files
+
+    @property
+    def notices(self) -> list[tuple[str | None, str]]:
+        return self.built.notices
 
 
 def _public_fields(kind: str) -> list[str]:
@@ -257,19 +294,18 @@ def picture_urls(cfg: Config, store: Store) -> dict[str, str]:
     return out
 
 
-def build_exports(cfg: Config, store: Store, events: Events | None = None) -> Exports:
+def build_exports(cfg: Config, store: Store, events: Events | None = None, *,
+                  view: StoreView | None = None) -> Exports:
     """The export files for the store as it is now (the same bytes for every Nextcloud); `events` (the calendar's
     objects, publish/calendar.py) gives the iCalendar feed of the events."""
+    view = view or StoreView(store)
     out = Exports()
     lists = {k: v["values"] for k, v in all_lists(cfg.local_territory()).items()}
-    all_records = store.records()
+    all_records = view.records_of_kind()
     names = {r.id: r.fields.get("name") or r.id for r in all_records}
     urls = {w.name: w.url for w in cfg.wiki}
     pictures = picture_urls(cfg, store)
-    remote: dict[str, dict[str, str]] = {}
-    for link in store.links():
-        if link.instance in urls and link.remote_id:
-            remote.setdefault(link.record_id, {})[link.instance] = link.remote_id
+    remote = view.remote_ids(urls)
     for kind in EXPORT_KINDS:
         records = [r for r in all_records if r.kind == kind]
         if not records and kind not in cfg.sync.kinds:
@@ -288,7 +324,7 @@ def build_exports(cfg: Config, store: Store, events: Events | None = None) -> Ex
             structures = _structures(cfg, rows, store.updated_at("actor"), out)
             if structures is not None:
                 out.files["structures-data-inclusion.json"] = structures
-    events = events if events is not None else build_events(cfg, store)
+    events = events if events is not None else build_events(cfg, store, view=view)
     if events.feed:  # events left out of it are named by the calendar's sync, once per Nextcloud
         out.files[FEED_FILE] = events.feed
     out.files["LICENCE.txt"] = _licence_text(cfg, sorted(out.files))
@@ -318,7 +354,7 @@ def load_state(store: Store, nc: NextcloudConfig) -> dict[str, Any]:
     return {"folder": nc.exports_folder, "files": {}, "link": None, **state}
 
 
-def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exports: Exports, *,
+def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exports: Exports | LazyExports, *,
                  dry_run: bool = False, clock: Callable[[], datetime] | None = None) -> ExportOutcome:
     """Write the files whose content changed (or that someone else changed or removed) into the instance's
     export folder; one PROPFIND (Depth 1) per run, a GET only for a file whose ETag or size changed or whose
@@ -333,14 +369,26 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
     def notice(level: str, message: str, record_id: str | None = None) -> None:
         out.notices.append(Notice(level, nc.name, record_id, message))
 
-    for rid, message in exports.notices:
-        notice("info", message, rid)
     try:
         items = client.propfind(folder, 1)
     except BadFileName as exc:
         out.error = Text("exports folder '{folder}' refused: {reason}", folder=folder, reason=exc.message)
+        for rid, message in exports.notices:
+            notice("info", message, rid)
         return out
     looked = now().timestamp()
+    signature = getattr(exports, "signature", None)
+    if signature is not None and items and state.get("signature") == signature and state.get("link") \
+            and _as_left(client, folder, items, files, looked):
+        # made from what they were last written from, and as the service left them: nothing built, nothing sent
+        for rid, message in state.get("notices") or []:
+            notice("info", decode_note(message), rid)
+        out.link = state["link"]
+        if not dry_run and content_hash(state) != content_hash(loaded):
+            store.set_state(state_key(nc.name), state)
+        return out
+    for rid, message in exports.notices:
+        notice("info", message, rid)
     if not items:
         if dry_run:
             notice("info", Text("dry run: would create folder '{folder}' and write {n} files", folder=folder,
@@ -398,6 +446,12 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
             continue
         files[name] = {"hash": digest, "etag": etag, "size": len(data), "looked": now().timestamp()}
         out.writes += 1
+    if signature is not None and set(files) == set(exports.files) \
+            and all(files[n].get("hash") == _digest(d) for n, d in exports.files.items()):
+        state["signature"] = signature
+        state["notices"] = [[rid, encode_note(message)] for rid, message in exports.notices]  # shown translated
+    else:
+        state.pop("signature", None)  # something is left to do: the next run builds the files again
     if not dry_run and not state.get("link"):
         try:
             state["link"] = client.share_public_link(folder)
@@ -411,6 +465,28 @@ def sync_exports(client: NextcloudClient, nc: NextcloudConfig, store: Store, exp
     if not dry_run and content_hash(state) != content_hash(loaded):
         store.set_state(state_key(nc.name), state)
     return out
+
+
+def _as_left(client: NextcloudClient, folder: str, items: list, files: dict[str, dict[str, Any]],
+             looked: float) -> bool:
+    """Whether the folder holds the files the state remembers, as the service left them: same names,
+    ETags and sizes, and (a write could hide in the same second as our last look) a file modified too close to
+    it is read and hashed. Updates what was looked at."""
+    top = items[0].path
+    server = {item.path[len(top):].strip("/"): item for item in items[1:] if not item.is_dir}
+    for name, mine in files.items():
+        srv = server.get(name)
+        if srv is None:
+            return False
+        if srv.etag != mine.get("etag") or srv.size != mine.get("size"):
+            return False
+        modified = srv.modified.timestamp() if srv.modified else None
+        if modified is None or mine.get("looked") is None or mine["looked"] - modified < SUSPICIOUS_WINDOW:
+            body, etag = client.get(f"{folder}/{name}")
+            if _digest(body) != mine.get("hash"):
+                return False
+            mine.update(etag=etag or srv.etag, size=len(body), looked=looked)
+    return True
 
 
 def _content_type(name: str) -> str:

@@ -18,13 +18,14 @@ from typing import Callable
 from ..clients import nextcloud_client
 from ..config import Config
 from ..store import Store
+from ..store.view import StoreView
 from ..sync.model import Notice, SyncPolicy
 from ..targets.base import AuthError, TargetError, TerminalError
 from ..targets.nextcloud import NextcloudClient
 from ..text import SEMICOLON, Text, join
 from .addressbook import CardContext, sync_addressbook
-from .calendar import build_events, sync_calendar
-from .exports import build_exports, sync_exports
+from .calendar import LazyEvents, sync_calendar
+from .exports import LazyExports, sync_exports
 from .kit import KitArchive
 from .nc_kit import sync_kit
 from .nc_articles import known_articles, read_articles
@@ -53,16 +54,18 @@ class NextcloudResult:
 def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                        clients: dict[str, NextcloudClient] | None = None,
                        clock: Callable[[], datetime] | None = None,
-                       policy: SyncPolicy | None = None) -> NextcloudResult:
+                       policy: SyncPolicy | None = None, view: StoreView | None = None) -> NextcloudResult:
     """Publish the address book and the exports to every configured Nextcloud. `clients` (tests) replaces the
     clients built from the config; `clock` is the time used for the same-second rule of DECISIONS §14;
     `policy` the deletion limits and what a person accepted for this run (DECISIONS §11, §24)."""
     result = NextcloudResult()
     if not cfg.nextcloud:
         return result
-    ctx = CardContext.from_store(cfg, store)
-    events = build_events(cfg, store)
-    exports = build_exports(cfg, store, events)
+    # built only as far as needed: a quiet run builds no card, no event and no export file
+    view = view or StoreView(store)
+    ctx = CardContext.from_store(cfg, store, view)
+    events = LazyEvents(cfg, store, view)
+    exports = LazyExports(cfg, store, view, events.full)
     kit = KitArchive(cfg)  # built at most once, and only for an instance whose copy is out of date
     for nc in cfg.nextcloud:
         client = (clients or {}).get(nc.name) or nextcloud_client(nc)
@@ -76,7 +79,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
         try:
             try:
                 book = sync_addressbook(client, nc, cfg, store, ctx=ctx, dry_run=dry_run, clock=clock,
-                                        policy=policy)
+                                        policy=policy, view=view)
                 result.notices += book.notices
                 writes += book.writes
                 result.cards_written[nc.name] = book.written
@@ -107,7 +110,7 @@ def publish_nextclouds(cfg: Config, store: Store, *, dry_run: bool = False,
                 raise
             except TargetError as exc:
                 errors.append(Text("open-data exports not published: {reason}", reason=exc.message))
-            if "event" in cfg.sync.kinds or events.objects:
+            if "event" in cfg.sync.kinds or events.records:
                 try:
                     cal = sync_calendar(client, nc, cfg, store, events, dry_run=dry_run, clock=clock,
                                         policy=policy)

@@ -12,15 +12,16 @@ therefore never start an action, a link, a heading or raw HTML.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from functools import lru_cache, partial
 from pathlib import Path
 
 import jinja2
@@ -466,7 +467,7 @@ def _static_pages(forms: Mapping[str, object], lists: Mapping[str, Mapping], act
     return pages
 
 
-def _check_unique(pages: Sequence[PageSpec]) -> None:
+def _check_unique(pages: Sequence[PageSpec | PagePlan]) -> None:
     seen: set[str] = set()
     for p in pages:
         if p.tag.lower() in seen:  # YesWiki tags compare without case in MySQL
@@ -604,9 +605,37 @@ class _Data:
                          cell(self.commune_link(p.commune, p.commune_text))])
         return rows
 
+    def actor_key(self, a: _Actor) -> tuple:
+        """What an actor's rows and counts are made from on any page (the commune as its code: the reference
+        data comes with the package)."""
+        return (a.id, a.name, a.themes, a.services, a.structure_type, a.commune.insee if a.commune else None,
+                a.commune_text, self.entry_ids.get(a.id), self.carried.get(a.id, 0))
+
+    def project_key(self, p: _Project) -> tuple:
+        carriers = [(self.by_id[c].name, self.entry_ids.get(c)) for c in sorted(set(p.carriers)) if c in self.by_id]
+        return (p.id, p.name, p.themes, p.status, p.commune.insee if p.commune else None, p.commune_text, carriers)
+
     def scope_projects(self, actors: Sequence[_Actor], also) -> list[_Project]:
         ids = {a.id for a in actors}
         return [p for p in self.projects if also(p) or ids.intersection(p.carriers)]
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """A derived page before its body is rendered: `inputs` is a hash of everything its body is made from, so
+    that a page whose inputs did not move since it was published is not rendered again (DECISIONS §13)."""
+
+    tag: str
+    title: str
+    inputs: str
+    render: Callable[[], str]
+
+    def spec(self) -> PageSpec:
+        return PageSpec(self.tag, self.title, self.render(), DERIVED)
+
+
+def _inputs(*parts: object) -> str:
+    return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], forms: Mapping[str, object], *,
@@ -621,33 +650,63 @@ def dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], form
     which project `carriers` refer to). `entry_ids`: record id -> its entry id in this wiki, so that each
     actor's name links to its entry there.
     """
+    return [p.spec() for p in dashboard_plans(actors, projects, forms, lists=lists, actor_keys=actor_keys,
+                                              entry_ids=entry_ids, territory=territory, root=root)]
+
+
+def dashboard_plans(actors: Iterable[Mapping], projects: Iterable[Mapping], forms: Mapping[str, object], *,
+                    lists: Mapping[str, Mapping] | None = None,
+                    actor_keys: Mapping[str, str] | None = None,
+                    entry_ids: Mapping[str, str] | None = None, territory: territories.Territory | None = None,
+                    root: Path | None = None) -> list[PagePlan]:
+    """The pages of `dashboard_pages`, each with the hash of its inputs and rendered only when asked (in the
+    territory and templates they were planned for)."""
     with page_context(territory, root) as ctx:
-        return _dashboard_pages(actors, projects, forms,
-                                templates.all_lists(ctx.territory, root) if lists is None else lists, actor_keys,
-                                entry_ids)
+        plans = _dashboard_plans(actors, projects, forms,
+                                 templates.all_lists(ctx.territory, root) if lists is None else lists, actor_keys,
+                                 entry_ids, (ctx.territory.name, ctx.territory.map.params(), ctx.territory.source,
+                                             str(root)))
+    return [replace(p, render=partial(_rendered_in, ctx, p.render)) for p in plans]
 
 
-def _dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], forms: Mapping[str, object],
+def _rendered_in(ctx: _PageContext, render_page: Callable[[], str]) -> str:
+    with page_context(ctx.territory, ctx.root):
+        return render_page()
+
+
+def _dashboard_plans(actors: Iterable[Mapping], projects: Iterable[Mapping], forms: Mapping[str, object],
                      lists: Mapping[str, Mapping], actor_keys: Mapping[str, str] | None,
-                     entry_ids: Mapping[str, str] | None) -> list[PageSpec]:
+                     entry_ids: Mapping[str, str] | None, place: tuple) -> list[PagePlan]:
     actor_form = _form_id(forms, "actor")
     keys = _actor_keys(actor_keys)
     d = _Data(actors, projects, lists, entry_ids)
-    pages: list[PageSpec] = []
+    plans: list[PagePlan] = []
     attribution = geo.ATTRIBUTION
+    # what every page's rows depend on besides its own actors and projects: the lists' labels, the form, which
+    # communes have a dashboard (a commune's name is a link to it only then)
+    shared = _inputs(sorted((k, sorted(v.items()) if isinstance(v, Mapping) else v) for k, v in lists.items()),
+                     place, actor_form, sorted(keys.items()), sorted(d.communes), sorted(d.project_communes),
+                     attribution)
+    actor_key = {a.id: d.actor_key(a) for a in d.actors}
 
-    pages.append(PageSpec(TAG_DASHBOARD, "Tableau de bord du territoire", render(
-        "dashboard_overview.txt.j2",
-        n_actors=len(d.actors), n_projects=len(d.projects), n_communes=len(d.communes),
-        theme_rows=d.theme_rows(d.actors), service_rows=d.service_rows(d.actors),
-        structure_rows=d.structure_rows(d.actors), commune_rows=d.commune_rows(d.actors, d.projects),
-        status_rows=_count_rows(Counter(p.status or "non renseigné" for p in d.projects), d.statuses),
-        map=link(TAG_MAP_ACTORS, "Carte de tous les acteurs"), attribution=attribution), DERIVED))
+    def scope_inputs(kind: str, key: str, scoped: Sequence[_Actor], scoped_projects: Sequence[_Project]) -> str:
+        return _inputs(shared, kind, key, [actor_key[a.id] for a in scoped],
+                       [d.project_key(p) for p in scoped_projects])
 
-    for key, label in d.themes.items():
-        scoped = [a for a in d.actors if key in a.themes]
-        scoped_projects = d.scope_projects(scoped, lambda p, k=key: k in p.themes)
-        pages.append(PageSpec(dashboard_tag("theme", key), f"Tableau de bord : {label}", render(
+    def overview() -> str:
+        return render(
+            "dashboard_overview.txt.j2",
+            n_actors=len(d.actors), n_projects=len(d.projects), n_communes=len(d.communes),
+            theme_rows=d.theme_rows(d.actors), service_rows=d.service_rows(d.actors),
+            structure_rows=d.structure_rows(d.actors), commune_rows=d.commune_rows(d.actors, d.projects),
+            status_rows=_count_rows(Counter(p.status or "non renseigné" for p in d.projects), d.statuses),
+            map=link(TAG_MAP_ACTORS, "Carte de tous les acteurs"), attribution=attribution)
+
+    plans.append(PagePlan(TAG_DASHBOARD, "Tableau de bord du territoire",
+                          scope_inputs("overview", "", d.actors, d.projects), overview))
+
+    def theme_page(key: str, label: str, scoped: list[_Actor], scoped_projects: list[_Project]) -> str:
+        return render(
             "dashboard_scope.txt.j2", heading=f"Tableau de bord : {label}", scope=f"Thème « {label} »",
             n_actors=len(scoped), n_projects=len(scoped_projects),
             links=[link(map_tag("theme", key), f"Carte : {label}"), link(TAG_DASHBOARD, "Tout le territoire")],
@@ -657,16 +716,20 @@ def _dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], for
                 ("Acteurs par service", ["Service", "Acteurs"], d.service_rows(scoped)),
                 ("Acteurs par type de structure", ["Type", "Acteurs"], d.structure_rows(scoped)),
             ], actor_rows=d.actor_rows(scoped), project_rows=d.project_rows(scoped_projects),
-            attribution=attribution), DERIVED))
+            attribution=attribution)
 
-    communes = {**d.project_communes, **d.communes}
-    for c in sorted(communes.values(), key=lambda c: c.insee):
-        scoped = [a for a in d.actors if a.commune and a.commune.insee == c.insee]
-        scoped_projects = d.scope_projects(scoped, lambda p, i=c.insee: bool(p.commune and p.commune.insee == i))
+    for key, label in d.themes.items():
+        scoped = [a for a in d.actors if key in a.themes]
+        scoped_projects = d.scope_projects(scoped, lambda p, k=key: k in p.themes)
+        plans.append(PagePlan(dashboard_tag("theme", key), f"Tableau de bord : {label}",
+                              scope_inputs("theme", key + "\x1f" + label, scoped, scoped_projects),
+                              partial(theme_page, key, label, scoped, scoped_projects)))
+
+    def commune_page(c: geo.Commune, scoped: list[_Actor], scoped_projects: list[_Project]) -> str:
         see_also = [link(TAG_DASHBOARD, "Tout le territoire")]
         if scoped:
             see_also.insert(0, link(map_tag("commune", c.insee), f"Carte : {c.name}"))
-        pages.append(PageSpec(dashboard_tag("commune", c.insee), f"Tableau de bord : {c.name}", render(
+        return render(
             "dashboard_scope.txt.j2", heading=f"Tableau de bord : {c.name}", scope=f"Commune : {c.name}",
             n_actors=len(scoped), n_projects=len(scoped_projects), links=see_also,
             commune_info={"insee": c.insee, "epci": c.epci_name or "—",
@@ -676,17 +739,33 @@ def _dashboard_pages(actors: Iterable[Mapping], projects: Iterable[Mapping], for
                 ("Acteurs par service", ["Service", "Acteurs"], d.service_rows(scoped)),
                 ("Acteurs par type de structure", ["Type", "Acteurs"], d.structure_rows(scoped)),
             ], actor_rows=d.actor_rows(scoped), project_rows=d.project_rows(scoped_projects),
-            attribution=attribution), DERIVED))
+            attribution=attribution)
+
+    def commune_map(c: geo.Commune, query: str) -> str:
+        return render(
+            "map.txt.j2", heading=f"Carte des acteurs : {c.name}",
+            intro=f"Commune : {c.name} (code INSEE {c.insee}). Les structures qui y sont installées.",
+            action=_actor_map(actor_form, keys, query=query, skip="commune", view=_commune_view(c)),
+            see_also=[link(TAG_MAP_ACTORS, "Tous les acteurs"),
+                      link(dashboard_tag("commune", c.insee), f"Tableau de bord : {c.name}")])
+
+    communes = {**d.project_communes, **d.communes}
+    by_commune: dict[str, list[_Actor]] = {}
+    for a in d.actors:
+        if a.commune:
+            by_commune.setdefault(a.commune.insee, []).append(a)
+    for c in sorted(communes.values(), key=lambda c: c.insee):
+        scoped = by_commune.get(c.insee, [])
+        scoped_projects = d.scope_projects(scoped, lambda p, i=c.insee: bool(p.commune and p.commune.insee == i))
+        plans.append(PagePlan(dashboard_tag("commune", c.insee), f"Tableau de bord : {c.name}",
+                              scope_inputs("commune", c.insee, scoped, scoped_projects),
+                              partial(commune_page, c, scoped, scoped_projects)))
         if scoped:
             query = (f"{keys['insee']}={c.insee}" if keys.get("insee") else f"{keys['commune']}={c.name}")
-            pages.append(PageSpec(map_tag("commune", c.insee), f"Carte : {c.name}", render(
-                "map.txt.j2", heading=f"Carte des acteurs : {c.name}",
-                intro=f"Commune : {c.name} (code INSEE {c.insee}). Les structures qui y sont installées.",
-                action=_actor_map(actor_form, keys, query=query, skip="commune", view=_commune_view(c)),
-                see_also=[link(TAG_MAP_ACTORS, "Tous les acteurs"),
-                          link(dashboard_tag("commune", c.insee), f"Tableau de bord : {c.name}")]), DERIVED))
-    _check_unique(pages)
-    return pages
+            plans.append(PagePlan(map_tag("commune", c.insee), f"Carte : {c.name}",
+                                  _inputs(shared, "map", c.insee, c.name, query), partial(commune_map, c, query)))
+    _check_unique(plans)
+    return plans
 
 
 # ---------------------------------------------------------------------------------------------- knowledge base
@@ -751,5 +830,5 @@ def kb_theme_tag(theme_key: str) -> str:
     return wiki_tag("Base de connaissances", "theme", theme_key)
 
 
-__all__ = ["PageSpec", "Raw", "static_pages", "dashboard_pages", "kb_index_pages", "kb_theme_tag", "load_glossary",
-           "bazar_action", "is_valid_tag", "wiki_tag", "map_tag", "dashboard_tag", "BAZAR_PARAMS"]
+__all__ = ["PageSpec", "PagePlan", "Raw", "static_pages", "dashboard_pages", "dashboard_plans", "kb_index_pages",
+           "kb_theme_tag", "load_glossary", "bazar_action", "is_valid_tag", "wiki_tag", "map_tag", "dashboard_tag", "BAZAR_PARAMS"]

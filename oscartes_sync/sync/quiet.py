@@ -55,7 +55,8 @@ def _h(*parts: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def _version() -> str:
+def code_version() -> str:
+    """The installed version of the package: what a fingerprint was made by (a new release plans anew)."""
     try:
         from importlib.metadata import version
 
@@ -66,7 +67,7 @@ def _version() -> str:
 
 def kind_context(*parts: Any) -> str:
     """What the whole kind is planned with, as one hash (the engine lists the parts)."""
-    return _h(FORMAT, _version(), json.dumps(parts, sort_keys=True, default=repr, ensure_ascii=False))
+    return _h(FORMAT, code_version(), json.dumps(parts, sort_keys=True, default=repr, ensure_ascii=False))
 
 
 @dataclass
