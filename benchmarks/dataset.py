@@ -122,3 +122,42 @@ def make_dataset(actors: int, seed: int = 2024, shared_ratio: float = 0.10, look
     random.Random(seed + 2).shuffle(wiki_b)
     shared_a = frozenset(i for i, e in enumerate(wiki_a) if e.pop("_shared", None))
     return Dataset(wiki_a, wiki_b, shared, shared_a)
+
+
+EVENT_KINDS = ("Repair café", "Atelier compost", "Balade vélo", "Forum des associations", "Marché paysan",
+               "Conférence", "Chantier participatif", "Projection-débat", "Fête du jardin", "Troc de graines")
+THEMES = ("alimentation", "mobilite", "energie", "economie-circulaire", "biodiversite", "solidarite", "culture")
+
+
+def make_events(n: int, actor_ids: dict[str, list[str]], seed: int = 2024) -> dict[str, list[dict[str, str]]]:
+    """`n` events spread over the wikis of `actor_ids` (wiki -> its actors' entry ids, in order), each organised by
+    one or two actors of its own wiki; every other one has times, the others are whole days."""
+    rng = random.Random(seed + 3)
+    communes = [c for c in geo.all_communes() if c.has_point and c.postcodes]
+    wikis = sorted(actor_ids)
+    out: dict[str, list[dict[str, str]]] = {w: [] for w in wikis}
+    taken: set[str] = set()
+    while sum(map(len, out.values())) < n:
+        wiki = wikis[sum(map(len, out.values())) % len(wikis)]
+        commune = rng.choice(communes)
+        title = f"{rng.choice(EVENT_KINDS)} {_invented(rng)} {de_place(commune.name)}"
+        if title in taken:
+            continue
+        taken.add(title)
+        day = 1 + rng.randrange(360)
+        start = f"2027-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}"
+        timed = len(taken) % 2 == 0
+        organisers = rng.sample(actor_ids[wiki], min(len(actor_ids[wiki]), rng.choice((1, 1, 2))))
+        out[wiki].append({
+            "bf_titre": title,
+            "bf_description": f"<p>{title} : {rng.choice(PITCHES)}</p>",
+            "bf_date_debut_evenement": f"{start}T{rng.choice(('09', '14', '18'))}:00:00" if timed else start,
+            "bf_date_fin_evenement": f"{start}T20:00:00" if timed else start,
+            "bf_lieu": f"{rng.randint(1, 60)} {rng.choice(STREETS)}",
+            "bf_ville": commune.name,
+            "bf_latitude": f"{commune.lat:.6f}", "bf_longitude": f"{commune.lon:.6f}",
+            "checkboxfiche20bf_organisateurs": ",".join(organisers),
+            "checkboxListeThemes": rng.choice(THEMES),
+            "bf_site_internet": "",
+        })
+    return out

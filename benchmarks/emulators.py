@@ -1,14 +1,17 @@
-"""Two emulated YesWikis in another process, so that the benchmarks measure the client alone (DECISIONS §15).
+"""The emulated servers in another process, so that the benchmarks measure the client alone (DECISIONS §15).
 
-`EmulatorProcess` (used by benchmarks/run.py) starts a child process that serves two `YesWikiEmulator`s with
-werkzeug's threaded server, each with the provisioned actor form and the users/tokens it is given, and a
-per-request latency. The parent drives it through a pipe:
+`EmulatorProcess` (used by benchmarks/run.py and tests/fault_suite.py) starts a child process that serves two
+`YesWikiEmulator`s with werkzeug's threaded server, each with the provisioned actor and event forms and the
+users/tokens it is given, and a per-request latency; with `clouds=2` (the benchmarks) also both networks'
+Nextclouds (`CLOUDS`: the service account with its app password, a group, a member), with `cloud=True` (the
+fault suite) the first one only. The parent drives it through a pipe:
 
-* ``seed(wiki, entries)``: adds entries as members would. This is setup and BYPASSES HTTP: it calls the
+* ``seed(wiki, entries, form)``: adds entries as members would. This is setup and BYPASSES HTTP: it calls the
   emulator's own create code inside the child (same id derivation and field formatting), which takes
   seconds for 10,000 entries instead of minutes.
-* ``counts(wiki)`` / ``reset()``: requests received since the last reset, by "METHOD family".
-* ``inject(wiki, ...)``: the emulator's fault injection (a failing listing).
+* ``counts()`` / ``reset()``: requests received by each server since the last reset, by "METHOD family";
+  ``bytes()``: the bytes each received (request bodies) and sent (response bodies) since the last reset.
+* ``inject(server, ...)``: the emulator's fault injection (a failing listing).
 * ``cpu()``: the child's CPU seconds (the emulators' own cost, kept out of the client's figures).
 
 Latency: ``--latency S`` waits S seconds before each request (default 0.02); ``--contract`` waits what the
@@ -34,7 +37,9 @@ from typing import Any, Callable
 from urllib.parse import unquote
 
 WIKIS = ("polesnoe", "tel")
+CLOUDS = ("polesnoe-cloud", "tel-cloud")
 ACTOR_FORM = "20"
+EVENT_FORM = "22"
 
 # Seconds per request on the real YesWiki of the contract (§9, perf_results.json). Routes §9 does not measure
 # are estimated from the nearest measured one (marked "est.").
@@ -114,7 +119,36 @@ def make_wiki(name: str, users: dict[str, str]):
     emu.add_user(users["admin_user"], users["admin_password"], token=users["admin_token"], admin=True)
     emu.add_user(users["member_user"], users["member_password"], token=users["member_token"], admin=False)
     emu.add_form(ACTOR_FORM, "Acteurs", render_form_template("actor", dict(DEFAULT_FORM_IDS)))
+    emu.add_form(EVENT_FORM, "Événements", render_form_template("event", dict(DEFAULT_FORM_IDS)))
     return emu
+
+
+class Bytes:
+    """WSGI middleware: the bytes a server received (request bodies) and sent (response bodies)."""
+
+    def __init__(self, app: Callable):
+        self.app, self.received, self.sent = app, 0, 0
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.received = self.sent = 0
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        out = self.app(environ, start_response)
+        total = 0
+        try:
+            for chunk in out:
+                total += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(out, "close", None)
+            if close:
+                close()
+            with self._lock:
+                self.received += length
+                self.sent += total
 
 
 def start(emu, port: int, latency: float, contract: bool):
@@ -123,13 +157,15 @@ def start(emu, port: int, latency: float, contract: bool):
     from oscartes_sync.sandbox.server import _QuietHandler, with_latency
 
     app = with_contract_latency(emu, emu) if contract else with_latency(emu, latency)
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
+    counted = Bytes(app)
+    server = make_server("127.0.0.1", port, counted, threaded=True, request_handler=_QuietHandler)
+    server.bytes = counted
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     return server
 
 
-def seed(emu, entries: list[dict[str, str]], user: str) -> list[str]:
+def seed(emu, entries: list[dict[str, str]], user: str, form: str = ACTOR_FORM) -> list[str]:
     """Members' entries, created by the emulator's own create code without HTTP (setup only)."""
     from oscartes_sync.sandbox.yeswiki_emulator import Posted
 
@@ -138,7 +174,7 @@ def seed(emu, entries: list[dict[str, str]], user: str) -> list[str]:
         for values in entries:
             ctx = SimpleNamespace(posted=Posted(data=dict(values)), is_admin=False, user=user,
                                   client_ip="127.0.0.1", request=SimpleNamespace(headers={}))
-            ids.append(emu._create_entry(ctx, ACTOR_FORM))
+            ids.append(emu._create_entry(ctx, form))
     return ids
 
 
@@ -161,14 +197,37 @@ def counts(emu) -> dict[str, int]:
     return out
 
 
-CLOUD = "polesnoe-cloud"
+CLOUD = CLOUDS[0]
+
+# what a Nextcloud counts as written: a card, an event or a file put, deleted, moved or made, a share made
+CLOUD_WRITES = ("PUT", "DELETE", "MKCOL", "MOVE", "COPY", "PROPPATCH", "POST")
 
 
-def make_cloud(users: dict[str, str]):
+def cloud_family(method: str, path: str) -> str:
+    """`REPORT addressbook`, `PUT calendar`, `PROPFIND files`, ... for a request to an emulated Nextcloud."""
+    p = path.split("?", 1)[0]
+    for prefix, name in (("/remote.php/dav/addressbooks/", "addressbook"), ("/remote.php/dav/calendars/", "calendar"),
+                         ("/remote.php/dav/files/", "files"), ("/ocs/", "ocs")):
+        if p.startswith(prefix):
+            return f"{method} {name}"
+    return f"{method} other"
+
+
+def cloud_counts(emu) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with emu._lock:
+        log = list(emu.request_log)
+    for method, path in log:
+        key = cloud_family(method, path)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def make_cloud(users: dict[str, str], name: str = CLOUD):
     """The network's Nextcloud: the service account (an app password) and the group its book is shared with."""
     from oscartes_sync.sandbox.nextcloud_emulator import NextcloudEmulator
 
-    emu = NextcloudEmulator(CLOUD)
+    emu = NextcloudEmulator(name)
     emu.add_user("oscartes", users["admin_password"], app_password=users["cloud_app_password"], admin=True)
     emu.add_user("membre", users["member_password"])
     emu.add_group("membres", members=["membre"])
@@ -223,15 +282,15 @@ class Tripwire:
 
 
 def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: tuple[int, int],
-           cloud: bool = False, events=None) -> None:
+           cloud: bool = False, events=None, clouds: int = 0) -> None:
     from werkzeug.serving import make_server
 
     from oscartes_sync.sandbox.server import _QuietHandler
 
     trip = Tripwire(*events) if events else None
     emus = {name: make_wiki(name, users) for name in WIKIS}
-    if cloud:
-        emus[CLOUD] = make_cloud(users)
+    for name in CLOUDS[:max(clouds, 1 if cloud else 0)]:
+        emus[name] = make_cloud(users, name)
     holders = {name: {"app": emus[name]} for name in emus}
     if trip is not None:  # the suite's servers: the app each holds can be replaced by a fresh emulator
         servers = {}
@@ -241,7 +300,9 @@ def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: t
             threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
             servers[name] = srv
     else:
-        servers = {name: start(emus[name], port, latency, contract) for name, port in zip(WIKIS, ports)}
+        # a Nextcloud waits what a wiki does per request (the contract's per-route latencies are the wikis')
+        servers = {name: start(emus[name], port, latency, contract and name in WIKIS)
+                   for name, port in zip(emus, (*ports, *(0,) * len(emus)))}
     conn.send({name: f"http://127.0.0.1:{s.server_port}/" for name, s in servers.items()})
     while True:
         try:
@@ -253,18 +314,24 @@ def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: t
                 conn.send(None)
                 break
             if cmd == "seed":
-                result: Any = seed(emus[args[0]], args[1], users["member_user"])
+                result: Any = seed(emus[args[0]], args[1], users["member_user"], *args[2:])
             elif cmd == "counts":
-                result = {name: counts(emus[name]) for name in WIKIS}
+                result = {name: counts(emus[name]) if name in WIKIS else cloud_counts(emus[name]) for name in emus}
+            elif cmd == "bytes":
+                result = {name: {"received": s.bytes.received, "sent": s.bytes.sent} for name, s in servers.items()
+                          if hasattr(s, "bytes")}
             elif cmd == "reset":
                 for e in emus.values():
                     e.reset_log()
+                for s in servers.values():
+                    if hasattr(s, "bytes"):
+                        s.bytes.reset()
                 result = None
             elif cmd == "inject":
                 emus[args[0]].inject(*args[1:])
                 result = None
             elif cmd == "entry_count":
-                result = {name: len(emus[name].entries(ACTOR_FORM)) for name in WIKIS}
+                result = {name: len(emus[name].entries(args[0] if args else ACTOR_FORM)) for name in WIKIS}
             elif cmd == "log":  # the requests of one family since the last reset (debugging a count)
                 with emus[args[0]]._lock:
                     result = [p for m, p in emus[args[0]].request_log if family(m, p) == args[1]]
@@ -272,8 +339,8 @@ def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: t
                 result = time.process_time()
             elif cmd == "fresh":  # new emulators behind the same addresses: a test starts from nothing
                 emus = {name: make_wiki(name, users) for name in WIKIS}
-                if cloud:
-                    emus[CLOUD] = make_cloud(users)
+                for name in CLOUDS[:max(clouds, 1 if cloud else 0)]:
+                    emus[name] = make_cloud(users, name)
                 for name in emus:
                     holders[name]["app"] = emus[name]
                 result = None
@@ -304,17 +371,17 @@ def _child(conn, latency: float, contract: bool, users: dict[str, str], ports: t
 
 
 class EmulatorProcess:
-    """The two emulated wikis in a child process (spawned: nothing of the parent's state is shared)."""
+    """The emulated servers in a child process (spawned: nothing of the parent's state is shared)."""
 
     def __init__(self, users: dict[str, str], *, latency: float = 0.02, contract: bool = False,
-                 ports: tuple[int, int] = (0, 0), cloud: bool = False, tripwire: bool = False):
+                 ports: tuple[int, int] = (0, 0), cloud: bool = False, tripwire: bool = False, clouds: int = 0):
         ctx = mp.get_context("spawn")
         self._conn, child_conn = ctx.Pipe()
         # the fault suite's tripwire: the child says when it stopped at the armed request, the parent releases it
         self.reached, self.release = (ctx.Event(), ctx.Event()) if tripwire else (None, None)
         events = (self.reached, self.release) if tripwire else None
-        self._proc = ctx.Process(target=_child, args=(child_conn, latency, contract, users, ports, cloud, events),
-                                 name="yeswiki-emulators", daemon=True)
+        self._proc = ctx.Process(target=_child, args=(child_conn, latency, contract, users, ports, cloud, events,
+                                                      clouds), name="emulators", daemon=True)
         self._proc.start()
         deadline = time.monotonic() + 60
         while not self._conn.poll(0.2):
@@ -330,11 +397,14 @@ class EmulatorProcess:
             raise RuntimeError(f"emulator process: {result}")
         return result
 
-    def seed(self, wiki: str, entries: list[dict[str, str]]) -> list[str]:
-        return self._call("seed", wiki, entries)
+    def seed(self, wiki: str, entries: list[dict[str, str]], form: str = ACTOR_FORM) -> list[str]:
+        return self._call("seed", wiki, entries, form)
 
     def counts(self) -> dict[str, dict[str, int]]:
         return self._call("counts")
+
+    def bytes(self) -> dict[str, dict[str, int]]:
+        return self._call("bytes")
 
     def reset(self) -> None:
         self._call("reset")
@@ -342,8 +412,8 @@ class EmulatorProcess:
     def inject(self, wiki: str, method: str, path_regex: str, fault: str, times: int = 1) -> None:
         self._call("inject", wiki, method, path_regex, fault, times)
 
-    def entry_count(self) -> dict[str, int]:
-        return self._call("entry_count")
+    def entry_count(self, form: str = ACTOR_FORM) -> dict[str, int]:
+        return self._call("entry_count", form)
 
     def log(self, wiki: str, fam: str) -> list[str]:
         return self._call("log", wiki, fam)
