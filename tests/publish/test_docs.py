@@ -17,7 +17,8 @@ from oscartes_sync.publish import docs
 from oscartes_sync.records import KINDS
 
 REPO_DOCS = Path(__file__).resolve().parents[2] / "docs"
-OTHER_WRITERS = {"faults.md": "tests/fault_suite.py --full"}  # docs/ pages another command writes
+OTHER_WRITERS = {"faults.md": "tests/fault_suite.py --full",  # docs/ pages another command writes
+                 "benchmarks.md": "python -m benchmarks.publish"}
 
 
 def _rows(markdown: str) -> list[list[str]]:
