@@ -185,3 +185,22 @@ def test_an_entry_that_is_surely_a_quiet_record_is_planned_with_that_record(sand
     [item] = store.review_items("open")
     assert item.candidates[0][0] == rid
     assert result.exit_code == 1
+
+
+
+def test_a_wiki_left_out_plans_nothing_again_nor_does_the_run_after(sandbox, cfg, store, work, monkeypatch):
+    """What every record is planned with names every configured wiki, not those usable this run: a wiki left out
+    (here its secret is not set) does not make every record look new, then again once it is back."""
+    settle(sandbox, cfg, store)
+    tel = next(w for w in cfg.wiki if w.name == "tel")
+    token = tel.api_token_env
+    with monkeypatch.context() as m:
+        m.delenv(token)
+        work.reset()
+        down = run(cfg, store)
+        assert down.exit_code == 1
+        assert work.cleaned == [] and work.records_planned == set()
+    work.reset()
+    back = run(cfg, store)
+    assert back.exit_code == 0
+    assert work.cleaned == [] and work.records_planned == set()
