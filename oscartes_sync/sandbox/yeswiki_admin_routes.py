@@ -97,6 +97,8 @@ class AdminRoutes:
         emu.register_bazar_view("listes", "supprimer_liste", self.list_delete)
         emu.register_web_handler("edit", self.edit)
         emu.register_web_handler("json", self.json_handler)
+        emu.register_web_handler("acls", self.acls)
+        emu.register_bazar_view("saisir", "saisir_fiche", self.entry_new)
         emu.register_path_handler(HASHCASH_KEY_PATH, self.hashcash_key)
 
     # ------------------------------------------------------------------ helpers
@@ -383,6 +385,9 @@ class AdminRoutes:
             return emu._entry_edit(ctx, tag)
         if not _VALID_TAG.fullmatch(tag):
             return emu._html("<p>Le nom de la page est incorrect.</p>")  # pages_18
+        refused = emu.write_refused(ctx, tag)  # review_01: editor and save refused, nothing saved
+        if refused is not None:
+            return refused
         revs = emu.revisions.get(tag)
         current = str(revs[-1]["id"]) if revs else ""
         if ctx.method != "POST":
@@ -401,6 +406,69 @@ class AdminRoutes:
             # pages_17: anonymous saves under owner "" and the client IP as user
             emu._save_page(tag, body, ctx.user or ctx.client_ip, None if revs else (ctx.user or ""))
         return self._redirect(ctx, tag)
+
+
+    # ------------------------------------------------------------------ page ACLs (handlers/page/acls.php)
+    def acls(self, ctx: Ctx, p: dict) -> Response:
+        """GET: the ACL form of a page for its owner or an admin; POST: save read, write, comment and maybe a
+        new owner, then 302 to the page. Anyone else, or a missing page: an alert, nothing saved
+        (review_01, review_02)."""
+        emu, tag = self.emu, p["tag"]
+        owner = emu._page_owner(tag)
+        if not emu.revisions.get(tag) or not (ctx.is_admin or (ctx.user is not None and ctx.user == owner)):
+            return emu._html(emu._html_page(ctx, f"{tag}/acls", '<div class="page"><div class="alert alert-danger">'
+                                            "Vous ne pouvez pas gérer les permissions de cette page</div></div>"))
+        if ctx.method == "POST":
+            data = ctx.posted.data
+            for privilege in ("read", "write", "comment"):
+                emu._save_acl(tag, privilege, _scalar_str(data.get(f"{privilege}_acl")))
+            new_owner = _scalar_str(data.get("newowner"))
+            if new_owner:
+                emu.revisions[tag][-1]["owner"] = new_owner  # SetPageOwner: the latest row
+            return self._redirect(ctx, tag)
+        options = "".join(f'<option value="{_h(u)}">{_h(u)}</option>' for u in sorted(emu.users))
+        content = (f'<div class="page"><form action="{_h(ctx.base_url)}?{_h(tag)}/acls" method="post">\n'
+                   f'<textarea name="read_acl">{_h(emu._page_acl(tag, "read"))}</textarea>\n'
+                   f'<textarea name="write_acl">{_h(emu._page_acl(tag, "write"))}</textarea>\n'
+                   f'<input type="hidden" name="comment_acl" value="{_h(emu._page_acl(tag, "comment"))}">\n'
+                   f'<select name="newowner"><option value=""></option>{options}</select>\n'
+                   '<input type="submit" value="Enregistrer"></form></div>')
+        return emu._html(emu._html_page(ctx, f"{tag}/acls", content))
+
+    # ------------------------------------------------------------------ Bazar create form (EntryController::create)
+    def entry_new(self, ctx: Ctx, p: dict) -> Response:
+        """GET ?BazaR&vue=saisir&action=saisir_fiche&id=<form>: the create form, each field prefilled from the
+        query (BazarField::getValue reads $_REQUEST) and fields whose write ACL the visitor fails left out;
+        POST with bf_titre and antispam=1: a new entry, owned by the session's user ('' for a visitor, whose
+        IP is the editor), then 302 to it (review_04, review_05). Anyone may create, visitors included."""
+        emu = self.emu
+        form_id = _scalar_str(ctx.get.get("id") or ctx.get.get("id_typeannonce"))
+        form = emu.forms.get(form_id)
+        if form is None:
+            return self._page(ctx, "BazaR", '<div class="alert alert-danger">BAZ_PAS_DE_FORM_AVEC_CET_ID</div>')
+        data = ctx.posted.data if ctx.method == "POST" else {}
+        if ctx.method == "POST" and "bf_titre" in data:
+            if _scalar_str(data.get("antispam")) != "1":  # assumed: as the edit handler (entries_72)
+                return self._page(ctx, "BazaR", '<div class="alert alert-danger">Protection antispam</div>')
+            tag = emu._create_entry(ctx, form_id)
+            return self._redirect(ctx, f"BazaR&vue=consulter&action=voir_fiche&id_fiche={tag}&message=ajout_ok")
+        inputs = []
+        for f in form.property_fields():
+            if not emu._acl_allows(f.columns[12], ctx.user, ctx.is_admin, None):
+                continue
+            prop = f.propertyname
+            value = _scalar_str(ctx.get.get(prop, data.get(prop, f.columns[5].strip())))
+            if f.kind == "titre":
+                inputs.append(f'<input type="hidden" name="bf_titre" value="{_h(f.columns[1])}">')
+            elif f.kind == "textelong":
+                inputs.append(f'<textarea name="{_h(prop)}">{_h(value)}</textarea>')
+            else:
+                inputs.append(f'<input type="text" name="{_h(prop)}" value="{_h(value)}">')
+        inputs += ['<input type="hidden" name="antispam" value="0">',
+                   f'<input type="hidden" name="id_typeannonce" value="{_h(form_id)}">',
+                   '<button type="submit" class="btn btn-primary">Valider</button>']
+        return self._page(ctx, "BazaR", '<form id="formulaire" method="post" enctype="multipart/form-data" '
+                                        'action="">\n' + "\n".join(inputs) + "\n</form>")
 
 
 def install_admin_routes(emu: YesWikiEmulator) -> AdminRoutes:

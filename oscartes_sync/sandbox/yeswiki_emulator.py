@@ -68,6 +68,8 @@ MSG_NO_TITLE = ("Exception: La fiche n'a pas pu &ecirc;tre sauv&eacute;e car ell
                 "titre. in <webroot>/tools/bazar/services/EntryManager.php:479")
 MSG_NO_ID = ("Exception: $data['id_fiche'] can not be generated from $data['bf_titre'] ! in "
              "<webroot>/tools/bazar/services/EntryManager.php:791")
+MSG_READ_REFUSED = "Vous n'êtes pas autorisé à lire cette page"  # review_01
+MSG_WRITE_REFUSED = "Vous n'êtes pas autorisé à éditer cette page. veuillez vous identifier."  # review_01, _04
 MSG_EMPTY_ID = ("Exception: $data['id_fiche'] is set but with empty value ! in "
                 "<webroot>/tools/bazar/services/EntryManager.php:796")
 
@@ -459,6 +461,8 @@ class YesWikiEmulator(RequestRecorder):
         self.revisions: dict[str, list[dict[str, Any]]] = {}  # tag -> revisions, oldest first
         self.types: dict[str, str] = {}  # tag -> value of its type triple (fiche_bazar, liste)
         self.triples: list[dict[str, Any]] = []
+        self.acls: dict[str, dict[str, str]] = {}  # tag -> privilege (read, write, comment) -> ACL text
+        self.groups: dict[str, str] = {}  # group name -> its ACL text (triples ThisWikiGroup:<name>)
         self.files: dict[str, bytes] = {}
         self.request_log: list[tuple[str, str]] = []
         self._faults: list[Fault] = []
@@ -520,6 +524,15 @@ class YesWikiEmulator(RequestRecorder):
         with self._lock:
             self._save_page(tag, body, user or owner, owner)
 
+    def add_group(self, name: str, acl: str) -> None:
+        """A group of users (its ACL text: one name or @group a line), as {{editgroups}} saves it."""
+        with self._lock:
+            self.groups[name] = acl
+
+    def set_acl(self, tag: str, privilege: str, acl: str) -> None:
+        with self._lock:
+            self._save_acl(tag, privilege, acl)
+
     # ----------------------------------------------------------------- inspection helpers
     def entries(self, form_id: str | int | None = None) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -571,7 +584,7 @@ class YesWikiEmulator(RequestRecorder):
     def _save_page(self, tag: str, body: str, user: str, owner: str | None = None) -> dict[str, Any]:
         revs = self.revisions.setdefault(tag, [])
         if revs:
-            owner = revs[0]["owner"] if owner is None else owner
+            owner = revs[-1]["owner"] if owner is None else owner
         rev = {"id": self._next_revision_id, "tag": tag, "time": self.db_now(), "body": body,
                "owner": owner or "", "user": user}
         self._next_revision_id += 1
@@ -612,30 +625,94 @@ class YesWikiEmulator(RequestRecorder):
             return {}
 
     # ----------------------------------------------------------------- ACL helpers
-    def _acl_allows(self, acl: str, user: str | None, is_admin: bool, owner: str | None) -> bool:
-        acl = (acl or "").strip()
-        if acl in ("", "*"):
+    # AclService::check / hasAccess (includes/services/AclService.php): an ACL is one entry a line; `*`, `+`,
+    # `%` (owner), `@group`, a user name, `!` negating; the first line that grants wins. Administrators pass
+    # every check; a page's owner passes every page check. Pages without an ACL row use the defaults of a
+    # fresh 4.4.2 (read '*', write '*', comment 'comments-closed'). Recorded: tests/contract/recorded/review/.
+    DEFAULT_ACLS = {"read": "*", "write": "*", "comment": "comments-closed"}
+
+    def _check_acl(self, acl: str | None, user: str | None, *, admin_check: bool = True,
+                   owner: str | None = None, _seen: frozenset[str] = frozenset()) -> bool:
+        if admin_check and user is not None and user in self.users and self.users[user].admin:
             return True
-        for line in re.split(r"[\s,]+", acl):
-            if not line:
+        for line in (acl or "").replace("\r", "").split("\n"):
+            line = line.strip()
+            granted = not line.startswith("!")
+            entry = line if granted else line[1:]
+            if not entry or entry.startswith("#"):
                 continue
-            negate = line.startswith("!")
-            token = line[1:] if negate else line
-            if token == "*":
-                ok = True
-            elif token == "+":
-                ok = user is not None
-            elif token == "%":
-                ok = user is not None and user == owner
-            elif token == "@admins":
-                ok = is_admin
-            elif token.startswith("@"):
-                ok = False
+            if entry == "*":
+                hit = True
+            elif entry == "+":
+                hit = user is not None and user in self.users
+            elif entry.startswith("%"):
+                if owner is None:
+                    continue  # no page in question: never grants (AclService::check with $tag '')
+                hit = user is not None and user == owner
+            elif entry.startswith("@"):
+                hit = user is not None and self._in_group(entry[1:], user, _seen)
             else:
-                ok = user == token
-            if ok:
-                return not negate
+                hit = user is not None and entry == user
+            if hit == granted:
+                return True
         return False
+
+    def _in_group(self, group: str, user: str, _seen: frozenset[str] = frozenset()) -> bool:
+        """UserManager::isInGroup(group, user, admincheck=false)."""
+        if not group or group.casefold() in _seen:
+            return False
+        return self._check_acl(self._group_acl(group), user, admin_check=False, _seen=_seen | {group.casefold()})
+
+    def _group_acl(self, group: str) -> str | None:
+        if group == "admins":
+            return "\n".join(sorted(u.name for u in self.users.values() if u.admin))
+        return self.groups.get(group)
+
+    def _acl_allows(self, acl: str, user: str | None, is_admin: bool, owner: str | None) -> bool:
+        """A field's read or write ACL (template columns 11, 12): empty means everyone."""
+        if not (acl or "").strip():
+            return True
+        return self._check_acl(acl, user, owner=owner)
+
+    def _page_owner(self, tag: str) -> str:
+        revs = self.revisions.get(tag)
+        return revs[-1]["owner"] if revs else ""
+
+    def _page_acl(self, tag: str, privilege: str) -> str:
+        return self.acls.get(tag, {}).get(privilege, self.DEFAULT_ACLS[privilege])
+
+    def _has_access(self, ctx: Ctx, privilege: str, tag: str) -> bool:
+        """AclService::hasAccess: the owner of an existing page always; else the page's ACL."""
+        acl = self._page_acl(tag, privilege)
+        if acl == "comments-closed":
+            return False
+        if ctx.user is not None and self.revisions.get(tag) and self._page_owner(tag) == ctx.user:
+            return True
+        return self._check_acl(acl, ctx.user)
+
+    def _listable(self, ctx: Ctx, tag: str) -> bool:
+        """AclService::updateRequestWithACL, the SQL filter of entry listings: admins see everything; others
+        see an entry without a read ACL row, or whose row contains `*`, `+`, their name or one of their
+        groups as text (LIKE) and none of them negated; the owner only when the row has `%`. Unlike a page
+        read, owning an entry does not list it (review_04)."""
+        acl = self.acls.get(tag, {}).get("read")
+        if acl is None or ctx.is_admin:
+            return True
+        needed = ["*"]
+        if ctx.user is not None:
+            needed += ["+", ctx.user] + [f"@{g}" for g in self._groups_list() if self._in_group(g, ctx.user)]
+        if any(a in acl for a in needed) and not any(f"!{a}" in acl for a in needed):
+            return True
+        return (ctx.user is not None and "%" in acl and "!%" not in acl and self._page_owner(tag) == ctx.user)
+
+    def _groups_list(self) -> list[str]:
+        return ["admins", *self.groups]
+
+    def _save_acl(self, tag: str, privilege: str, acl: str) -> None:
+        """AclService::save: a comma list becomes one entry a line; trimmed."""
+        if "," in acl:
+            acl = re.sub(r"\s*,\s*", "\n", acl)
+        self.acls.setdefault(tag, {})[privilege] = acl.replace("\r", "").strip()
 
     # ----------------------------------------------------------------- entry save (create/overwrite/edit)
     def _format_fields(self, data: dict[str, Any], form: WikiForm | None, posted: Posted, id_fiche: str) -> dict:
@@ -718,6 +795,11 @@ class YesWikiEmulator(RequestRecorder):
         owner = None if revs else (ctx.user or "")
         self._save_page(id_fiche, _php_json(_php_numbers(data)), ctx.user or ctx.client_ip, owner)
         self._set_type(id_fiche, "fiche_bazar")
+        for f in (form.fields if form is not None else []):
+            if f.kind == "acls":  # AclField: the entry's ACLs from columns 1-3, set only where none is stored
+                for privilege, col, default in (("read", 1, "*"), ("write", 2, "%"), ("comment", 3, "comments-closed")):
+                    if not self.acls.get(id_fiche, {}).get(privilege):
+                        self._save_acl(id_fiche, privilege, f.columns[col].strip() or default)
 
     def _create_entry(self, ctx: Ctx, form_id: str) -> str:
         posted = ctx.posted
@@ -1014,7 +1096,7 @@ class YesWikiEmulator(RequestRecorder):
             ("GET", re.compile(r"users"), "admin", self._api_users),
             ("POST", re.compile(r"users"), "admin", self._api_create_user),
             ("GET", re.compile(r"users/(?P<name>[^/]+)"), "admin", self._api_get_user),
-            ("GET", re.compile(r"groups"), "admin", lambda ctx, p: self._json(200, ["admins"])),
+            ("GET", re.compile(r"groups"), "admin", lambda ctx, p: self._json(200, self._groups_list())),
             ("GET", re.compile(r"comments/(?P<tag>[^/]+)"), "public", lambda ctx, p: self._json(200, [[]])),
             ("POST", re.compile(r"comments"), "token", self._api_post_comment),
             ("GET", re.compile(r"triples/(?P<res>[^/]+)"), "token", self._api_triples),
@@ -1046,6 +1128,8 @@ class YesWikiEmulator(RequestRecorder):
                 continue
             latest = self.revisions[tag][-1]
             if isinstance(date_min, str) and date_min and latest["time"] < date_min:
+                continue
+            if not self._listable(ctx, tag):
                 continue
             entry = self._display_entry(tag, ctx)
             if entry is None:
@@ -1137,12 +1221,15 @@ class YesWikiEmulator(RequestRecorder):
         out = {}
         for tag in sorted(self.revisions, key=str.lower):
             revs = self.revisions[tag]
-            if revs and tag not in self.types and not tag.startswith("LogDesActionsAdministratives"):
+            if revs and tag not in self.types and not tag.startswith("LogDesActionsAdministratives") \
+                    and self._has_access(ctx, "read", tag):
                 out[tag] = self._row(revs[-1])
         return self._json(200, out)
 
     def _api_page(self, ctx: Ctx, p: dict) -> Response:
         tag = p["tag"]
+        if not self._has_access(ctx, "read", tag):
+            return self._empty(403)  # denyAccessUnlessGranted (review_01)
         revs = self.revisions.get(tag) or []
         when = ctx.get.get("time")
         if isinstance(when, str) and when:
@@ -1168,10 +1255,11 @@ class YesWikiEmulator(RequestRecorder):
         return self._json(200, row)
 
     def _can_delete(self, ctx: Ctx, tag: str) -> bool:
-        return ctx.is_admin or (ctx.user is not None and self.revisions[tag][0]["owner"] == ctx.user)
+        return ctx.is_admin or (ctx.user is not None and self._page_owner(tag) == ctx.user)
 
     def _delete_page(self, tag: str) -> None:
         self.revisions.pop(tag, None)
+        self.acls.pop(tag, None)  # contract §3.6: revisions, ACLs, links
         if self.types.pop(tag, None) is not None:
             # the type triple goes, a Source-Url triple is left behind (contract §3.6)
             self.triples = [t for t in self.triples if not (t["resource"] == tag and t["property"] == TYPE_URI)]
@@ -1213,12 +1301,19 @@ class YesWikiEmulator(RequestRecorder):
 
     def _api_triples(self, ctx: Ctx, p: dict) -> Response:
         prop = ctx.get.get("property")
-        return self._json(200, [dict(t) for t in self.triples if t["resource"] == p["res"]
-                                and (not prop or t["property"] == prop)])
+        rows = [dict(t) for t in self.triples]
+        for i, group in enumerate(self._groups_list()):  # groups are triples ThisWikiGroup:<name> (review_03)
+            rows.append({"id": f"g{i}", "resource": f"ThisWikiGroup:{group}",
+                         "property": "http://www.wikini.net/_vocabulary/acls", "value": self._group_acl(group)})
+        rows = [t for t in rows if t["resource"] == p["res"] and (not prop or t["property"] == prop)]
+        if not ctx.is_admin:  # ApiController::extractTriplesParams: only the triples whose value names the user
+            rows = [t for t in rows if f'"user":"{ctx.user}"' in str(t["value"])]
+        return self._json(200, rows)
 
     def _api_set_triple(self, ctx: Ctx, p: dict) -> Response:
         data = ctx.posted.data
-        value = json.dumps({"value": data.get("value"), "user": ctx.user, "date": self.php_now()})
+        value = json.dumps({"value": data.get("value"), "user": ctx.user, "date": self.php_now()},
+                           separators=(",", ":"))  # PHP's json_encode: no spaces
         return self._json(200, {"result": self._add_triple(p["res"], _scalar_str(data.get("property")), value)})
 
     # ----------------------------------------------------------------- web UI
@@ -1238,11 +1333,17 @@ class YesWikiEmulator(RequestRecorder):
             return custom(ctx, {"tag": tag})
         if handler == "raw":
             revs = self.revisions.get(tag)
-            if not revs:
-                return self._html("")
+            if not revs or not self._has_access(ctx, "read", tag):
+                return self._html("")  # review_01: 200, empty
             return Response(self._visible_body(revs[-1], ctx), content_type="text/plain; charset=UTF-8")
         if handler == "revisions":
             return self._revisions_page(ctx, tag)
+        if handler == "iframe" and not self._has_access(ctx, "read", tag):
+            # IframeHandler: the login form alone, no alert and no body (review_01)
+            return self._html(self._html_page(ctx, tag, (
+                f'<form action="{_h(ctx.base_url)}?{_h(tag)}/iframe" class="login-form" method="post">'
+                '<input name="name" type="text"><input name="password" type="password">'
+                '<input name="action" type="hidden" value="login"></form>')))
         if handler == "edit" and self.types.get(tag) == "fiche_bazar":
             return self._entry_edit(ctx, tag)  # the page edit handler is in yeswiki_admin_routes
         return self._show_page(ctx, tag)
@@ -1269,6 +1370,8 @@ class YesWikiEmulator(RequestRecorder):
             "&lt;webroot&gt;/includes/services/ApiService.php</div>")))
 
     def _revisions_page(self, ctx: Ctx, tag: str) -> Response:
+        if not self._has_access(ctx, "read", tag):
+            return self._html(self._html_page(ctx, tag, f'<div class="alert alert-danger">{MSG_READ_REFUSED}</div>'))
         revs = self.revisions.get(tag) or []
         # ORDER BY time DESC; same-second revisions keep the DB (id) order
         ordered = sorted(revs, key=lambda r: (r["time"], -r["id"]), reverse=True)
@@ -1281,6 +1384,12 @@ class YesWikiEmulator(RequestRecorder):
 
     def _show_page(self, ctx: Ctx, tag: str) -> Response:
         revs = self.revisions.get(tag)
+        if not self._has_access(ctx, "read", tag):  # review_01: an alert and the login form, no body
+            return self._html(self._html_page(ctx, tag, (
+                f'<div class="alert alert-danger alert-error">{MSG_READ_REFUSED}, veuillez vous identifier.</div>\n'
+                f'<form action="{_h(ctx.base_url)}?{_h(tag)}" class="login-form" method="post">'
+                '<input name="name" type="text"><input name="password" type="password">'
+                '<input name="action" type="hidden" value="login"></form>')))
         if not revs:
             return self._html(self._html_page(ctx, tag, "<p>Cette page n'existe pas encore.</p>"))
         if self.types.get(tag) == "fiche_bazar":
@@ -1312,7 +1421,17 @@ class YesWikiEmulator(RequestRecorder):
         return self._html_page(ctx, f"{tag}/edit", alert + '<form id="formulaire" method="post" '
                                'enctype="multipart/form-data" action="">\n' + "\n".join(inputs) + "\n</form>")
 
+    def write_refused(self, ctx: Ctx, tag: str) -> Response | None:
+        """The editor and a save of a page or an entry the user may not write (review_01, review_04)."""
+        if self._has_access(ctx, "write", tag):
+            return None
+        return self._html(self._html_page(ctx, f"{tag}/edit", f'<div class="alert alert-danger">{MSG_WRITE_REFUSED}'
+                                                              "</div>"))
+
     def _entry_edit(self, ctx: Ctx, tag: str) -> Response:
+        refused = self.write_refused(ctx, tag)
+        if refused is not None:
+            return refused
         previous = json.loads(self.revisions[tag][-1]["body"])
         if ctx.method != "POST":
             return self._html(self._entry_form_html(ctx, tag, previous))

@@ -48,6 +48,7 @@ from .base import (
     TerminalError,
     TransientError,
 )
+from .yeswiki_acl import ACLS_PROPERTY, GROUP_PREFIX
 
 # Keys the server computes; sending `id_fiche` turns a create into a full overwrite (contract §3.4).
 _FORBIDDEN_KEYS = frozenset({"id_fiche"})
@@ -390,7 +391,11 @@ class YesWikiClient:
 
     # ------------------------------------------------------------------ entries
 
-    def list_entries(self, form_id: str) -> dict[str, dict[str, Any]]:
+    def list_entries(self, form_id: str, *, form_known: bool = False) -> dict[str, dict[str, Any]]:
+        """Every entry of a form. An empty answer is believed only for a form known to exist (an unknown form
+        lists as `{}` too): checked once per client, unless the caller knows it from an earlier run."""
+        if form_known:
+            self._known_forms.add(str(form_id))
         query = f"api/forms/{_q(form_id)}/entries"
         route = f"GET ?{query}"
         try:
@@ -524,6 +529,18 @@ class YesWikiClient:
         body = self._json(resp, route)
         if not isinstance(body, dict) or remote_id not in (body.get("deleted") or []):
             raise self._err(TerminalError, Text("{route} answered 200 without confirming the deletion", route=route))
+
+    # ------------------------------------------------------------------ groups
+
+    def group_acl(self, group: str) -> str | None:
+        """The ACL text of a user group (its members, one a line; `@other` nests), from the triple
+        ThisWikiGroup:<group> (admin token; recorded/review/review_03); None for an unknown group."""
+        query = (f"api/triples/{_q(GROUP_PREFIX + group)}&property={quote(ACLS_PROPERTY, safe='')}")
+        rows = self._get_json("group", query, auth="token")
+        if not isinstance(rows, list):
+            raise self._err(TerminalError, f"GET ?{query} answered JSON that is not a list of triples")
+        values = [str(r.get("value") or "") for r in rows if isinstance(r, dict)]
+        return "\n".join(values) if values else None
 
     # ------------------------------------------------------------------ web handlers (admin session)
 

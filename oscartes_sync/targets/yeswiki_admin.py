@@ -10,6 +10,7 @@ checked by reading the object back through a read route:
                                                 POST ...&action=modif_liste&idliste=, GET ...&action=supprimer_liste
   pages  GET ?api/pages/{tag}, ?{tag}/revisions  GET tools/security/wp-hashcash-getkey.php, POST ?{tag}/edit,
                                                 DELETE ?api/pages/{tag} (admin session)
+  ACLs   GET ?{tag}/acls                         POST ?{tag}/acls (read_acl, write_acl, comment_acl, newowner)
 
 The session's cookie jar holds only this admin's session (no bearer token travels here, so no second identity
 can slip in, unlike the entry client). GETs are retried on connection errors and 502/503/504; writes never.
@@ -34,6 +35,7 @@ from urllib3.util.retry import Retry
 from ..text import Text, scrub
 from .base import AuthError, EntryError, RequestStats, Revision, TargetError, TerminalError, TransientError
 from .wikiname import list_id_for
+from .yeswiki_acl import acl_lines, saved_acl
 from .yeswiki import _normalise_base, json_body, revisions_list, short_exception
 
 HASHCASH_KEY_PATH = "tools/security/wp-hashcash-getkey.php"
@@ -533,6 +535,49 @@ class YesWikiAdmin:
                 raise self._fail(resp, f"DELETE ?{query}")
             if self.get_page(tag) is not None:
                 raise self._err(EntryError, Text("page {tag} is still there after the delete", tag=tag))
+
+    def get_acls(self, tag: str) -> dict[str, str] | None:
+        """{"read", "write", "comment"} of a page from its `acls` handler (owner or admin; review_01). None when
+        the page does not exist or the handler refuses (the same alert for both)."""
+        self._ensure_login()
+        query = f"{quote(tag, safe='')}/acls"
+        resp = self._send("GET", "acls", query)
+        if resp.status_code != 200:
+            raise self._fail(resp, f"GET ?{query}")
+        form = next((f for f in BeautifulSoup(resp.content, "html.parser").find_all("form")
+                     if (f.get("action") or "").endswith(f"?{tag}/acls")), None)
+        if form is None:
+            return None
+        out = {}
+        for privilege in ("read", "write", "comment"):
+            node = form.find(["textarea", "input"], attrs={"name": f"{privilege}_acl"})
+            out[privilege] = (node.text if node is not None and node.name == "textarea"
+                              else (node.get("value") if node is not None else "")) or ""
+        return {k: v.replace("\r\n", "\n").strip() for k, v in out.items()}
+
+    def set_acls(self, tag: str, *, read: str, write: str, comment: str = "comments-closed",
+                 owner: str | None = None) -> None:
+        """Set a page's ACLs (and, with `owner`, make that user its owner: an owner reads a page whatever its
+        ACL, review_02), then read them back. The page must exist (the handler works on existing pages)."""
+        with self._lock:
+            self._ensure_login()
+            query = f"{quote(tag, safe='')}/acls"
+            data = {"read_acl": read, "write_acl": write, "comment_acl": comment, "newowner": owner or ""}
+            resp = self._send("POST", "acls-set", query, data=data)
+            if resp.status_code == 200:
+                alerts = self._alerts(resp)
+                raise self._err(EntryError, f"POST ?{query}: ACLs of {tag} not saved"
+                                            + (f" ({alerts[0][:120]})" if alerts else ""))
+            if resp.status_code != 302:
+                raise self._fail(resp, f"POST ?{query}")
+            stored = self.get_acls(tag)
+            wanted = {"read": read, "write": write, "comment": comment}
+            if stored is None or any(acl_lines(stored[k]) != acl_lines(saved_acl(v)) for k, v in wanted.items()):
+                raise self._err(EntryError, f"ACLs of page {tag} differ on read-back after the save")
+            if owner:
+                page = self.get_page(tag)
+                if page is None or page.owner != owner:
+                    raise self._err(EntryError, f"page {tag} is not owned by {owner} after the save")
 
     def page_revisions(self, tag: str) -> list[Revision]:
         """Revisions of a page, newest first, from `data-revisions` of ?{tag}/revisions (contract §7)."""
