@@ -112,6 +112,7 @@ def with_contract_latency(app: Callable, emu) -> Callable:
 
 def make_wiki(name: str, users: dict[str, str]):
     from oscartes_sync.config import DEFAULT_FORM_IDS
+    from oscartes_sync.records import DECISIONS
     from oscartes_sync.sandbox.yeswiki_emulator import YesWikiEmulator
     from oscartes_sync.templates import render_form_template
 
@@ -120,6 +121,8 @@ def make_wiki(name: str, users: dict[str, str]):
     emu.add_user(users["member_user"], users["member_password"], token=users["member_token"], admin=False)
     emu.add_form(ACTOR_FORM, "Acteurs", render_form_template("actor", dict(DEFAULT_FORM_IDS)))
     emu.add_form(EVENT_FORM, "Événements", render_form_template("event", dict(DEFAULT_FORM_IDS)))
+    # the review page's decisions form, as `provision` sets it up: every run lists it too (DECISIONS §25)
+    emu.add_form(DECISIONS.form_id, DECISIONS.label, render_form_template(DECISIONS.name, dict(DEFAULT_FORM_IDS)))
     return emu
 
 

@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 ARTICLES = Path(app.__file__).resolve().parent / "sandbox" / "articles"
 # What a quiet run may send (DECISIONS §14): per wiki, one listing per synced form; per Nextcloud, one REPORT per
 # address book and calendar, one PROPFIND per watched folder (the exports and the articles).
-QUIET_WIKI = {"GET list": 2}
+QUIET_WIKI = {"GET list": 3}  # actors, events, and the review page's decisions (DECISIONS §25)
 QUIET_CLOUD = {"REPORT addressbook": 1, "REPORT calendar": 1, "PROPFIND files": 2}
 # What updating one entry costs (DECISIONS §3-4): read it again just before, the edit handler, read it back,
 # the revisions check; and one admin login per wiki written.

@@ -17,8 +17,10 @@ from filelock import FileLock, Timeout
 from .clients import form_maps, geocoder, missing_wiki_secrets, wiki_client
 from .config import Config
 from .publish.nextcloud_publish import publish_nextclouds
+from .publish.review_page import publish_review_pages
 from .publish.wiki_publish import publish_wikis
 from .report import Pending, summary
+from .review import take_decisions
 from .store import Store
 from .store.view import StoreView
 from .sync.engine import EntryRun, Instance, SyncResult, run_sync, run_sync_entry
@@ -91,6 +93,8 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         if inst.target is not None:
             inst.target.stats.counts.clear()
     engine_kw.setdefault("communes", cfg.local_territory().index)  # INSEE look-up, commune centres
+    # decisions taken on the review pages first (DECISIONS §25): the run then writes what they chose
+    decisions = take_decisions(cfg, store, instances, dry_run=dry_run)
     engine_kw.setdefault("max_image_bytes", cfg.images.max_bytes)
     engine_kw.setdefault("geocoding", GeocodingSettings(cfg.geocoding.min_score, cfg.geocoding.max_per_run))
     own = "geocoder" not in engine_kw  # built here from the config (tests hand their own): closed here
@@ -103,6 +107,7 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
     finally:
         if own and locator is not None:
             locator.close()
+    result.outcome.notices[:0] = decisions.notices
     for rid in interrupted:  # the store says how far it got: this run started from there
         result.outcome.notices.append(Notice("info", "store", None, Text(
             "run #{id} was interrupted before it finished (killed or crashed); this run took over from where it "
@@ -129,6 +134,16 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         merged = stats.setdefault(name, {})
         for key, n in counts.items():
             merged[f"pages {key}"] = merged.get(f"pages {key}", 0) + n
+    # the review pages last: they show what this run left open and the decisions it answered
+    review_pages = publish_review_pages(cfg, store, dry_run=dry_run, skip=set(result.instance_errors),
+                                        form_ok=decisions.form_ok)
+    result.outcome.notices.extend(review_pages.notices)
+    for name, n in review_pages.writes.items():
+        result.page_writes[name] = result.page_writes.get(name, 0) + n
+    for name, counts in review_pages.requests.items():
+        merged = stats.setdefault(name, {})
+        for key, n in counts.items():
+            merged[f"review {key}"] = merged.get(f"review {key}", 0) + n
     code = EXIT_ATTENTION if result.needs_person(store) else EXIT_OK
     pending = Pending.collect(store, previous, started, {w.name: w.url for w in cfg.wiki})
     titles = store.titles(mentioned(result, pending))

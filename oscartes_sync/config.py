@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from . import territory as territories
-from .records import KINDS
+from .records import KINDS, SERVICE_FORMS
 from .text import N_, Text, join, message_of
 
 DEFAULT_PATH = "oscartes.toml"
@@ -73,6 +73,21 @@ class IdentityConfig(_Strict):
 
 class ExportConfig(_Strict):
     licence: str = "CC BY-SA 4.0"
+
+
+class ReviewConfig(_Strict):
+    """The review page of each wiki and its decisions form (DECISIONS §25)."""
+
+    enabled: bool = True
+    page: str = "RevueOscartes"  # the page's tag in every wiki
+
+    @field_validator("page")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Za-z0-9]{1,49}", v) or sum(c.isupper() for c in v) < 2:
+            raise ValueError("must be a WikiName: letters and digits, starting with a capital, two capitals at "
+                             "least (e.g. 'RevueOscartes')")
+        return v
 
 
 class PublishConfig(_Strict):
@@ -160,11 +175,14 @@ class WikiConfig(_Strict):
     restricted: dict[str, list[str]] = Field(default_factory=dict)
     # the secret of this wiki's webhook (`serve`, DECISIONS §17); unset: hooks from this wiki are refused
     hook_secret_env: str | None = None
+    # besides the wiki's administrators, the members of this YesWiki group read the review page and take
+    # decisions there (DECISIONS §25)
+    review_group: str | None = None
 
     _n = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _u = field_validator("url")(classmethod(lambda cls, v: _check_url(v)))
 
-    @field_validator("forms", "fields", "restricted")
+    @field_validator("fields", "restricted")
     @classmethod
     def _kinds(cls, v: dict) -> dict:
         unknown = [k for k in v if k not in KINDS]
@@ -173,8 +191,27 @@ class WikiConfig(_Strict):
                                   known=", ".join(sorted(KINDS))))
         return v
 
+    @field_validator("forms")
+    @classmethod
+    def _forms(cls, v: dict) -> dict:
+        unknown = [k for k in v if k not in KINDS and k not in SERVICE_FORMS]
+        if unknown:
+            raise ValueError(f"unknown form(s) {unknown}; known: {sorted([*KINDS, *SERVICE_FORMS])}")
+        return v
+
+    @field_validator("review_group")
+    @classmethod
+    def _group(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9]+", v):
+            raise ValueError("a YesWiki group name has only letters and digits")
+        return v
+
     def form_ids(self) -> dict[str, str]:
-        return {**DEFAULT_FORM_IDS, **{k: str(v) for k, v in self.forms.items()}}
+        """Kind -> this wiki's form id."""
+        return {**DEFAULT_FORM_IDS, **{k: str(v) for k, v in self.forms.items() if k in KINDS}}
+
+    def service_form_id(self, name: str) -> str:
+        return str(self.forms.get(name) or SERVICE_FORMS[name].form_id)
 
 
 class NextcloudConfig(_Strict):
@@ -214,6 +251,7 @@ class Config(_Strict):
     calendar: CalendarConfig = CalendarConfig()
     serve: ServeConfig = ServeConfig()
     territory: TerritoryConfig = TerritoryConfig()
+    review: ReviewConfig = ReviewConfig()
     wiki: list[WikiConfig] = Field(default_factory=list)
     nextcloud: list[NextcloudConfig] = Field(default_factory=list)
     base_dir: str = "."  # where relative paths (sqlite file, lock) are resolved: the config's folder

@@ -200,9 +200,9 @@ class Settled:
 
 
 def resolve_conflict(store: Store, conflict_id: int, *, take: str | None = None, value: Any = UNSET,
-                     by: str = "coordinator") -> Settled:
+                     by: str = "coordinator", origin: str = "conflicts resolve") -> Settled:
     """Settle a conflict with one instance's candidate (`take`) or a value of one's own; the next sync writes
-    it everywhere."""
+    it everywhere. `origin`: where the decision was taken (the CLI, or the wiki of a review page)."""
     if (take is None) == (value is UNSET):
         raise Refused(Text("give exactly one of --take INSTANCE or --value JSON"))
     c = store.conflict(conflict_id)
@@ -222,8 +222,10 @@ def resolve_conflict(store: Store, conflict_id: int, *, take: str | None = None,
     with store.transaction():
         store.resolve_conflict(c.id, chosen, by=by)
         store.update_record(c.record_id, {**rec.fields, c.field: chosen}, author=by,
-                            origin="conflicts resolve", note=Text("conflict #{id} on {field} resolved", id=c.id,
-                                                                   field=Term.field(c.field)))
+                            origin=origin, note=(
+                                Text("conflict #{id} on {field} resolved with {take}'s value", id=c.id,
+                                     field=Term.field(c.field), take=take) if take is not None
+                                else Text("conflict #{id} on {field} resolved", id=c.id, field=Term.field(c.field))))
     return Settled(c.field, chosen)
 
 
@@ -252,8 +254,10 @@ def restore_record(store: Store, ref: str, revision: int | None = None, *, by: s
     return rec, store.restore(rec.id, revision, author=by)
 
 
-def link_duplicate(cfg: Config, store: Store, item_id: int, ref: str) -> Any:
-    """The entry waiting for review is this record: link them; the next sync merges them."""
+def link_duplicate(cfg: Config, store: Store, item_id: int, ref: str, *, by: str = "coordinator",
+                   origin: str = "match link") -> Any:
+    """The entry waiting for review is this record: link them; the next sync merges them. The record's
+    history says who decided it."""
     item = _open_review(store, item_id)
     rec = resolve_record(store, ref)
     if rec.deleted:
@@ -267,13 +271,24 @@ def link_duplicate(cfg: Config, store: Store, item_id: int, ref: str) -> Any:
     with store.transaction():
         store.set_link(record_id, item.instance, form_id=form_id, remote_id=item.remote_id, snapshot={})
         store.close_review_item(item.id, "merged")
+        store.update_record(record_id, rec.fields, author=by, origin=origin, even_if_equal=True,
+                            note=f"possible duplicate #{item.id}: entry {item.instance}:{item.remote_id} linked "
+                                 "to this record")
     return item
 
 
-def mark_distinct(store: Store, item_id: int) -> Any:
-    """The entry is a different actor: the next sync makes it a record of its own."""
+def mark_distinct(store: Store, item_id: int, *, by: str = "coordinator", origin: str = "match distinct") -> Any:
+    """The entry is a different actor: the next sync makes it a record of its own. The history of each
+    record it was compared with says who decided it."""
     item = _open_review(store, item_id)
-    store.close_review_item(item.id, "distinct")
+    with store.transaction():
+        store.close_review_item(item.id, "distinct")
+        for cand in item.candidates:
+            rec = store.record(cand[0])
+            if rec is not None:
+                store.update_record(rec.id, rec.fields, author=by, origin=origin, even_if_equal=True,
+                                    note=f"possible duplicate #{item.id}: entry {item.instance}:{item.remote_id} "
+                                         "is another actor")
     return item
 
 

@@ -6,7 +6,8 @@ cleaned and compared (fields.py), and the YesWiki key it takes in the forms this
 
 Everything that lists kinds derives from `KINDS`: the default form ids of the config, the form templates that
 provisioning renders (`forms/<name>.txt.j2`), the open-data exports and their file names. A new kind is one
-`Kind(...)` here and its form template.
+`Kind(...)` here and its form template. `SERVICE_FORMS` are the other forms provisioning sets up (the
+decisions of the review page): not kinds, so nothing syncs, exports or counts them.
 """
 
 from __future__ import annotations
@@ -142,3 +143,22 @@ CALL = Kind("call", "Appels à projets", (
 KINDS: dict[str, Kind] = {k.name: k for k in (ACTOR, PROJECT, EVENT, OFFER, CALL)}
 # canonical field -> what a person calls it (one name per field whatever the kind)
 FIELD_LABELS: dict[str, str] = {f.name: f.label for k in KINDS.values() for f in k.fields}
+
+
+@dataclass(frozen=True)
+class ServiceForm:
+    """A Bazar form the service provisions for its own use, beside the record kinds: its entries are read by
+    the service, never synced to another wiki, exported or published (`wiki_templates/forms/<name>.txt.j2`)."""
+
+    name: str
+    label: str
+    form_id: str  # default bn_id_nature; `[wiki.forms] <name> = "..."` moves it
+
+    @property
+    def form_template(self) -> str:
+        return f"forms/{self.name}.txt.j2"
+
+
+# Decisions taken on the review page of a wiki (DECISIONS §25): read and answered by `sync` (review.py).
+DECISIONS = ServiceForm("decisions", "Décisions OSCARTES", "25")
+SERVICE_FORMS: dict[str, ServiceForm] = {f.name: f for f in (DECISIONS,)}

@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 
 from . import territory as territories
-from .records import KINDS
+from .records import KINDS, SERVICE_FORMS
 from .text import Text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "wiki_templates"
@@ -30,6 +30,8 @@ COMMUNES_LIST_TITLE = "Communes 91"  # YesWiki derives the list id from the titl
 # Field types whose entry key is type + name (+ suffix in column 6): contract §3.5.
 _PREFIXED_TYPES = frozenset({"checkbox", "liste", "radio", "checkboxfiche", "listefiche", "image", "fichier"})
 _LIST_TYPES = frozenset({"checkbox", "liste", "radio"})
+# Field types that store no value of their own (column 1 is not a key: `acls` holds the entry's read ACL).
+_NO_KEY_TYPES = frozenset({"acls", "labelhtml"})
 
 
 def _root(root: Path | None) -> Path:
@@ -46,11 +48,14 @@ def _env(root: Path | None = None) -> jinja2.Environment:
     )
 
 
-def render_form_template(kind: str, forms: dict[str, str | int], root: Path | None = None) -> str:
-    """The `bn_template` of the Bazar form of `kind`; `forms` maps kinds to this wiki's form ids."""
-    if kind not in FORM_KINDS:
+def render_form_template(kind: str, forms: dict[str, str | int], root: Path | None = None, *,
+                         review_group: str | None = None) -> str:
+    """The `bn_template` of the Bazar form of `kind` (a record kind or a service form); `forms` maps kinds to
+    this wiki's form ids; `review_group`: the wiki's review group, if any (decisions form)."""
+    if kind not in FORM_KINDS and kind not in SERVICE_FORMS:
         raise ValueError(f"unknown form kind: {kind!r}")
-    text = _env(_root(root)).get_template(KINDS[kind].form_template).render(forms=forms)
+    path = KINDS[kind].form_template if kind in KINDS else SERVICE_FORMS[kind].form_template
+    text = _env(_root(root)).get_template(path).render(forms=forms, review_group=review_group or "")
     return "\n".join(line for line in text.splitlines() if line.strip())
 
 
@@ -63,6 +68,8 @@ def field_keys(columns: list[str]) -> list[str]:
     """Entry JSON keys written by one template line (contract §3.5)."""
     ftype = columns[0]
     name = columns[1] if len(columns) > 1 else ""
+    if ftype in _NO_KEY_TYPES:
+        return []
     if ftype == "map":
         return [c for c in columns[1:3] if c]
     if ftype in _PREFIXED_TYPES:
@@ -109,14 +116,15 @@ def _source_line(path: Path, needle: str) -> int | None:
     return None
 
 
-def check_form_template(kind: str, forms: dict[str, str | int], root: Path | None = None) -> str:
+def check_form_template(kind: str, forms: dict[str, str | int], root: Path | None = None, *,
+                        review_group: str | None = None) -> str:
     """The rendered template of `kind`, or TemplateError for an unknown field type or a missing title."""
     path = _root(root) / "forms" / f"{kind}.txt.j2"
     if not path.is_file():
         raise TemplateError(path, None, Text("missing: every kind ({kinds}) needs its form template",
                                              kinds=", ".join(FORM_KINDS)))
     try:
-        text = render_form_template(kind, forms, root)
+        text = render_form_template(kind, forms, root, review_group=review_group)
     except jinja2.TemplateError as exc:
         raise TemplateError(path, getattr(exc, "lineno", None),
                             Text("template error: {reason}", reason=str(exc))) from None

@@ -33,6 +33,7 @@ def sandbox():
 def cfg(sandbox, tmp_path):
     config = sandbox.config(store_url=f"sqlite:///{tmp_path / 'store.db'}", lock=str(tmp_path / "lock"))
     config.publish.dashboards = False  # these tests count entry writes; dashboards have tests of their own
+    config.review.enabled = False  # and requests: the review page and its decisions form have tests of their own
     return config
 
 

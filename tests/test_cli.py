@@ -142,8 +142,10 @@ def wiki(setup: Setup, name: str):
 
 
 def entry_writes(setup: Setup) -> dict[str, int]:
+    """Entry writes: creates, edits, deletes (the review page's own edits are a page, not an entry)."""
     return {n: w.emulator.count("POST", "api/entries") + w.emulator.count("POST", "/edit")
-            + w.emulator.count("DELETE") for n, w in setup.sandbox.wikis.items()}
+            - w.emulator.count("POST", "?RevueOscartes/edit") + w.emulator.count("DELETE")
+            for n, w in setup.sandbox.wikis.items()}
 
 
 def reset_logs(setup: Setup) -> None:

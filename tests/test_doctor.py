@@ -280,7 +280,7 @@ def test_form_missing_on_one_wiki(setup):
     ran = setup.run()
     assert ran.code == 1, ran
     line = ran.lines("tel")["form actor"]
-    assert line.startswith("PROBLEM form actor: form 77 does not exist (forms on this wiki: 20)"), ran
+    assert line.startswith("PROBLEM form actor: form 77 does not exist (forms on this wiki: 20, 25)"), ran
     assert 'forms = { actor = "ID" }' in line
     assert_all_ok(ran, "polesnoe")
 

@@ -26,7 +26,7 @@ from .. import territory as territories
 from ..clients import wiki_admin
 from ..config import Config, WikiConfig
 from ..hashing import content_hash
-from ..records import KINDS
+from ..records import DECISIONS, KINDS
 from ..targets.base import TargetError, TerminalError
 from ..targets.wikiname import list_id_for
 from ..i18n import translate
@@ -83,7 +83,8 @@ def desired_state(w: WikiConfig, cfg: Config | None = None, territory: territori
                   root: Path | None = None) -> Desired:
     """What the templates (`root`: a kit's; the package's by default) and the territory's parameters (Essonne
     by default) say this wiki must hold under `cfg` (its [publish] choices decide what the static pages link
-    to). Raises ProvisionError naming the file and line."""
+    to; with [review] enabled, the form of the review page's decisions too). Raises
+    ProvisionError naming the file and line."""
     from .docs import DocsError, build_setup, wiki_pages
 
     cfg = cfg or Config()
@@ -92,6 +93,10 @@ def desired_state(w: WikiConfig, cfg: Config | None = None, territory: territori
     try:
         wanted_forms = {k: (forms[k], KINDS[k].label, check_form_template(k, forms, root))
                         for k in FORM_KINDS if k not in mapped}
+        if cfg.review.enabled:
+            wanted_forms[DECISIONS.name] = (w.service_form_id(DECISIONS.name), DECISIONS.label,
+                                            check_form_template(DECISIONS.name, forms, root,
+                                                                review_group=w.review_group))
         lists = {}
         for list_id, data in all_lists(territory, root).items():
             if list_id_for(data["titre"]) != list_id:

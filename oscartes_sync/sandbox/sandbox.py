@@ -14,7 +14,7 @@ from typing import Iterator
 import requests
 
 from ..config import DEFAULT_FORM_IDS, Config, GeocodingConfig, NextcloudConfig, StoreConfig, SyncConfig, WikiConfig
-from ..records import KINDS
+from ..records import DECISIONS, KINDS
 from ..templates import render_form_template
 from ..text import Text
 from .geocoder_emulator import GeocoderEmulator
@@ -211,6 +211,8 @@ def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.
     forms = dict(DEFAULT_FORM_IDS)
     for kind in kinds if provisioned else ():
         emulator.add_form(forms[kind], KINDS[kind].label, render_form_template(kind, forms))
+    if provisioned:  # the review page's decisions form, as `provision` sets it up
+        emulator.add_form(DECISIONS.form_id, DECISIONS.label, render_form_template(DECISIONS.name, forms))
     server = start_server(emulator, latency=latency)
     return SandboxWiki(name, emulator, server, admin, admin_pw, token, member, member_pw, member_token)
 

@@ -143,7 +143,8 @@ def check(replay: Replay, ex: dict[str, Any], r: requests.Response) -> None:
         assert {k: got[k] for k in ("tag", "owner", "user")} == \
             {k: replay.text(body[k]) for k in ("tag", "owner", "user")}, where
         if body["body"].startswith("{"):
-            _entries_equal(replay, {got["tag"]: json.loads(got["body"])}, {body["tag"]: json.loads(body["body"])}, where)
+            _entries_equal(replay, {got["tag"]: json.loads(got["body"])},
+                           {body["tag"]: json.loads(body["body"])}, where)
         else:
             assert got["body"] == body["body"], where
     elif isinstance(body, dict):

@@ -57,6 +57,7 @@ def world(live_env, tmp_path, monkeypatch):
                          exports_folder=f"{tag}/Donnees-ouvertes", articles_folder=f"{tag}/Base-de-connaissances")
     cfg = Config(store=StoreConfig(url=f"sqlite:///{tmp_path / 's.db'}"),
                  sync=SyncConfig(lock_file=str(tmp_path / "lock")), wiki=[wiki], nextcloud=[nc])
+    cfg.review.enabled = False  # a throw-away actor form, no decisions form: the review page has its own live test
     admin.create_form(form_id, f"Oscartes test {tag}", render_form_template("actor", {**cfg.wiki[0].form_ids()}))
     store = Store(cfg.store_url())
     headers = {"Authorization": f"Bearer {live_env['OSCARTES_LIVE_YESWIKI_TOKEN']}"}

@@ -161,6 +161,7 @@ def cfg(wiki_a, wiki_b, tmp_path, monkeypatch) -> Config:
                     base_dir=str(tmp_path))
     # these tests count entry writes, and dashboard pages would outlive the throw-away form
     config.publish.dashboards = False
+    config.review.enabled = False  # and listings; the review page has its own live test (test_review_live.py)
     return config
 
 

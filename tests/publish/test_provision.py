@@ -10,6 +10,7 @@ import pytest
 from oscartes_sync import templates
 from oscartes_sync.app import build_instances, sync_once
 from oscartes_sync.config import DEFAULT_FORM_IDS
+from oscartes_sync.records import DECISIONS
 from oscartes_sync.publish.provision import ProvisionError, render_report, run_provision
 from oscartes_sync.sandbox.sandbox import start_sandbox
 from oscartes_sync.store import Store
@@ -40,8 +41,9 @@ def test_first_run_sets_everything_up_and_a_second_writes_nothing(bare):
     assert first.exit_code == 0, render_report(first)
     for w in sb.wikis.values():
         forms = w.emulator.forms
-        assert sorted(forms) == sorted(DEFAULT_FORM_IDS.values())
+        assert sorted(forms) == sorted([*DEFAULT_FORM_IDS.values(), DECISIONS.form_id])
         assert forms[DEFAULT_FORM_IDS["actor"]].as_json()["bn_label_nature"] == "Acteurs"
+        assert forms[DECISIONS.form_id].as_json()["bn_label_nature"] == "Décisions OSCARTES"
         assert w.emulator.page("ListeThemes") is not None and w.emulator.page("ListeCommunes91") is not None
         assert "dynamic=\"true\"" in w.emulator.page("CarteActeurs")["body"]
     reset(sb)

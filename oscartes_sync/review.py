@@ -1,0 +1,328 @@
+"""Decisions taken on the review page of a wiki (DECISIONS §25).
+
+A decision is an entry of the "Décisions OSCARTES" form (`wiki_templates/forms/decisions.txt.j2`), created by
+following a link of the review page (`publish/review_page.py`), which fills it in. At the start of `sync`,
+before anything is planned, the service lists that form in each wiki (one request), and takes each entry it has
+not answered yet, oldest first:
+
+  1. the author is checked: the entry's creator (`owner`) and its last editor (`user`) must both be
+     administrators of that wiki, or members of its `review_group`. Anyone can create an entry through the
+     Bazar form, visitors included, and a member's token can overwrite an entry through the API (keeping its
+     owner, recorded/review/review_04): both fail this check and the entry is ignored;
+  2. the decision is checked: the conflict or possible duplicate exists, is still open, concerns an entry of
+     that wiki; the choice is one of its candidates, with the value the page showed (a fingerprint), or a value
+     of one's own that cleans as a member's would;
+  3. it is applied through the coordinator's functions, exactly as `conflicts resolve` / `match link` /
+     `match distinct` would, with `user@wiki` as the author in the record's history; the same run then writes
+     the chosen value everywhere;
+  4. the entry is answered: its `bf_reponse` field says "Appliquée…", "Refusée : …", "Sans effet : …" or
+     "Ignorée : …", and the review page lists it among the decisions processed. The entry stays (the wiki keeps
+     who decided what; it is readable by administrators only). What was answered is remembered in the store, so
+     an entry is never applied twice, even if someone edits its answer.
+
+Every refused or ignored decision is one line of the run report. Decision entries are never synced, exported
+or copied anywhere: their form is not a record kind.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import coordinator
+from .config import Config, WikiConfig
+from .hashing import content_hash
+from .records import DECISIONS
+from .store import Store
+from .sync.model import Notice
+from .targets.base import ListingFailed, TargetError
+from .targets.yeswiki_acl import may_decide
+
+STATE = "review/{wiki}/decisions"  # {entry id: {"status", "answer", "subject", "title", "by", "at", "answered"}}
+PARIS = ZoneInfo("Europe/Paris")
+CONFLICT, DUPLICATE = "conflit", "doublon"
+OTHER, LINK, DISTINCT = "autre", "lier", "distinct"
+APPLIED, REFUSED, STALE, IGNORED = "applied", "refused", "stale", "ignored"
+_SUBJECT = re.compile(r"^\s*(conflit|doublon)\s*[-#n°º:]*\s*(\d+)\s*$", re.IGNORECASE)
+
+
+def subject(kind: str, number: int) -> str:
+    """The `bf_sujet` of a decision: `conflit-12`, `doublon-7`."""
+    return f"{kind}-{number}"
+
+
+def fingerprint(value: Any) -> str:
+    """A short digest of a candidate value: the page's link carries it, so a decision applies the value the
+    person saw, not one a member typed since."""
+    return content_hash(value)[:10]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One entry of the decisions form, as read."""
+
+    wiki: str
+    entry_id: str
+    title: str
+    subject: str
+    record: str
+    field: str
+    choice: str
+    fingerprint: str
+    value: str
+    owner: str
+    user: str
+    created: str
+
+    @classmethod
+    def from_entry(cls, wiki: str, entry_id: str, e: dict[str, Any]) -> Decision:
+        def text(key: str) -> str:
+            v = e.get(key)
+            return html.unescape(str(v)).strip() if isinstance(v, (str, int, float)) else ""
+        return cls(wiki, entry_id, text("bf_titre"), text("bf_sujet"), text("bf_fiche"), text("bf_champ"),
+                   text("bf_choix"), text("bf_empreinte"), text("bf_valeur"), str(e.get("owner") or ""),
+                   str(e.get("user") or ""), str(e.get("date_creation_fiche") or ""))
+
+    @property
+    def author(self) -> str:
+        """How the record's history names the person: the wiki user @ the wiki."""
+        return f"{self.user}@{self.wiki}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # applied | refused | stale | ignored
+    report: str  # English, for the run report
+    answer: str  # French, written in the entry and shown on the review page
+
+
+@dataclass
+class ReviewRun:
+    notices: list[Notice] = field(default_factory=list)
+    form_ok: dict[str, bool] = field(default_factory=dict)  # wiki -> its decisions form could be read
+
+
+def _now_text(now: datetime) -> str:
+    return now.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def take_decisions(cfg: Config, store: Store, instances: dict[str, Any], *, dry_run: bool = False,
+                   now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> ReviewRun:
+    """Read, check, apply and answer the new decisions of every usable wiki (`instances`: the engine's, by
+    name; a wiki in error is left for a later run)."""
+    run = ReviewRun()
+    if not cfg.review.enabled:
+        return run
+    for w in cfg.wiki:
+        inst = instances.get(w.name)
+        if inst is None or inst.target is None or inst.error:
+            continue
+        _take_in_wiki(cfg, store, w, inst.target, run, dry_run, now)
+    return run
+
+
+def _take_in_wiki(cfg: Config, store: Store, w: WikiConfig, target, run: ReviewRun, dry_run: bool,
+                  now: Callable[[], datetime]) -> None:
+    form_id = w.service_form_id(DECISIONS.name)
+
+    def note(level: str, message: str, record: str | None = None) -> None:
+        run.notices.append(Notice(level, w.name, record, message))
+
+    seen = f"review/{w.name}/form"  # the form id found to exist: an empty listing is believed without a check
+    try:
+        entries = target.list_entries(form_id, form_known=store.get_state(seen) == form_id)
+    except ListingFailed as exc:
+        run.form_ok[w.name] = False
+        missing = "does not exist" in exc.message
+        note("attention", f"decisions form {form_id} does not exist: run `oscartes-sync provision` (the review page "
+                          "shows no decision links until then)" if missing
+             else f"decisions not read ({exc.message}); they wait for the next run")
+        return
+    except TargetError as exc:
+        run.form_ok[w.name] = False
+        note("attention", f"decisions not read ({exc.message}); they wait for the next run")
+        return
+    run.form_ok[w.name] = True
+    if not dry_run and store.get_state(seen) != form_id:
+        store.set_state(seen, form_id)
+    key = STATE.format(wiki=w.name)
+    state: dict[str, dict] = dict(store.get_state(key) or {})
+    known = {eid: row for eid, row in state.items() if eid in entries}  # a deleted entry leaves the page
+    decisions = sorted((Decision.from_entry(w.name, eid, e) for eid, e in entries.items() if eid not in known),
+                       key=lambda d: (d.created, d.entry_id))
+    groups: dict[str, str | None] = {}
+
+    def group_acl(name: str) -> str | None:
+        if name not in groups:
+            groups[name] = target.group_acl(name)
+        return groups[name]
+
+    for d in decisions:
+        try:
+            verdict, apply = _judge(cfg, store, w, d, group_acl)
+        except TargetError as exc:  # the groups could not be read: nothing decided, retried next run
+            note("attention", f"decision {d.entry_id}: the wiki's groups could not be read ({exc.message}); "
+                              "it waits for the next run")
+            break
+        if dry_run:
+            note("info" if verdict.status == APPLIED else "attention",
+                 f"decision {d.entry_id} by {d.author}: would be {verdict.status}: {verdict.report}")
+            continue
+        if apply is not None:
+            try:
+                apply()
+            except coordinator.Refused as exc:  # a value the cleaning refuses, a record deleted meanwhile...
+                verdict = Verdict(REFUSED, f"{exc}: nothing changed", f"Refusée : {exc}.")
+        level = "info" if verdict.status in (APPLIED, STALE) else "attention"
+        note(level, f"decision {d.entry_id} by {d.author}: {verdict.status}: {verdict.report}")
+        when = now()
+        known[d.entry_id] = {"status": verdict.status, "answer": f"{verdict.answer} ({_now_text(when)})",
+                             "subject": d.subject, "title": d.title, "by": d.author, "at": when.isoformat(),
+                             "answered": False}
+        store.set_state(key, known)  # at once: a run cut short here never takes this entry again
+    if dry_run:
+        return
+    for eid, row in sorted(known.items()):
+        if row["answered"]:
+            continue
+        # the edit handler needs the title (stored HTML-escaped, contract §12: sent back as a person reads it)
+        title = html.unescape(str(entries[eid].get("bf_titre") or "")) or eid
+        try:
+            target.update_entry(form_id, eid, title, {"bf_reponse": row["answer"]}, {})
+            row["answered"] = True
+        except TargetError as exc:
+            note("attention", f"decision {eid}: the answer could not be written ({exc.message}); retried next run")
+    if known != (store.get_state(key) or {}):
+        store.set_state(key, known)
+
+
+def processed(store: Store, wiki: str) -> dict[str, dict]:
+    """The decisions of a wiki that were answered, by entry id (for the review page)."""
+    return dict(store.get_state(STATE.format(wiki=wiki)) or {})
+
+
+# ---------------------------------------------------------------------------------------------- checking
+
+
+def _judge(cfg: Config, store: Store, w: WikiConfig, d: Decision, group_acl) -> tuple[Verdict, Callable | None]:
+    """The verdict on one decision, and what applies it when it is to be applied."""
+    for who, role in ((d.owner, "written"), (d.user, "last changed")):
+        if not may_decide(who, group_acl, w.review_group):
+            name = who or "an anonymous visitor"
+            nom = who or "un visiteur anonyme"
+            group = f" nor in its group {w.review_group}" if w.review_group else ""
+            groupe = f" ni membre du groupe {w.review_group}" if w.review_group else ""
+            return Verdict(IGNORED, f"{role} by {name}, who is not an administrator of {w.name}{group}: ignored",
+                           f"Ignorée : {nom} n'est pas administrateur de ce wiki{groupe}."), None
+    m = _SUBJECT.match(d.subject)
+    if m is None:
+        return _refused(f"subject {d.subject!r} is neither conflit-N nor doublon-N",
+                        f"l'objet « {d.subject} » n'est ni « conflit-N » ni « doublon-N »"), None
+    number = int(m.group(2))
+    if m.group(1).lower() == CONFLICT:
+        return _judge_conflict(store, w, d, number)
+    return _judge_duplicate(cfg, store, w, d, number)
+
+
+def _refused(report: str, answer: str) -> Verdict:
+    return Verdict(REFUSED, f"{report}: nothing changed", f"Refusée : {answer}.")
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if at else "?"
+
+
+def _concerns(store: Store, wiki: str, record_id: str) -> bool:
+    link = store.link(record_id, wiki)
+    return link is not None and link.remote_id is not None
+
+
+def _matches(ref: str, record_id: str) -> bool:
+    return bool(ref) and len(ref) >= 4 and record_id.lower().startswith(ref.lower())
+
+
+def _judge_conflict(store: Store, w: WikiConfig, d: Decision, number: int) -> tuple[Verdict, Callable | None]:
+    c = store.conflict(number)
+    if c is None:
+        return _refused(f"there is no conflict #{number}", f"il n'y a pas de conflit n°{number}"), None
+    if d.record and not _matches(d.record, c.record_id):
+        return _refused(f"conflict #{number} is about record {coordinator.short_id(c.record_id)}, not {d.record}",
+                        f"le conflit n°{number} porte sur la fiche {coordinator.short_id(c.record_id)}, "
+                        f"pas {d.record}"), None
+    if d.field and d.field != c.field:
+        return _refused(f"conflict #{number} is on field {c.field}, not {d.field}",
+                        f"le conflit n°{number} porte sur le champ {c.field}, pas {d.field}"), None
+    if not _concerns(store, w.name, c.record_id):
+        return _refused(f"conflict #{number} concerns no entry of {w.name}",
+                        f"le conflit n°{number} ne concerne aucune fiche de ce wiki"), None
+    if c.status != "open":
+        return Verdict(STALE, f"conflict #{number} was already settled by {c.resolved_by} "
+                              f"({_when(c.resolved_at)}): not applied again",
+                       f"Sans effet : le conflit n°{number} avait déjà été tranché par {c.resolved_by} le "
+                       f"{_when(c.resolved_at)}."), None
+    by, origin = d.author, w.name
+    if d.choice == OTHER:
+        if not d.value:
+            return _refused(f"choice '{OTHER}' needs a value (bf_valeur)",
+                            f"le choix « {OTHER} » demande une valeur"), None
+        return (Verdict(APPLIED, f"conflict #{number} ({c.field}) settled with a value of {d.user}'s",
+                        "Appliquée : la valeur saisie est gardée et recopiée dans les wikis."),
+                lambda: coordinator.resolve_conflict(store, number, value=d.value, by=by, origin=origin))
+    if d.choice not in c.candidates:
+        names = ", ".join(sorted(c.candidates))
+        return _refused(f"{d.choice!r} is not a candidate of conflict #{number} ({names}, or '{OTHER}' with a "
+                        "value)", f"« {d.choice} » n'est pas un des choix possibles ({names}, ou « {OTHER} » "
+                                  "avec une valeur)"), None
+    if d.fingerprint and d.fingerprint != fingerprint(c.candidates[d.choice]):
+        return _refused(f"the value of {d.choice} changed since the page showed it",
+                        f"la valeur de {d.choice} a changé depuis l'affichage de la page ; la page montre la "
+                        "nouvelle valeur"), None
+    take = d.choice
+    return (Verdict(APPLIED, f"conflict #{number} ({c.field}) settled with {take}'s value",
+                    f"Appliquée : la valeur de {take} est gardée et recopiée dans les wikis."),
+            lambda: coordinator.resolve_conflict(store, number, take=take, by=by, origin=origin))
+
+
+def _judge_duplicate(cfg: Config, store: Store, w: WikiConfig, d: Decision,
+                     number: int) -> tuple[Verdict, Callable | None]:
+    item = store.review_item(number)
+    if item is None:
+        return _refused(f"there is no possible duplicate #{number}",
+                        f"il n'y a pas de doublon possible n°{number}"), None
+    candidates = [c[0] for c in item.candidates]
+    if item.instance != w.name and not any(_concerns(store, w.name, r) for r in candidates):
+        return _refused(f"possible duplicate #{number} concerns no entry of {w.name}",
+                        f"le doublon possible n°{number} ne concerne aucune fiche de ce wiki"), None
+    if item.status != "open":
+        what = {"merged": "linked to a record", "distinct": "marked as another actor"}.get(item.status, item.status)
+        quoi = {"merged": "relié à une fiche", "distinct": "déclaré comme un autre acteur"}.get(item.status,
+                                                                                               item.status)
+        return Verdict(STALE, f"possible duplicate #{number} was already decided ({what}): not applied again",
+                       f"Sans effet : le doublon possible n°{number} a déjà été tranché ({quoi})."), None
+    by, origin = d.author, w.name
+    if d.choice == DISTINCT:
+        return (Verdict(APPLIED, f"possible duplicate #{number}: another actor",
+                        "Appliquée : la fiche est un autre acteur ; elle est recopiée dans les wikis."),
+                lambda: coordinator.mark_distinct(store, number, by=by, origin=origin))
+    if d.choice != LINK:
+        return _refused(f"choice {d.choice!r} for possible duplicate #{number}: give '{LINK}' or '{DISTINCT}'",
+                        f"pour un doublon, le choix est « {LINK} » ou « {DISTINCT} », pas « {d.choice} »"), None
+    chosen = [r for r in candidates if _matches(d.record, r)]
+    if len(chosen) != 1:
+        names = ", ".join(coordinator.short_id(r) for r in candidates)
+        return _refused(f"record {d.record or '(none)'} is not a candidate of possible duplicate #{number} "
+                        f"({names})", f"la fiche « {d.record} » n'est pas une des fiches proposées ({names})"), None
+    record_id = chosen[0]
+    return (Verdict(APPLIED, f"possible duplicate #{number} linked to record {coordinator.short_id(record_id)}",
+                    "Appliquée : les deux fiches sont reliées ; leurs valeurs sont réunies au même passage."),
+            lambda: coordinator.link_duplicate(cfg, store, number, record_id, by=by, origin=origin))
+
+
