@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from bs4 import BeautifulSoup
 
 from oscartes_sync import coordinator
 from oscartes_sync.app import build_instances, sync_once
@@ -22,6 +21,7 @@ from oscartes_sync.config import DEFAULT_FORM_IDS
 from oscartes_sync.publish.review_page import review_body
 from oscartes_sync.records import DECISIONS
 from oscartes_sync.review import fingerprint
+from oscartes_sync.sandbox.sandbox import follow_link, submit_bazar_form as submit
 
 FORM = DEFAULT_FORM_IDS["actor"]
 TAG = "RevueOscartes"
@@ -79,20 +79,6 @@ def links(body: str) -> dict[str, str]:
     return {label: url for url, label in re.findall(r"\[\[(https?://\S+) ([^\]]+)\]\]", body)}
 
 
-def submit(session: requests.Session, url: str, **changes) -> str:
-    """Open a decision link and submit the prefilled form as a browser would (antispam set by the page's
-    script); the new entry's id."""
-    r = session.get(url)
-    form = BeautifulSoup(r.text, "html.parser").find("form", id="formulaire")
-    assert form is not None, r.text[:500]
-    fields = {el.get("name"): (el.text if el.name == "textarea" else el.get("value", ""))
-              for el in form.find_all(["input", "textarea"]) if el.get("name")}
-    fields.update(changes, antispam="1")
-    r = session.post(url, files=[(k, (None, v)) for k, v in fields.items()], allow_redirects=False)
-    assert r.status_code == 302 and "message=ajout_ok" in r.headers["Location"], r.status_code
-    return parse_qs(urlsplit(r.headers["Location"]).query)["id_fiche"][0]
-
-
 def decisions(w) -> dict[str, dict]:
     return w.list(DECISIONS.form_id)
 
@@ -131,6 +117,8 @@ def test_the_page_is_refused_to_visitors_and_plain_members(sandbox, rcfg, store)
             r = who.get(f"{w.url}?{TAG}{handler}")
             assert r.status_code == 200 and "Fourmi" not in r.text and HOURS_A not in r.text, handler
         assert TAG not in (who.get(f"{w.url}?api/pages").json() or {})
+        with pytest.raises(RuntimeError, match="shows no link"):  # none of its links either (review_06)
+            follow_link(who, f"{w.url}?{TAG}", "Garder la valeur de tel")
     # and a member cannot loosen it
     r = member.post(f"{w.url}?{TAG}/acls", data={"read_acl": "*", "write_acl": "*", "comment_acl": "", "newowner": ""})
     assert "Vous ne pouvez pas gérer les permissions" in r.text
@@ -192,8 +180,8 @@ def test_a_decision_taken_on_the_page_settles_the_conflict_in_both_wikis_and_nam
                                                                                               store):
     aid, bid, c = make_conflict(sandbox, rcfg, store)
     a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
-    session = admin(a)
-    decision = submit(session, links(page(a, session))["Garder la valeur de tel"])
+    session = admin(a)  # reads the page as the wiki shows it, follows the link, submits the prefilled form
+    decision = submit(session, follow_link(session, f"{a.url}?{TAG}", "Garder la valeur de tel"))
     assert store.conflict(c.id).status == "open"  # nothing happens before the next run
 
     result = run(rcfg, store)

@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import requests
+from bs4 import BeautifulSoup
 
 from ..config import DEFAULT_FORM_IDS, Config, GeocodingConfig, NextcloudConfig, StoreConfig, SyncConfig, WikiConfig
 from ..records import DECISIONS, KINDS
@@ -50,11 +52,17 @@ class SandboxWiki:
         return "OSCARTES_SANDBOX_" + self.name.upper()
 
     def member_session(self) -> requests.Session:
+        return self._session(self.member_user, self.member_password)
+
+    def admin_session(self) -> requests.Session:
+        return self._session(self.admin_user, self.admin_password)
+
+    def _session(self, user: str, password: str) -> requests.Session:
         s = requests.Session()
-        r = s.post(self.url + "?PagePrincipale", data={"name": self.member_user, "password": self.member_password,
-                                                       "action": "login"}, allow_redirects=False)
+        r = s.post(self.url + "?PagePrincipale", data={"name": user, "password": password, "action": "login"},
+                   allow_redirects=False)
         if r.status_code != 302:
-            raise RuntimeError(f"sandbox member login failed on {self.name}: {r.status_code}")
+            raise RuntimeError(f"sandbox login of {user} failed on {self.name}: {r.status_code}")
         return s
 
     def member_create(self, form_id: str, values: dict[str, str], session: requests.Session | None = None) -> str:
@@ -196,6 +204,33 @@ class Sandbox:
             n.server.stop()
         if self.geocoder_server is not None:
             self.geocoder_server.stop()
+
+
+
+def follow_link(session: requests.Session, page_url: str, label: str) -> str:
+    """A person reads the wiki page at `page_url` and picks its link `label`: the link's URL, as the wiki shows
+    it (review_06). Raises when the page does not show that link to this person."""
+    r = session.get(page_url)
+    link = BeautifulSoup(r.text, "html.parser").find("a", string=label)
+    if r.status_code != 200 or link is None:
+        raise RuntimeError(f"sandbox: {page_url} shows no link {label!r} to this person")
+    return str(link["href"])
+
+
+def submit_bazar_form(session: requests.Session, url: str, **changes: str) -> str:
+    """A person opens a Bazar create form (`url`, prefilled from its query), changes `changes` and submits it, as
+    a browser does (the page's script sets the antispam field, review_04); the new entry's id."""
+    r = session.get(url)
+    form = BeautifulSoup(r.text, "html.parser").find("form", id="formulaire")
+    if form is None:
+        raise RuntimeError(f"sandbox: {url} shows no entry form (HTTP {r.status_code})")
+    fields = {el.get("name"): (el.text if el.name == "textarea" else el.get("value", ""))
+              for el in form.find_all(["input", "textarea"]) if el.get("name")}
+    fields.update(changes, antispam="1")
+    r = session.post(url, files=[(k, (None, v)) for k, v in fields.items()], allow_redirects=False)
+    if r.status_code != 302 or "message=ajout_ok" not in r.headers.get("Location", ""):
+        raise RuntimeError(f"sandbox: the form {url} was not saved (HTTP {r.status_code})")
+    return parse_qs(urlsplit(r.headers["Location"]).query)["id_fiche"][0]
 
 
 def new_wiki(name: str, kinds: tuple[str, ...] = ("actor",), latency: float = 0.0,

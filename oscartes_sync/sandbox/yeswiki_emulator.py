@@ -409,6 +409,16 @@ def _h(value: Any) -> str:
     return html_lib.escape("" if value is None else str(value), quote=True)
 
 
+_EXTERNAL_LINK = re.compile(r"\[\[(https?://[^\s\]]+) ([^\]]+)\]\]")
+
+
+def _page_html(body: str) -> str:
+    """A page's text as the wiki shows it. Only what the tests rely on is formatted: `[[url label]]` becomes
+    `<a href='url' track=true >label</a>`, the URL's `&` escaped as `&amp;` (review_06); the rest is shown as
+    escaped text, one `<br />` a line."""
+    return _EXTERNAL_LINK.sub(r"<a href='\1' track=true >\2</a>", _h(body)).replace("\n", "<br />\n")
+
+
 def _scalar_str(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else ""
@@ -1395,7 +1405,7 @@ class YesWikiEmulator(RequestRecorder):
         if self.types.get(tag) == "fiche_bazar":
             entry = self._display_entry(tag, ctx) or {}
             return self._html(self._html_page(ctx, tag, self._render_entry_html(entry, ctx.base_url)))
-        return self._html(self._html_page(ctx, tag, _h(revs[-1]["body"]).replace("\n", "<br />\n")))
+        return self._html(self._html_page(ctx, tag, _page_html(revs[-1]["body"])))
 
     def _entry_form_html(self, ctx: Ctx, tag: str, entry: dict[str, Any], alert: str = "") -> str:
         form = self.forms.get(str(entry.get("id_typeannonce", "")))
