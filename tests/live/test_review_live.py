@@ -5,7 +5,9 @@ A conflict is made on the rig's two wikis (throw-away actor and decisions forms,
 their entries afterwards, as in test_sync_live.py), then headless Chromium opens wiki A's review page: refused
 to an anonymous visitor and to a plain member who logs in through the page's own login form; an administrator
 logs in the same way, follows the page's "Garder la valeur de tel" link, submits the prefilled form as a person
-would, and the next `sync` writes that value to both wikis; the page then lists the conflict no more.
+would, and the next `sync` writes that value to both wikis; the page then lists the conflict no more. Before
+that, the plain member forged a decision (the form is open to anyone) and the administrator submitted a choice
+that is no candidate: both are one line of the report, answered in the wiki, and change nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import requests
 
 from oscartes_sync.app import build_instances, open_store, sync_once
 from oscartes_sync.config import Config, StoreConfig, SyncConfig, WikiConfig
+from oscartes_sync.publish.review_page import decision_url
 from oscartes_sync.records import DECISIONS
 from oscartes_sync.templates import render_form_template
 
@@ -95,6 +98,13 @@ class Browser:
         form.find_element(By.CSS_SELECTOR, "[type=submit]").click()
         WebDriverWait(self.d, 30).until(ec.url_contains("message=ajout_ok"))
         return self.d.current_url
+
+    def type_in(self, name: str, value: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        box = self.d.find_element(By.NAME, name)
+        box.clear()
+        box.send_keys(value)
 
     def field(self, name: str) -> str:
         from selenium.webdriver.common.by import By
@@ -227,6 +237,10 @@ def test_a_decision_taken_in_a_browser_on_the_review_page_settles_the_conflict_i
         assert "autorisé à lire cette page" in visitor.open(page_url)
         assert title not in member_view and title not in visitor.d.page_source
         assert requests.get(f"{a.url}?api/pages/{cfg.review.page}", timeout=30).status_code == 403
+        # the member forges a decision: the form is open to anyone, so the link is typed by hand
+        visitor.open(decision_url(cfg.wiki[0], {"bf_titre": "Décision", "bf_sujet": f"conflit-{conflict.id}",
+                                                "bf_choix": "polesnoe"}))
+        visitor.submit_bazar_form()
     finally:
         visitor.close()
 
@@ -237,6 +251,10 @@ def test_a_decision_taken_in_a_browser_on_the_review_page_settles_the_conflict_i
         if title not in shown:
             shown = person.open(page_url)
         assert title in shown and HOURS_A in shown and HOURS_B in shown, shown[:2000]
+        person.follow("Garder la valeur de tel")  # first a slip: a choice that is no candidate
+        person.type_in("bf_choix", "wikiz")
+        person.submit_bazar_form()
+        person.open(page_url)
         person.follow("Garder la valeur de tel")
         assert person.field("bf_sujet") == f"conflit-{conflict.id}" and person.field("bf_choix") == "tel"
         person.submit_bazar_form()
@@ -247,9 +265,14 @@ def test_a_decision_taken_in_a_browser_on_the_review_page_settles_the_conflict_i
         done = store.conflict(conflict.id)
         assert done.status == "resolved" and done.resolved_by == f"{a.admin_user}@polesnoe"
         assert any(r.author == f"{a.admin_user}@polesnoe" for r in store.history(conflict.record_id))
-        assert settled.exit_code == 0, settled.report["notices"]
-        [answered] = a.entries(a.decisions_id).values()
-        assert answered["bf_reponse"].startswith("Appliquée")
+        # the forged decision and the slip changed nothing: one line of the report each, answered in the wiki
+        lines = [n["message"] for n in settled.report["notices"] if n["level"] == "attention"]
+        forged = [m for m in lines if f"written by {a.member_user}, who is not an administrator" in m]
+        slip = [m for m in lines if "'wikiz' is not a candidate" in m]
+        assert len(forged) == 1 and len(slip) == 1 and len(lines) == 2, lines
+        assert settled.exit_code == 1
+        answers = sorted(e["bf_reponse"].split(" :")[0] for e in a.entries(a.decisions_id).values())
+        assert answers == ["Appliquée", "Ignorée", "Refusée"], answers
         assert b.entries(b.decisions_id) == {}  # a decision is never copied to the other wiki
 
         after = person.open(page_url)
