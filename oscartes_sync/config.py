@@ -85,8 +85,8 @@ class ReviewConfig(_Strict):
     @classmethod
     def _tag(cls, v: str) -> str:
         if not re.fullmatch(r"[A-Z][A-Za-z0-9]{1,49}", v) or sum(c.isupper() for c in v) < 2:
-            raise ValueError("must be a WikiName: letters and digits, starting with a capital, two capitals at "
-                             "least (e.g. 'RevueOscartes')")
+            raise ValueError(Text("must be a WikiName: letters and digits, starting with a capital, two capitals at "
+                                  "least (e.g. 'RevueOscartes')"))
         return v
 
 
@@ -196,14 +196,15 @@ class WikiConfig(_Strict):
     def _forms(cls, v: dict) -> dict:
         unknown = [k for k in v if k not in KINDS and k not in SERVICE_FORMS]
         if unknown:
-            raise ValueError(f"unknown form(s) {unknown}; known: {sorted([*KINDS, *SERVICE_FORMS])}")
+            raise ValueError(Text("unknown form(s) {unknown}; known: {known}", unknown=", ".join(unknown),
+                                  known=", ".join(sorted([*KINDS, *SERVICE_FORMS]))))
         return v
 
     @field_validator("review_group")
     @classmethod
     def _group(cls, v: str | None) -> str | None:
         if v is not None and not re.fullmatch(r"[A-Za-z0-9]+", v):
-            raise ValueError("a YesWiki group name has only letters and digits")
+            raise ValueError(Text("a YesWiki group name has only letters and digits"))
         return v
 
     def form_ids(self) -> dict[str, str]:

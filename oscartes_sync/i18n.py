@@ -30,6 +30,7 @@ import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,28 +109,39 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations.ngettext(singular, plural, n)
 
 
-def translate(message: Any) -> str:
+def translate(message: Any, *, lang: str | None = None) -> str:
     """A message as the reader reads it: a `Text` rendered from its translated template (its parameters that
     are messages or terms translated too, the others shown as they are), a plain string looked up in the
     catalogue. A translation whose placeholders do not fit (a catalogue error `tools/catalogue.py
-    --check` reports) falls back to the English rendering rather than failing the command."""
+    --check` reports) falls back to the English rendering rather than failing the command. `lang`: that language
+    whatever the reader's (a wiki page is written in French)."""
+    tr = _translations if lang is None else _catalogue(lang)
     if not isinstance(message, str):
         return "" if message is None else str(message)
     if isinstance(message, Term):
-        return term(message)
+        return term(message, tr)
     if not isinstance(message, Text):
-        return _(message) if message else message
+        return tr.gettext(message) if message else message
     if message.literal:
         template = message.template
     elif message.plural is not None:
-        template = ngettext(message.template, message.plural, message.count or 0)
+        template = tr.ngettext(message.template, message.plural, message.count or 0)
     else:
-        template = _(message.template)
-    params = {k: translate(v) if isinstance(v, (Text, Term)) else v for k, v in message.params.items()}
+        template = tr.gettext(message.template)
+    params = {k: translate(v, lang=lang) if isinstance(v, (Text, Term)) else v for k, v in message.params.items()}
     try:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
         return str.__str__(message)
+
+
+@lru_cache(maxsize=None)
+def _catalogue(lang: str) -> _gettext.NullTranslations:
+    if lang == "en":
+        return _gettext.NullTranslations()
+    catalogue = _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
+    catalogue.add_fallback(_recorder)  # a message it lacks is noted, as in the reader's language
+    return catalogue
 
 
 def reason(exc: BaseException) -> str:
@@ -140,17 +152,18 @@ def reason(exc: BaseException) -> str:
     return translate(message)
 
 
-def term(name: Term) -> str:
+def term(name: Term, tr: _gettext.NullTranslations | None = None) -> str:
     """What a person calls a field or a kind of record, in their language (the code's name when unknown)."""
     from .records import FIELD_LABELS, KINDS
 
+    gettext = (tr or _translations).gettext
     shown = str.__str__(name)
     if name.vocabulary == "kind" and name in KINDS and KINDS[name].noun:
-        shown = _(KINDS[name].noun)
+        shown = gettext(KINDS[name].noun)
     elif name.vocabulary == "kind_one" and name in KINDS and KINDS[name].one:
-        shown = _(KINDS[name].one)
+        shown = gettext(KINDS[name].one)
     elif name.vocabulary == "field" and FIELD_LABELS.get(name):
-        shown = _(FIELD_LABELS[name])
+        shown = gettext(FIELD_LABELS[name])
     return shown[:1].upper() + shown[1:] if name.heading else shown
 
 

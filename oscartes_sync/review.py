@@ -37,17 +37,23 @@ from zoneinfo import ZoneInfo
 from . import coordinator
 from .config import Config, WikiConfig
 from .hashing import content_hash
+from .i18n import human_datetime, translate
 from .records import DECISIONS
 from .store import Store
 from .sync.model import Notice
 from .targets.base import ListingFailed, TargetError
 from .targets.yeswiki_acl import may_decide
+from .text import N_, Term, Text, message_of
 
 STATE = "review/{wiki}/decisions"  # {entry id: {"status", "answer", "subject", "title", "by", "at", "answered"}}
 PARIS = ZoneInfo("Europe/Paris")
 CONFLICT, DUPLICATE = "conflit", "doublon"
 OTHER, LINK, DISTINCT = "autre", "lier", "distinct"
 APPLIED, REFUSED, STALE, IGNORED = "applied", "refused", "stale", "ignored"
+# how the report names each outcome (the English is also the status word of `sync --json`)
+OUTCOME = {APPLIED: N_("applied"), REFUSED: N_("refused"), STALE: N_("stale"), IGNORED: N_("ignored")}
+WOULD_BE = {APPLIED: N_("would be applied"), REFUSED: N_("would be refused"), STALE: N_("would be stale"),
+            IGNORED: N_("would be ignored")}
 _SUBJECT = re.compile(r"^\s*(conflit|doublon)\s*[-#n°º:]*\s*(\d+)\s*$", re.IGNORECASE)
 
 
@@ -97,8 +103,8 @@ class Decision:
 @dataclass(frozen=True)
 class Verdict:
     status: str  # applied | refused | stale | ignored
-    report: str  # English, for the run report
-    answer: str  # French, written in the entry and shown on the review page
+    report: Text  # for the run report (translated where shown)
+    answer: str  # French, written in the entry and shown on the review page (a wiki speaks French)
 
 
 @dataclass
@@ -133,7 +139,7 @@ def _take_in_wiki(cfg: Config, store: Store, w: WikiConfig, target, run: ReviewR
                   now: Callable[[], datetime]) -> None:
     form_id = w.service_form_id(DECISIONS.name)
 
-    def note(level: str, message: str, record: str | None = None) -> None:
+    def note(level: str, message: Text, record: str | None = None) -> None:
         run.notices.append(Notice(level, w.name, record, message))
 
     seen = f"review/{w.name}/form"  # the form id found to exist: an empty listing is believed without a check
@@ -142,13 +148,13 @@ def _take_in_wiki(cfg: Config, store: Store, w: WikiConfig, target, run: ReviewR
     except ListingFailed as exc:
         run.form_ok[w.name] = False
         missing = "does not exist" in exc.message
-        note("attention", f"decisions form {form_id} does not exist: run `oscartes-sync provision` (the review page "
-                          "shows no decision links until then)" if missing
-             else f"decisions not read ({exc.message}); they wait for the next run")
+        note("attention", Text("decisions form {form} does not exist: run `oscartes-sync provision` (the review "
+                               "page shows no decision links until then)", form=form_id) if missing
+             else Text("decisions not read ({reason}); they wait for the next run", reason=exc.message))
         return
     except TargetError as exc:
         run.form_ok[w.name] = False
-        note("attention", f"decisions not read ({exc.message}); they wait for the next run")
+        note("attention", Text("decisions not read ({reason}); they wait for the next run", reason=exc.message))
         return
     run.form_ok[w.name] = True
     if not dry_run and store.get_state(seen) != form_id:
@@ -169,20 +175,24 @@ def _take_in_wiki(cfg: Config, store: Store, w: WikiConfig, target, run: ReviewR
         try:
             verdict, apply = _judge(cfg, store, w, d, group_acl)
         except TargetError as exc:  # the groups could not be read: nothing decided, retried next run
-            note("attention", f"decision {d.entry_id}: the wiki's groups could not be read ({exc.message}); "
-                              "it waits for the next run")
+            note("attention", Text("decision {entry}: the wiki's groups could not be read ({reason}); it waits for "
+                                   "the next run", entry=d.entry_id, reason=exc.message))
             break
         if dry_run:
             note("info" if verdict.status == APPLIED else "attention",
-                 f"decision {d.entry_id} by {d.author}: would be {verdict.status}: {verdict.report}")
+                 Text("decision {entry} by {author}: {outcome}: {why}", entry=d.entry_id, author=d.author,
+                      outcome=Text(WOULD_BE[verdict.status]), why=verdict.report))
             continue
         if apply is not None:
             try:
                 apply()
             except coordinator.Refused as exc:  # a value the cleaning refuses, a record deleted meanwhile...
-                verdict = Verdict(REFUSED, f"{exc}: nothing changed", f"Refusée : {exc}.")
+                why = message_of(exc)
+                verdict = Verdict(REFUSED, Text("{reason}: nothing changed", reason=why),
+                                  f"Refusée : {translate(why, lang='fr')}.")
         level = "info" if verdict.status in (APPLIED, STALE) else "attention"
-        note(level, f"decision {d.entry_id} by {d.author}: {verdict.status}: {verdict.report}")
+        note(level, Text("decision {entry} by {author}: {outcome}: {why}", entry=d.entry_id, author=d.author,
+                         outcome=Text(OUTCOME[verdict.status]), why=verdict.report))
         when = now()
         known[d.entry_id] = {"status": verdict.status, "answer": f"{verdict.answer} ({_now_text(when)})",
                              "subject": d.subject, "title": d.title, "by": d.author, "at": when.isoformat(),
@@ -199,7 +209,8 @@ def _take_in_wiki(cfg: Config, store: Store, w: WikiConfig, target, run: ReviewR
             target.update_entry(form_id, eid, title, {"bf_reponse": row["answer"]}, {})
             row["answered"] = True
         except TargetError as exc:
-            note("attention", f"decision {eid}: the answer could not be written ({exc.message}); retried next run")
+            note("attention", Text("decision {entry}: the answer could not be written ({reason}); retried next run",
+                                   entry=eid, reason=exc.message))
     if known != (store.get_state(key) or {}):
         store.set_state(key, known)
 
@@ -214,17 +225,14 @@ def processed(store: Store, wiki: str) -> dict[str, dict]:
 
 def _judge(cfg: Config, store: Store, w: WikiConfig, d: Decision, group_acl) -> tuple[Verdict, Callable | None]:
     """The verdict on one decision, and what applies it when it is to be applied."""
-    for who, role in ((d.owner, "written"), (d.user, "last changed")):
+    for who, role in ((d.owner, WRITTEN), (d.user, CHANGED)):
         if not may_decide(who, group_acl, w.review_group):
-            name = who or "an anonymous visitor"
-            nom = who or "un visiteur anonyme"
-            group = f" nor in its group {w.review_group}" if w.review_group else ""
-            groupe = f" ni membre du groupe {w.review_group}" if w.review_group else ""
-            return Verdict(IGNORED, f"{role} by {name}, who is not an administrator of {w.name}{group}: ignored",
-                           f"Ignorée : {nom} n'est pas administrateur de ce wiki{groupe}."), None
+            return Verdict(IGNORED, _not_allowed(role, who, w),
+                           f"Ignorée : {who or 'un visiteur anonyme'} n'est pas administrateur de ce wiki"
+                           + (f" ni membre du groupe {w.review_group}." if w.review_group else ".")), None
     m = _SUBJECT.match(d.subject)
     if m is None:
-        return _refused(f"subject {d.subject!r} is neither conflit-N nor doublon-N",
+        return _refused(Text("subject '{subject}' is neither conflit-N nor doublon-N", subject=d.subject),
                         f"l'objet « {d.subject} » n'est ni « conflit-N » ni « doublon-N »"), None
     number = int(m.group(2))
     if m.group(1).lower() == CONFLICT:
@@ -232,8 +240,28 @@ def _judge(cfg: Config, store: Store, w: WikiConfig, d: Decision, group_acl) -> 
     return _judge_duplicate(cfg, store, w, d, number)
 
 
-def _refused(report: str, answer: str) -> Verdict:
-    return Verdict(REFUSED, f"{report}: nothing changed", f"Refusée : {answer}.")
+def _refused(report: Text, answer: str) -> Verdict:
+    return Verdict(REFUSED, Text("{reason}: nothing changed", reason=report), f"Refusée : {answer}.")
+
+
+WRITTEN, CHANGED = "written", "last changed"
+
+
+def _not_allowed(role: str, who: str, w: WikiConfig) -> Text:
+    """Why an entry's author may not decide, for the report (`role`: WRITTEN by its creator, or CHANGED last)."""
+    if role == WRITTEN:
+        if not who:
+            return Text("written by an anonymous visitor: ignored")
+        if w.review_group:
+            return Text("written by {user}, who is not an administrator of {wiki} nor in its group {group}: ignored",
+                        user=who, wiki=w.name, group=w.review_group)
+        return Text("written by {user}, who is not an administrator of {wiki}: ignored", user=who, wiki=w.name)
+    if not who:
+        return Text("last changed by an anonymous visitor: ignored")
+    if w.review_group:
+        return Text("last changed by {user}, who is not an administrator of {wiki} nor in its group {group}: "
+                    "ignored", user=who, wiki=w.name, group=w.review_group)
+    return Text("last changed by {user}, who is not an administrator of {wiki}: ignored", user=who, wiki=w.name)
 
 
 def _when(at: datetime | None) -> str:
@@ -252,41 +280,47 @@ def _matches(ref: str, record_id: str) -> bool:
 def _judge_conflict(store: Store, w: WikiConfig, d: Decision, number: int) -> tuple[Verdict, Callable | None]:
     c = store.conflict(number)
     if c is None:
-        return _refused(f"there is no conflict #{number}", f"il n'y a pas de conflit n°{number}"), None
+        return _refused(Text("there is no conflict #{n}", n=number), f"il n'y a pas de conflit n°{number}"), None
     if d.record and not _matches(d.record, c.record_id):
-        return _refused(f"conflict #{number} is about record {coordinator.short_id(c.record_id)}, not {d.record}",
+        return _refused(Text("conflict #{n} is about record {record}, not {given}", n=number,
+                             record=coordinator.short_id(c.record_id), given=d.record),
                         f"le conflit n°{number} porte sur la fiche {coordinator.short_id(c.record_id)}, "
                         f"pas {d.record}"), None
     if d.field and d.field != c.field:
-        return _refused(f"conflict #{number} is on field {c.field}, not {d.field}",
+        return _refused(Text("conflict #{n} is on field {field}, not {given}", n=number, field=Term.field(c.field),
+                             given=d.field),
                         f"le conflit n°{number} porte sur le champ {c.field}, pas {d.field}"), None
     if not _concerns(store, w.name, c.record_id):
-        return _refused(f"conflict #{number} concerns no entry of {w.name}",
+        return _refused(Text("conflict #{n} concerns no entry of {wiki}", n=number, wiki=w.name),
                         f"le conflit n°{number} ne concerne aucune fiche de ce wiki"), None
     if c.status != "open":
-        return Verdict(STALE, f"conflict #{number} was already settled by {c.resolved_by} "
-                              f"({_when(c.resolved_at)}): not applied again",
+        return Verdict(STALE, Text("conflict #{n} was already settled by {by} ({when}): not applied again",
+                                   n=number, by=c.resolved_by,
+                                   when=human_datetime(c.resolved_at) if c.resolved_at else "?"),
                        f"Sans effet : le conflit n°{number} avait déjà été tranché par {c.resolved_by} le "
                        f"{_when(c.resolved_at)}."), None
     by, origin = d.author, w.name
     if d.choice == OTHER:
         if not d.value:
-            return _refused(f"choice '{OTHER}' needs a value (bf_valeur)",
+            return _refused(Text("choice '{other}' needs a value (bf_valeur)", other=OTHER),
                             f"le choix « {OTHER} » demande une valeur"), None
-        return (Verdict(APPLIED, f"conflict #{number} ({c.field}) settled with a value of {d.user}'s",
+        return (Verdict(APPLIED, Text("conflict #{n} ({field}) settled with a value of {user}'s", n=number,
+                                      field=Term.field(c.field), user=d.user),
                         "Appliquée : la valeur saisie est gardée et recopiée dans les wikis."),
                 lambda: coordinator.resolve_conflict(store, number, value=d.value, by=by, origin=origin))
     if d.choice not in c.candidates:
         names = ", ".join(sorted(c.candidates))
-        return _refused(f"{d.choice!r} is not a candidate of conflict #{number} ({names}, or '{OTHER}' with a "
-                        "value)", f"« {d.choice} » n'est pas un des choix possibles ({names}, ou « {OTHER} » "
-                                  "avec une valeur)"), None
+        return _refused(Text("'{choice}' is not a candidate of conflict #{n} ({names}, or '{other}' with a value)",
+                             choice=d.choice, n=number, names=names, other=OTHER),
+                        f"« {d.choice} » n'est pas un des choix possibles ({names}, ou « {OTHER} » avec une "
+                        "valeur)"), None
     if d.fingerprint and d.fingerprint != fingerprint(c.candidates[d.choice]):
-        return _refused(f"the value of {d.choice} changed since the page showed it",
+        return _refused(Text("the value of {choice} changed since the page showed it", choice=d.choice),
                         f"la valeur de {d.choice} a changé depuis l'affichage de la page ; la page montre la "
                         "nouvelle valeur"), None
     take = d.choice
-    return (Verdict(APPLIED, f"conflict #{number} ({c.field}) settled with {take}'s value",
+    return (Verdict(APPLIED, Text("conflict #{n} ({field}) settled with {take}'s value", n=number, field=Term.field(c.field),
+                                  take=take),
                     f"Appliquée : la valeur de {take} est gardée et recopiée dans les wikis."),
             lambda: coordinator.resolve_conflict(store, number, take=take, by=by, origin=origin))
 
@@ -295,33 +329,38 @@ def _judge_duplicate(cfg: Config, store: Store, w: WikiConfig, d: Decision,
                      number: int) -> tuple[Verdict, Callable | None]:
     item = store.review_item(number)
     if item is None:
-        return _refused(f"there is no possible duplicate #{number}",
+        return _refused(Text("there is no possible duplicate #{n}", n=number),
                         f"il n'y a pas de doublon possible n°{number}"), None
     candidates = [c[0] for c in item.candidates]
     if item.instance != w.name and not any(_concerns(store, w.name, r) for r in candidates):
-        return _refused(f"possible duplicate #{number} concerns no entry of {w.name}",
+        return _refused(Text("possible duplicate #{n} concerns no entry of {wiki}", n=number, wiki=w.name),
                         f"le doublon possible n°{number} ne concerne aucune fiche de ce wiki"), None
     if item.status != "open":
-        what = {"merged": "linked to a record", "distinct": "marked as another actor"}.get(item.status, item.status)
+        what = {"merged": Text("linked to a record"), "distinct": Text("marked as another actor")}.get(
+            item.status, item.status)
         quoi = {"merged": "relié à une fiche", "distinct": "déclaré comme un autre acteur"}.get(item.status,
                                                                                                item.status)
-        return Verdict(STALE, f"possible duplicate #{number} was already decided ({what}): not applied again",
+        return Verdict(STALE, Text("possible duplicate #{n} was already decided ({what}): not applied again",
+                                   n=number, what=what),
                        f"Sans effet : le doublon possible n°{number} a déjà été tranché ({quoi})."), None
     by, origin = d.author, w.name
     if d.choice == DISTINCT:
-        return (Verdict(APPLIED, f"possible duplicate #{number}: another actor",
+        return (Verdict(APPLIED, Text("possible duplicate #{n}: another actor", n=number),
                         "Appliquée : la fiche est un autre acteur ; elle est recopiée dans les wikis."),
                 lambda: coordinator.mark_distinct(store, number, by=by, origin=origin))
     if d.choice != LINK:
-        return _refused(f"choice {d.choice!r} for possible duplicate #{number}: give '{LINK}' or '{DISTINCT}'",
+        return _refused(Text("choice '{choice}' for possible duplicate #{n}: give '{link}' or '{distinct}'",
+                             choice=d.choice, n=number, link=LINK, distinct=DISTINCT),
                         f"pour un doublon, le choix est « {LINK} » ou « {DISTINCT} », pas « {d.choice} »"), None
     chosen = [r for r in candidates if _matches(d.record, r)]
     if len(chosen) != 1:
         names = ", ".join(coordinator.short_id(r) for r in candidates)
-        return _refused(f"record {d.record or '(none)'} is not a candidate of possible duplicate #{number} "
-                        f"({names})", f"la fiche « {d.record} » n'est pas une des fiches proposées ({names})"), None
+        return _refused(Text("record {record} is not a candidate of possible duplicate #{n} ({names})",
+                             record=d.record or "-", n=number, names=names),
+                        f"la fiche « {d.record} » n'est pas une des fiches proposées ({names})"), None
     record_id = chosen[0]
-    return (Verdict(APPLIED, f"possible duplicate #{number} linked to record {coordinator.short_id(record_id)}",
+    return (Verdict(APPLIED, Text("possible duplicate #{n} linked to record {record}", n=number,
+                                  record=coordinator.short_id(record_id)),
                     "Appliquée : les deux fiches sont reliées ; leurs valeurs sont réunies au même passage."),
             lambda: coordinator.link_duplicate(cfg, store, number, record_id, by=by, origin=origin))
 

@@ -242,6 +242,7 @@ def test_a_possible_duplicate_is_linked_from_the_page(sandbox, rcfg, store):
     [rec] = store.records("actor")
     body = page(b)
     assert f"Doublon possible n°{item.id}" in body and "Ressourcerie du Cyclamen" in body
+    assert "même commune" in body and "same commune" not in body  # why, in French whatever the reader's language
     assert f"Doublon possible n°{item.id}" in page(a)  # the candidate record has its entry there
     session = admin(b)
     submit(session, links(page(b, session))["Relier : c'est la même structure que Ressourcerie Cyclamen"])
@@ -378,3 +379,29 @@ def test_without_the_decisions_form_the_page_says_so_and_the_run_reports_it(sand
     body = page(a)
     assert "n'est pas encore installé" in body and "Garder la valeur" not in body
     assert "Garder la valeur" in page(sandbox.wikis["tel"])
+
+
+def test_what_the_report_says_of_decisions_is_french_by_default_and_english_on_request(sandbox, rcfg, store):
+    from oscartes_sync import i18n
+    from oscartes_sync.report import render_run
+
+    aid, bid, c = make_conflict(sandbox, rcfg, store)
+    a = sandbox.wikis["polesnoe"]
+    url = links(page(a))["Garder la valeur de tel"]
+    submit(a.member_session(), url)  # forged: ignored
+    submit(admin(a), url, bf_choix="wikiz")  # no candidate: refused
+    submit(admin(a), url)  # applied
+    result = run(rcfg, store)
+    before = i18n.language()
+    try:
+        i18n.set_language("fr")
+        shown = " ".join(render_run(result, width=100).split())  # lines fitted to 100 columns, joined
+        assert not i18n.missing(), i18n.missing()
+        assert f"qui n’est pas administrateur de polesnoe : ignorée" in shown
+        assert "« wikiz » n’est pas une valeur proposée du conflit" in shown and "rien n’a changé" in shown
+        assert "not an administrator" not in shown and "nothing changed" not in shown
+        i18n.set_language("en")
+        shown = " ".join(render_run(result, width=100).split())  # lines fitted to 100 columns, joined
+        assert "who is not an administrator of polesnoe: ignored" in shown and "nothing changed" in shown
+    finally:
+        i18n.set_language(before)

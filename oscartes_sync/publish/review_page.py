@@ -23,11 +23,13 @@ from ..clients import wiki_admin
 from ..config import Config, WikiConfig
 from ..coordinator import short_id
 from ..hashing import content_hash
+from ..i18n import translate
 from ..records import DECISIONS, KINDS
 from ..sync.model import Notice
 from ..targets.base import TargetError
 from ..targets.yeswiki_acl import acl_lines, saved_acl
 from ..templates import field_keys, parse_template, render_form_template
+from ..text import Text, restored
 from .pages import Raw, render, sort_key, text
 
 STATE = "review/{wiki}/page"  # {"hash": ..., "revision": ...}
@@ -174,7 +176,7 @@ def review_body(cfg: Config, store, w: WikiConfig, *, form_ok: bool = True) -> s
                 continue
             rtitle = rec.fields.get(KINDS[rec.kind].title_field) or rec.id
             where = ", ".join(str(rec.fields[k]) for k in ("commune", "postcode") if rec.fields.get(k))
-            why = f" : {', '.join(c[2])}" if len(c) > 2 and c[2] else ""
+            why = f" : {', '.join(translate(restored(e), lang='fr') for e in c[2])}" if len(c) > 2 and c[2] else ""
             description = text(f"la fiche « {rtitle} » ({short_id(rec.id)}{', ' + where if where else ''}; "
                                f"ressemblance {float(c[1]):.0f}{why})")
             if rec.id in here:
@@ -220,18 +222,20 @@ def publish_review_pages(cfg: Config, store, *, dry_run: bool = False, skip: set
         if state.get("hash") == content_hash(body):
             continue  # the quiet case: no request at all
         if dry_run:
-            result.notices.append(Notice("info", w.name, None, f"review page {tag} would be written"))
+            result.notices.append(Notice("info", w.name, None, Text("review page {tag} would be written", tag=tag)))
             continue
         admin = (admin_factory or wiki_admin)(w)
         if isinstance(admin, str):
-            result.notices.append(Notice("attention", w.name, None, f"review page {tag} not written: {admin}"))
+            result.notices.append(Notice("attention", w.name, None,
+                                         Text("review page {tag} not written: {reason}", tag=tag, reason=admin)))
             continue
         try:
             revision = _write(w, admin, tag, body, state, result)
             store.set_state(key, {"hash": content_hash(body), "revision": revision})
             result.writes[w.name] = result.writes.get(w.name, 0) + 1
         except TargetError as exc:
-            result.notices.append(Notice("attention", w.name, None, f"review page {tag} not written: {exc.message}"))
+            result.notices.append(Notice("attention", w.name, None,
+                                         Text("review page {tag} not written: {reason}", tag=tag, reason=exc.message)))
         finally:
             result.requests[w.name] = dict(admin.stats.counts)
             admin.close()
@@ -256,8 +260,8 @@ def _write(w: WikiConfig, admin, tag: str, body: str, state: dict, result: Revie
         if current.body.replace("\r\n", "\n").rstrip() == body.rstrip():
             return current.revision  # already there (a store rebuilt, a run cut short): nothing to send
         if state.get("revision") and current.revision != state["revision"]:
-            result.notices.append(Notice("info", w.name, None, f"review page {tag} was edited in the wiki since "
-                                                               "the service wrote it: replaced (the wiki keeps "
-                                                               "that version in the page's history)"))
+            result.notices.append(Notice("info", w.name, None, Text(
+                "review page {tag} was edited in the wiki since the service wrote it: replaced (the wiki keeps that "
+                "version in the page's history)", tag=tag)))
     return admin.save_page(tag, body, previous=current.revision).revision
 
