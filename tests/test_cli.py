@@ -758,11 +758,20 @@ def test_subprocess_demo_runs_and_exits_0(tmp_path):
     assert "Source records:" in out
     # the loop a coordinator follows: a conflict opened, settled, and written by the next run (issue 15 item 4)
     assert re.search(r"Settle the conflicts \(41 conflicts on 19 records\)", out), out
-    assert re.search(r"The coordinator settles the conflict, keeping the number entered in tel: `oscartes-sync "
-                     r"conflicts resolve \d+ --take tel`", out)
-    assert re.search(r"Run 3: the settled value is written where it differs .* 1 entry updated in polesnoe: ", out)
+    # settled on the review page of the wiki, through HTTP as a browser would, and applied by the next run
+    assert re.search(r"The coordinator settles the conflict on the review page of polesnoe, http://\S+\?RevueOscartes "
+                     r"a visitor who opens it reads only \"Vous n'êtes pas autorisé à lire cette page[^\"]*\"", out)
+    assert re.search(r"logged in as WikiAdmin, she follows its link \"Garder la valeur de tel\" of conflict #\d+ and "
+                     r"submits the form it opens, already filled in: decision \w+ in the form \"Décisions OSCARTES\"",
+                     out)
+    assert re.search(r"Run 3: the decision taken in the wiki is applied, .* 1 entry updated in polesnoe: ", out)
+    assert re.search(r"decision \w+ by WikiAdmin@polesnoe: applied: conflict #\d+ \(phone\) settled with tel's value",
+                     out)
     assert re.search(r"polesnoe: the phone of [^:]+ is now 01 60 12 00 02 tel: the phone of [^:]+ is now "
                      r"01 60 12 00 02", out)
+    assert re.search(r"conflict #\d+ settled by WikiAdmin@polesnoe; the record's history names them \(origin "
+                     r"polesnoe\) the decision's answer in the wiki: \"Appliquée : la valeur de tel est gardée", out)
+    assert "the review page lists that conflict no more" in out
     # issue 19: a logo crossing wikis and showing on the entry's page, an actor placed from its address, the
     # calendar shared with the group (read, not written by a member), the feed, the backwards event named
     assert re.search(r"the logo of .* in tel: the page \S+ shows the picture the wiki serves from its cache "

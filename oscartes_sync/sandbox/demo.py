@@ -6,8 +6,10 @@ spelled differently, a few bad values) and a few events. Then the real sync runs
 against real wikis: a first run that builds the source records, members' edits in one wiki (new opening hours, a
 logo picked, an actor added with its address but no pin), a second run that carries them to the other wiki (the
 logo as a file, the actor placed on the map by the sandbox's fake of the national geocoder) and finds a conflict
-(two members changed one phone number differently), the coordinator settles it, the next run writes the chosen
-value, and a last run finds nothing to do. Two emulated Nextclouds ("polesnoe-cloud", "tel-cloud") receive the
+(two members changed one phone number differently). The coordinator settles it on the review page of the wiki
+(DECISIONS §25): logged in as an administrator, she follows the page's link and submits the "Décisions OSCARTES"
+form it opens, already filled in, all through HTTP as a browser would; the next run applies that decision as
+`conflicts resolve` would and writes the chosen value to both wikis, and a last run finds nothing to do. Two emulated Nextclouds ("polesnoe-cloud", "tel-cloud") receive the
 shared address book, the events' shared calendar and the open-data exports (with the events' iCalendar feed)
 after each run.
 """
@@ -15,7 +17,6 @@ after each run.
 from __future__ import annotations
 
 import io
-import json
 import re
 import tempfile
 import time
@@ -24,19 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from bs4 import BeautifulSoup
 from PIL import Image, ImageDraw
 
-from .. import coordinator
 from ..app import build_instances, sync_once
 from ..config import DEFAULT_FORM_IDS
+from ..records import DECISIONS
 from ..publish.calendar import feed_url
 from ..publish.provision import render_report, run_provision
 from ..layout import Line, fit, terminal_width
 from ..report import render_run
 from ..store import Store
-from ..text import Plural, Term, Text, join
+from ..text import Plural, Text, join
 from .sample_data import sample_entries, sample_events
-from .sandbox import NEXTCLOUD_NAMES, Sandbox, start_sandbox
+from .sandbox import NEXTCLOUD_NAMES, Sandbox, follow_link, start_sandbox, submit_bazar_form
 
 
 SAMPLE_ARTICLES = Path(__file__).parent / "articles"
@@ -141,17 +143,15 @@ def _demo(sandbox: Sandbox, base: Path, keep: bool, say: _Narrator) -> int:
 
         conflict = next(c for c in store.conflicts("open", record_id=disputed.record_id)
                         if c.field == CONFLICT_FIELD)
-        say.step(Text("The coordinator settles the conflict, keeping the number entered in tel: "
-                      "`oscartes-sync conflicts resolve {id} --take tel`", id=conflict.id))
-        done = coordinator.resolve_conflict(store, conflict.id, take="tel", by="coordinatrice")
-        say(Text("Conflict #{id} resolved: {field} = {value}. The next sync writes it everywhere.", id=conflict.id,
-                 field=Term.field(done.field), value=json.dumps(done.value, ensure_ascii=False)), 2)
+        decision = _decide_on_review_page(sandbox, cfg, conflict.id, say)
 
-        say.step(Text("Run 3: the settled value is written where it differs"))
+        say.step(Text("Run 3: the decision taken in the wiki is applied, as `oscartes-sync conflicts resolve` "
+                      "would, and the number kept is written where it differs"))
         say.report(sync_once(cfg, store, instances))
         for name, wiki in sandbox.wikis.items():
             shown = wiki.read(disputed.entries[name]).get(CONFLICT_KEY)
             say(Text("{wiki}: the phone of {title} is now {value}", wiki=name, title=disputed.title, value=shown), 2)
+        _show_decision_applied(sandbox, store, cfg, conflict.id, decision, say)
 
         say.step(Text("Run 4: nothing changed since, so one listing per form and wiki, one look per address book, "
                       "calendar and Nextcloud folder, and nothing written"))
@@ -171,6 +171,51 @@ def _demo(sandbox: Sandbox, base: Path, keep: bool, say: _Narrator) -> int:
     finally:
         store.close()
     return 0
+
+
+REVIEW_WIKI, KEEP = "polesnoe", "tel"  # the coordinator decides in polesnoe's page: keep tel's number
+
+
+def _decide_on_review_page(sandbox: Sandbox, cfg, conflict_id: int, say: _Narrator) -> str:
+    """The coordinator takes the decision on the review page of a wiki, as a person in a browser: the page is
+    refused to a visitor; logged in as an administrator, she follows its link and submits the form it opens. The
+    decision's entry id."""
+    wiki = sandbox.wikis[REVIEW_WIKI]
+    page = f"{wiki.url}?{cfg.review.page}"
+    label = f"Garder la valeur de {KEEP}"  # the page's link (the wiki's own words: French)
+    say.step(Text("The coordinator settles the conflict on the review page of {wiki}, {page}", wiki=REVIEW_WIKI,
+                  page=page))
+    seen = requests.get(page, timeout=10).text
+    alert = BeautifulSoup(seen, "html.parser").select_one(".alert")
+    if alert is not None and f"Conflit n°{conflict_id} " not in seen:
+        say(Text("a visitor who opens it reads only \"{alert}\": the page is for the wiki's administrators",
+                 alert=" ".join(alert.get_text(" ").split())), 2)
+    else:
+        say(Text("a visitor who opens it reads it: its access rights are wrong"), 2)
+    session = wiki.admin_session()
+    link = follow_link(session, page, label)
+    entry = submit_bazar_form(session, link)
+    say(Text("logged in as {user}, she follows its link \"{label}\" of conflict #{id} and submits the form it "
+             "opens, already filled in: decision {entry} in the form \"{form}\"; nothing changes before the next "
+             "sync", user=wiki.admin_user, label=label, id=conflict_id, entry=entry, form=DECISIONS.label), 2)
+    return entry
+
+
+def _show_decision_applied(sandbox: Sandbox, store: Store, cfg, conflict_id: int, entry: str,
+                           say: _Narrator) -> None:
+    """What the run did with the decision, seen from the store and from the wiki."""
+    wiki = sandbox.wikis[REVIEW_WIKI]
+    c = store.conflict(conflict_id)
+    if c is not None and c.status == "resolved":
+        who = [r for r in store.history(c.record_id) if r.author == c.resolved_by]
+        say(Text("conflict #{id} settled by {author}; the record's history names them (origin {origin})",
+                 id=conflict_id, author=c.resolved_by, origin=who[-1].origin if who else "-"), 2)
+    form = next(w for w in cfg.wiki if w.name == REVIEW_WIKI).service_form_id(DECISIONS.name)
+    answer = (wiki.list(form).get(entry) or {}).get("bf_reponse") or ""
+    say(Text("the decision's answer in the wiki: \"{answer}\"", answer=answer), 2)
+    body = wiki.admin_session().get(f"{wiki.url}?{cfg.review.page}").text
+    say(Text("the review page lists that conflict no more") if f"Conflit n°{conflict_id} " not in body
+        else Text("the review page still lists that conflict"), 2)
 
 
 @dataclass
