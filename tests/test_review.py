@@ -358,6 +358,20 @@ def test_two_decisions_on_one_conflict_first_come_first_served(sandbox, rcfg, st
     assert decisions(b)[second]["bf_reponse"].startswith("Sans effet")
 
 
+def test_decisions_that_cannot_be_read_wait_for_the_next_run_and_the_sync_goes_on(sandbox, rcfg, store):
+    aid, bid, c = make_conflict(sandbox, rcfg, store)
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    decision = submit(admin(a), links(page(a))["Garder la valeur de tel"])
+    a.member_edit(aid, {"bf_ville": "Massy", "bf_codepostal": "91300"})
+    a.emulator.inject("GET", rf"api/forms/{DECISIONS.form_id}/entries", "500", times=1)
+    result = run(rcfg, store)
+    assert any("decisions not read" in m and "they wait for the next run" in m for m in notices(result, "attention"))
+    assert store.conflict(c.id).status == "open" and decisions(a)[decision]["bf_reponse"] == ""
+    assert b.read(bid)["bf_ville"] == "Massy"  # the entries were synced all the same
+    run(rcfg, store)
+    assert store.conflict(c.id).status == "resolved" and b.read(bid)["bf_horaires"] == HOURS_B
+
+
 def test_a_dry_run_says_what_a_decision_would_do_and_writes_nothing(sandbox, rcfg, store):
     aid, bid, c = make_conflict(sandbox, rcfg, store)
     a = sandbox.wikis["polesnoe"]
