@@ -145,7 +145,8 @@ def sync_once(cfg: Config, store: Store, instances: dict[str, Instance], *, dry_
         for key, n in counts.items():
             merged[f"review {key}"] = merged.get(f"review {key}", 0) + n
     code = EXIT_ATTENTION if result.needs_person(store) else EXIT_OK
-    pending = Pending.collect(store, previous, started, {w.name: w.url for w in cfg.wiki})
+    pages = {w.name: f"{w.url}?{cfg.review.page}" for w in cfg.wiki} if cfg.review.enabled else {}
+    pending = Pending.collect(store, previous, started, {w.name: w.url for w in cfg.wiki}, pages)
     titles = store.titles(mentioned(result, pending))
     rep = summary(result, stats, titles, pending)
     if run_id is not None:

@@ -72,10 +72,11 @@ class Pending:
     errors_seen: dict = field(default_factory=dict)  # instance → since when it has not been synced
     started: datetime | None = None  # this run's start: an item opened before it is from an earlier run
     urls: dict[str, str] = field(default_factory=dict)  # wiki → its address (where a value is corrected)
+    review_pages: dict[str, str] = field(default_factory=dict)  # wiki → its review page (DECISIONS §25), if any
 
     @classmethod
     def collect(cls, store, previous: Any = None, started: datetime | None = None,
-                urls: dict[str, str] | None = None) -> Pending:
+                urls: dict[str, str] | None = None, review_pages: dict[str, str] | None = None) -> Pending:
         """From the store after a run; `previous` is the last finished run before it (a RunRow, or None)."""
         seen: dict[tuple, datetime] = {}
         errors_seen: dict[str, datetime] = {}
@@ -87,7 +88,7 @@ class Pending:
             for name in rep.get("instances_not_synced") or {}:
                 errors_seen[name] = _moment(since.get(name)) or previous.started_at
         return cls(store.conflicts("open"), store.review_items("open"), store.suggestions("open"), seen,
-                   errors_seen, started, dict(urls or {}))
+                   errors_seen, started, dict(urls or {}), dict(review_pages or {}))
 
     def older(self, moment: datetime | None) -> bool:
         return self.started is not None and moment is not None and _aware(moment) < self.started
@@ -507,6 +508,14 @@ def _conflicts(todo: _Todo, attention: list[Notice], titles: dict[str, str], pen
     todo.group(Text("Settle the conflicts ({count}): keep one wiki's value, or give another",
                     count=count), count, items, older,
                Text("... and {n} more (`oscartes-sync conflicts` lists them all)", n=len(items) - MAX_ITEMS))
+    _on_review_pages(todo, items, pending)
+
+
+def _on_review_pages(todo: _Todo, items: list, pending: Pending | None) -> None:
+    """Where else the new items of a group are decided: each wiki's review page (DECISIONS §25)."""
+    if items and pending is not None and pending.review_pages:
+        pages = ", ".join(url for _, url in sorted(pending.review_pages.items()))
+        todo.lines.append(Line(Text("or in the wikis, on their review page: {pages}", pages=pages), 4, 6))
 
 
 def _order(record_id: str, titles: dict[str, str]) -> tuple:
@@ -538,6 +547,7 @@ def _duplicates(todo: _Todo, attention: list[Notice], titles: dict[str, str], pe
     todo.group(Text("Decide the possible duplicates ({count}): the same actor, or another one",
                     count=count), count, items, older,
                Text("... and {n} more (`oscartes-sync match` lists them all)", n=len(items) - MAX_ITEMS))
+    _on_review_pages(todo, items, pending)
 
 
 def _review_line(r: Any, titles: dict[str, str]) -> Text:

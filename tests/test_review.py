@@ -419,3 +419,22 @@ def test_what_the_report_says_of_decisions_is_french_by_default_and_english_on_r
         assert "who is not an administrator of polesnoe: ignored" in shown and "nothing changed" in shown
     finally:
         i18n.set_language(before)
+
+
+def test_the_run_report_points_to_the_review_pages_where_there_is_something_new_to_decide(sandbox, rcfg, store):
+    from oscartes_sync.report import render_run
+
+    a, b = sandbox.wikis["polesnoe"], sandbox.wikis["tel"]
+    aid = a.member_create(FORM, entry("Épicerie solidaire La Fourmi"))
+    run(rcfg, store)
+    bid = next(i for i, e in b.list(FORM).items() if e["bf_titre"] == "Épicerie solidaire La Fourmi")
+    a.member_edit(aid, {"bf_horaires": HOURS_A})
+    b.member_edit(bid, {"bf_horaires": HOURS_B})
+    shown = " ".join(render_run(run(rcfg, store), width=100).split())
+    assert f"or in the wikis, on their review page: {a.url}?{TAG}, {b.url}?{TAG}" in shown, shown
+    again = " ".join(render_run(run(rcfg, store), width=100).split())  # summarised: nothing new to point to
+    assert "review page" not in again and "still waiting since" in again
+    rcfg.review.enabled = False
+    a.member_edit(aid, {"bf_telephone": "01 69 00 00 01"})
+    b.member_edit(bid, {"bf_telephone": "01 69 00 00 02"})
+    assert "review page" not in " ".join(render_run(run(rcfg, store), width=100).split())
