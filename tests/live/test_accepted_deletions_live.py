@@ -106,7 +106,7 @@ def test_allow_deletes_carries_through_to_cards_and_pages_on_real_servers(world)
         assert requests.delete(f"{url}?api/pages/{entry}", headers=headers, timeout=30).status_code == 200
     refused = run()
     assert refused.exit_code == 1
-    assert any("`sync --allow-deletes 5`" in n.message for n in refused.result.notices)
+    assert any("`oscartes-sync sync --allow-deletes 5`" in n.message for n in refused.result.notices)
     assert len(store.records("actor")) == 6
 
     accepted = run(allow_deletes=5)
