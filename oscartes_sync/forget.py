@@ -100,8 +100,9 @@ def _erase_cell(value: Any, needles: list[Needle]) -> tuple[Any, int]:
 
 
 def _touched_fields(before: Any, after: Any) -> tuple[str, ...]:
+    # keys starting with "_" are the service's own bookkeeping (what it wrote, when): no field a person knows
     if isinstance(before, dict) and isinstance(after, dict):
-        return tuple(sorted(k for k in before if before.get(k) != after.get(k)))
+        return tuple(sorted(k for k in before if not k.startswith("_") and before.get(k) != after.get(k)))
     return ()
 
 

@@ -79,6 +79,7 @@ def test_dry_run_lists_every_place_and_erases_nothing(setup):
     assert f"'{NAME}' in " in out and f"--text '{NAME}'" in out
     assert "polesnoe entry" in out and "tel entry" in out and "Still in the wikis" in out
     assert "Nothing erased" in out and "--yes" in out
+    assert "_written" not in out  # the service's own bookkeeping is no field a person knows
     assert setup.db.read_bytes() == before
     assert setup.run("forget", EMAIL).stdout == out  # without --yes: the same listing, nothing erased
 
