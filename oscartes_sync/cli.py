@@ -43,6 +43,12 @@ def _fail_usage(message: str) -> None:
     sys.exit(app.EXIT_USAGE)
 
 
+def _fail_busy(exc: Exception) -> None:
+    """Another run holds the lock: nothing was done, and a later run will do it (exit 1, not a usage error)."""
+    say(Text("error: {message}", message=_message(exc)), err=True)
+    sys.exit(app.EXIT_ATTENTION)
+
+
 @contextmanager
 def _translated_help(command: click.Command, ctx: click.Context | None = None) -> Iterator[None]:
     """Help texts are written in English and marked with N_(): they are translated when shown, once `--lang`
@@ -171,8 +177,7 @@ def _run_lock(cfg) -> Iterator[None]:
         with app.one_run_at_a_time(cfg):
             yield
     except app.Busy as exc:
-        say(Text("error: {message}", message=_message(exc)), err=True)
-        sys.exit(app.EXIT_ATTENTION)
+        _fail_busy(exc)
 
 
 @contextmanager
@@ -247,8 +252,7 @@ def sync(ctx: Context, dry_run: bool, allow_deletes: int, as_json: bool) -> None
                 progress.close()
                 store.close()
     except app.Busy as exc:
-        say(Text("error: {message}", message=_message(exc)), err=True)
-        sys.exit(app.EXIT_ATTENTION)
+        _fail_busy(exc)
     click.echo(json.dumps(run.report, indent=2, ensure_ascii=False) if as_json
                else render_run(run, verbose=ctx.verbose))
     sys.exit(run.exit_code)
@@ -307,8 +311,7 @@ def provision(ctx: Context, check: bool, force: bool, as_json: bool) -> None:
     except ProvisionError as exc:
         _fail_usage(Text("templates: {reason} (nothing was written to any wiki)", reason=_message(exc)))
     except app.Busy as exc:
-        say(Text("error: {message}", message=_message(exc)), err=True)
-        sys.exit(app.EXIT_ATTENTION)
+        _fail_busy(exc)
     finally:
         store.close()
     if as_json:
@@ -845,8 +848,7 @@ def kit_apply(ctx: Context, path: str, wiki: str, department, epci, params, netw
     except (kits.KitError, ProvisionError) as exc:
         _fail_usage(Text("{reason} (nothing was written)", reason=_message(exc)))
     except app.Busy as exc:
-        say(Text("error: {message}", message=_message(exc)), err=True)
-        sys.exit(app.EXIT_ATTENTION)
+        _fail_busy(exc)
     finally:
         store.close()
     if as_json:
